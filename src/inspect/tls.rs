@@ -1,0 +1,1 @@
+//! placeholder: filled by the inspect work (issue 5).
