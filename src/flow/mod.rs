@@ -1,1 +1,126 @@
-//! stage: flow
+//! Flows: the canonical 5-tuple table, who is client and who is server, TCP handshake facts,
+//! and the first bytes of each direction. Packet numbers are kept as evidence. No protocol
+//! parsing happens here (that is `inspect`).
+
+mod key;
+pub mod stream;
+mod table;
+
+use std::net::SocketAddr;
+
+use crate::decode::{LinkInfo, Tunnel};
+
+pub use key::{FlowKey, Proto};
+pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
+pub use table::{FlowTable, TableStats};
+
+/// Index into per-direction arrays.
+pub const TO_SERVER: usize = 0;
+pub const TO_CLIENT: usize = 1;
+
+/// How the client and server ends of a flow were told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleBy {
+    /// The client sent the SYN.
+    Syn,
+    /// Only the SYN-ACK was seen; its destination is the client.
+    SynAck,
+    /// A service port given with `--port`.
+    ServicePort,
+    /// Port numbers: a well-known port against an ephemeral one.
+    PortHeuristic,
+    /// No better clue: the sender of the first packet is taken as the client.
+    FirstPacket,
+}
+
+/// UDP datagrams kept per direction for inspection (a PROXY header belongs in every one).
+pub const MAX_DATAGRAMS: usize = 8;
+/// Bytes kept of each such datagram.
+pub const DATAGRAM_HEAD_CAP: usize = 2048;
+
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    pub packet: u64,
+    pub head: Vec<u8>,
+    pub wire_len: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpRef {
+    pub packet: u64,
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    /// The error went toward the client (about a packet the server sent) or toward the server.
+    pub toward_client: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TcpFacts {
+    /// Packet numbers of the first SYN, SYN-ACK, and the ACK completing the handshake.
+    pub syn: Option<u64>,
+    pub synack: Option<u64>,
+    pub handshake_ack: Option<u64>,
+    pub syn_count: u32,
+    pub synack_count: u32,
+    /// Initial sequence numbers per direction.
+    pub isn: [Option<u32>; 2],
+    /// First FIN and RST per direction.
+    pub fin: [Option<u64>; 2],
+    pub rst: [Option<u64>; 2],
+    pub retransmissions: u32,
+    pub out_of_order: u32,
+    /// The first TCP option of kind 254 (TOA) and its packet, raw.
+    pub toa_option: Option<(u64, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub id: u32,
+    pub proto: Proto,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub role_by: RoleBy,
+    pub first_packet: u64,
+    pub last_packet: u64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub interface: u32,
+    /// Link facts of the first packet in each direction (VLANs, MACs, SLL2 interface index).
+    pub link: [Option<LinkInfo>; 2],
+    pub tunnel: Option<Tunnel>,
+    pub packets: [u64; 2],
+    /// Payload bytes on the wire per direction.
+    pub bytes: [u64; 2],
+    pub truncated_packets: u64,
+    pub tcp: TcpFacts,
+    /// First bytes per direction (TCP).
+    pub streams: [Stream; 2],
+    /// First datagrams per direction (UDP).
+    pub datagrams: [Vec<Datagram>; 2],
+    pub icmp_errors: Vec<IcmpRef>,
+}
+
+impl Flow {
+    pub fn key(&self) -> FlowKey {
+        FlowKey::new(self.proto, self.client, self.server)
+    }
+
+    /// The client and server were decided from a weak clue and a stronger one says otherwise.
+    fn swap_roles(&mut self) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.link.swap(0, 1);
+        self.packets.swap(0, 1);
+        self.bytes.swap(0, 1);
+        self.streams.swap(0, 1);
+        self.datagrams.swap(0, 1);
+        let t = &mut self.tcp;
+        t.isn.swap(0, 1);
+        t.fin.swap(0, 1);
+        t.rst.swap(0, 1);
+        for e in &mut self.icmp_errors {
+            e.toward_client = !e.toward_client;
+        }
+    }
+}

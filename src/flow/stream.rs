@@ -1,0 +1,259 @@
+//! Bounded, in-order reassembly of the first bytes of one TCP direction.
+//!
+//! Only the first [`FIRST_BYTES_CAP`] bytes are kept: that is where PROXY headers, HTTP request
+//! heads and TLS ClientHellos live. Handles segments arriving out of order, retransmissions,
+//! overlaps (first copy wins, conflicts counted) and snaplen-cut segments (the contiguous bytes
+//! stop where the capture lost bytes, and say so).
+
+/// Bytes kept per direction: enough for a PROXY v2 header with a client certificate TLV and a
+/// typical HTTP request head.
+pub const FIRST_BYTES_CAP: usize = 4096;
+/// Out-of-order segments held while waiting for the hole before them.
+const MAX_PENDING: usize = 16;
+/// How many segment boundaries are remembered (to tell a header split across segments).
+pub const MAX_SEGMENT_ENDS: usize = 8;
+
+/// Why the contiguous first bytes end where they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamEnd {
+    /// Everything the direction carried (up to the cap) is here.
+    Complete,
+    /// The cap was reached; more bytes followed.
+    Capped,
+    /// The capture cut a segment (snaplen): bytes were on the wire but not captured.
+    NotCaptured,
+    /// A segment is missing from the capture (a hole before later data).
+    Hole,
+}
+
+/// What one data segment was, relative to what came before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    New,
+    /// Every byte of it was seen before.
+    Retransmission,
+    /// It arrived after data that follows it.
+    OutOfOrder,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stream {
+    /// Sequence number of stream byte 0 (ISN + 1, or the first data seen mid-stream).
+    base: Option<u32>,
+    /// The contiguous first bytes.
+    data: Vec<u8>,
+    pending: Vec<Pending>,
+    /// Stream offset one past the highest byte seen on the wire.
+    highest_end: u32,
+    /// Set when a snaplen cut stops the contiguous bytes at `data.len()`.
+    cut: bool,
+    /// True when no SYN fixed byte 0: the capture started mid-stream.
+    pub started_mid_stream: bool,
+    /// End offsets of the first segments that built `data`.
+    pub segment_ends: Vec<u32>,
+    /// Packet number of the first segment carrying data.
+    pub first_data_packet: Option<u64>,
+    /// Payload bytes this direction carried on the wire (all of them, not capped).
+    pub wire_bytes: u64,
+    /// Overlapping segments whose bytes disagreed with the first copy.
+    pub overlap_conflicts: u32,
+}
+
+impl Stream {
+    /// Byte 0 is the one after the SYN's sequence number.
+    pub fn set_isn(&mut self, isn: u32) {
+        if self.base.is_none() {
+            self.base = Some(isn.wrapping_add(1));
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn end(&self) -> StreamEnd {
+        if self.cut {
+            StreamEnd::NotCaptured
+        } else if self.data.len() >= FIRST_BYTES_CAP {
+            StreamEnd::Capped
+        } else if !self.pending.is_empty() || (self.highest_end as usize) > self.data.len() {
+            StreamEnd::Hole
+        } else {
+            StreamEnd::Complete
+        }
+    }
+
+    /// Adds one data segment: `payload` as captured, `wire_len` bytes on the wire.
+    pub fn add(&mut self, seq: u32, payload: &[u8], wire_len: u32, packet: u64) -> SegmentKind {
+        if wire_len == 0 {
+            return SegmentKind::New;
+        }
+        self.wire_bytes += u64::from(wire_len);
+        self.first_data_packet.get_or_insert(packet);
+        let base = *self.base.get_or_insert_with(|| {
+            self.started_mid_stream = true;
+            seq
+        });
+        let off = seq.wrapping_sub(base);
+        if off > u32::MAX / 2 {
+            // Before byte 0: a retransmission of data older than the capture's view.
+            return SegmentKind::Retransmission;
+        }
+        let end = off.saturating_add(wire_len);
+        let kind = if end <= self.highest_end {
+            if (off as usize) >= self.data.len() && !self.cut { SegmentKind::OutOfOrder } else { SegmentKind::Retransmission }
+        } else if off < self.highest_end && (off as usize) >= self.data.len() {
+            SegmentKind::OutOfOrder
+        } else {
+            SegmentKind::New
+        };
+        self.highest_end = self.highest_end.max(end);
+        let captured = &payload[..payload.len().min(wire_len as usize)];
+        let cut_here = (captured.len() as u32) < wire_len;
+        self.place(off, captured, cut_here);
+        kind
+    }
+
+    fn place(&mut self, off: u32, captured: &[u8], cut_here: bool) {
+        if self.cut || self.data.len() >= FIRST_BYTES_CAP || off as usize >= FIRST_BYTES_CAP {
+            return;
+        }
+        let have = self.data.len();
+        if off as usize > have {
+            if self.pending.len() < MAX_PENDING {
+                self.pending.push(Pending { off, bytes: captured.to_vec(), cut: cut_here });
+            }
+            return;
+        }
+        self.append_at(off, captured, cut_here);
+        self.drain_pending();
+    }
+
+    fn append_at(&mut self, off: u32, captured: &[u8], cut_here: bool) {
+        let have = self.data.len();
+        let skip = have - off as usize;
+        // Bytes we already have: first copy wins, disagreements are counted.
+        let overlap = &captured[..skip.min(captured.len())];
+        if overlap != &self.data[off as usize..off as usize + overlap.len()] {
+            self.overlap_conflicts += 1;
+        }
+        if skip >= captured.len() {
+            if cut_here && off as usize + captured.len() == have {
+                self.cut = true;
+            }
+            return;
+        }
+        let room = FIRST_BYTES_CAP - have;
+        let fresh = &captured[skip..];
+        self.data.extend_from_slice(&fresh[..fresh.len().min(room)]);
+        if self.segment_ends.len() < MAX_SEGMENT_ENDS {
+            self.segment_ends.push(self.data.len() as u32);
+        }
+        if cut_here && fresh.len() <= room {
+            self.cut = true;
+        }
+    }
+
+    fn drain_pending(&mut self) {
+        while !self.cut {
+            let have = self.data.len() as u32;
+            let Some(i) = self.pending.iter().position(|p| p.off <= have) else { break };
+            let p = self.pending.swap_remove(i);
+            self.append_at(p.off, &p.bytes, p.cut);
+        }
+    }
+}
+
+/// A segment that arrived after a hole, waiting for the bytes before it.
+#[derive(Debug, Clone)]
+struct Pending {
+    off: u32,
+    bytes: Vec<u8>,
+    /// The capture cut this segment: the stream cannot grow past its end.
+    cut: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_after_syn(isn: u32) -> Stream {
+        let mut s = Stream::default();
+        s.set_isn(isn);
+        s
+    }
+
+    #[test]
+    fn in_order_segments_join_and_remember_their_boundaries() {
+        let mut s = stream_after_syn(1000);
+        assert_eq!(s.add(1001, b"PROXY TCP4 ", 11, 4), SegmentKind::New);
+        assert_eq!(s.add(1012, b"1.2.3.4\r\n", 9, 5), SegmentKind::New);
+        assert_eq!(s.bytes(), b"PROXY TCP4 1.2.3.4\r\n");
+        assert_eq!(s.segment_ends, vec![11, 20]);
+        assert_eq!(s.first_data_packet, Some(4));
+        assert_eq!(s.end(), StreamEnd::Complete);
+    }
+
+    #[test]
+    fn out_of_order_segment_waits_for_the_hole() {
+        let mut s = stream_after_syn(0);
+        assert_eq!(s.add(6, b"world", 5, 3), SegmentKind::New);
+        assert_eq!(s.bytes(), b"");
+        assert_eq!(s.end(), StreamEnd::Hole);
+        assert_eq!(s.add(1, b"hello", 5, 4), SegmentKind::OutOfOrder);
+        assert_eq!(s.bytes(), b"helloworld");
+        assert_eq!(s.end(), StreamEnd::Complete);
+    }
+
+    #[test]
+    fn retransmission_is_counted_and_first_copy_wins_on_conflict() {
+        let mut s = stream_after_syn(0);
+        s.add(1, b"GET / HTTP/1.1\r\n", 16, 3);
+        assert_eq!(s.add(1, b"GET / HTTP/1.1\r\n", 16, 4), SegmentKind::Retransmission);
+        assert_eq!(s.overlap_conflicts, 0);
+        // Overlap: offsets 10..16 again (different bytes) plus 4 new ones.
+        assert_eq!(s.add(11, b"XXXXXX\r\nHo", 10, 5), SegmentKind::New);
+        assert_eq!(s.overlap_conflicts, 1);
+        assert_eq!(s.bytes(), b"GET / HTTP/1.1\r\n\r\nHo");
+    }
+
+    #[test]
+    fn snaplen_cut_stops_the_stream_and_says_so() {
+        let mut s = stream_after_syn(0);
+        s.add(1, b"\r\n\r\n", 200, 3);
+        assert_eq!(s.bytes(), b"\r\n\r\n");
+        assert_eq!(s.end(), StreamEnd::NotCaptured);
+        s.add(201, b"more", 4, 4);
+        assert_eq!(s.bytes(), b"\r\n\r\n", "bytes after a cut are not contiguous with it");
+    }
+
+    #[test]
+    fn no_payload_captured_at_all_is_not_captured() {
+        let mut s = stream_after_syn(0);
+        s.add(1, b"", 120, 3);
+        assert_eq!(s.bytes(), b"");
+        assert_eq!(s.end(), StreamEnd::NotCaptured);
+        assert_eq!(s.wire_bytes, 120);
+    }
+
+    #[test]
+    fn mid_stream_capture_starts_at_the_first_data_seen() {
+        let mut s = Stream::default();
+        s.add(5_000_000, b"HTTP/1.1 200 OK\r\n", 17, 1);
+        assert!(s.started_mid_stream);
+        assert_eq!(s.bytes(), b"HTTP/1.1 200 OK\r\n");
+        assert_eq!(s.add(4_000_000, b"old", 3, 2), SegmentKind::Retransmission);
+    }
+
+    #[test]
+    fn cap_is_respected_and_reported() {
+        let mut s = stream_after_syn(u32::MAX - 10);
+        let big = vec![b'a'; 3000];
+        s.add((u32::MAX - 10).wrapping_add(1), &big, 3000, 3);
+        s.add((u32::MAX - 10).wrapping_add(3001), &big, 3000, 4);
+        assert_eq!(s.bytes().len(), FIRST_BYTES_CAP);
+        assert_eq!(s.end(), StreamEnd::Capped);
+        assert_eq!(s.wire_bytes, 6000);
+    }
+}

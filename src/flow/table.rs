@@ -1,0 +1,303 @@
+//! The flow table of one capture file: flows in first-seen order, found by canonical key.
+
+use std::net::SocketAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::stream::SegmentKind;
+use super::{Datagram, DATAGRAM_HEAD_CAP, Flow, FlowKey, IcmpRef, MAX_DATAGRAMS, Proto, RoleBy, TO_CLIENT, TO_SERVER, TcpFacts};
+use crate::decode::{Decoded, IcmpError, IpLayer, L4, TcpSegment, UdpDatagram, tcp_flags};
+use crate::source::RawPacket;
+
+/// TCP option kind that carries the client address (TOA) on LVS full-NAT style balancers.
+const TCP_OPTION_TOA: u8 = 254;
+const TCP_OPTION_END: u8 = 0;
+const TCP_OPTION_NOP: u8 = 1;
+
+/// Counters that belong to no single flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableStats {
+    /// A new SYN reused the 5-tuple of an earlier connection (a new flow was started).
+    pub port_reuse: u64,
+    /// ICMP errors quoting a packet of no flow in this capture.
+    pub icmp_errors_unmatched: u64,
+}
+
+pub struct FlowTable {
+    map: FxHashMap<FlowKey, usize>,
+    flows: Vec<Flow>,
+    next_id: u32,
+    service_ports: Vec<u16>,
+    pub stats: TableStats,
+}
+
+impl FlowTable {
+    /// `first_id`: ids continue across files; `service_ports`: the `--port` list (may be empty).
+    pub fn new(first_id: u32, service_ports: &[u16]) -> Self {
+        Self {
+            map: FxHashMap::default(),
+            flows: Vec::new(),
+            next_id: first_id,
+            service_ports: service_ports.to_vec(),
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn next_id(&self) -> u32 {
+        self.next_id
+    }
+
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    pub fn into_flows(self) -> Vec<Flow> {
+        self.flows
+    }
+
+    pub fn add(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>) {
+        let Some(ip) = d.ip else { return };
+        match &d.l4 {
+            L4::Tcp(seg) => self.tcp(raw, d, &ip, seg),
+            L4::Udp(u) => self.udp(raw, d, &ip, u),
+            L4::IcmpError(e) => self.icmp_error(raw, e),
+            L4::None | L4::Other(_) => {}
+        }
+    }
+
+    fn tcp(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>, ip: &IpLayer, seg: &TcpSegment<'_>) {
+        let src = SocketAddr::new(ip.src, seg.src_port);
+        let dst = SocketAddr::new(ip.dst, seg.dst_port);
+        let key = FlowKey::new(Proto::Tcp, src, dst);
+        let flags = if seg.header_complete { seg.flags } else { 0 };
+        let syn_only = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let synack = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
+        let idx = match self.map.get(&key).copied() {
+            Some(i) if syn_only && is_new_connection(&self.flows[i], src, seg.seq) => {
+                self.stats.port_reuse += 1;
+                self.create(key, raw, d, src, dst, flags)
+            }
+            Some(i) => i,
+            None => self.create(key, raw, d, src, dst, flags),
+        };
+        let flow = &mut self.flows[idx];
+        let mut dir = direction(flow, src);
+        if syn_only && dir == TO_CLIENT && flow.role_by != RoleBy::Syn {
+            flow.swap_roles();
+            flow.role_by = RoleBy::Syn;
+            dir = TO_SERVER;
+        } else if synack && dir == TO_SERVER && !matches!(flow.role_by, RoleBy::Syn | RoleBy::SynAck) {
+            flow.swap_roles();
+            flow.role_by = RoleBy::SynAck;
+            dir = TO_CLIENT;
+        }
+        count_packet(flow, raw, d, dir, seg.wire_len);
+        let t = &mut flow.tcp;
+        let packet = raw.index;
+        if syn_only || synack {
+            if syn_only {
+                t.syn_count += 1;
+                t.syn.get_or_insert(packet);
+            } else {
+                t.synack_count += 1;
+                t.synack.get_or_insert(packet);
+            }
+            t.isn[dir].get_or_insert(seg.seq);
+            flow.streams[dir].set_isn(seg.seq);
+        } else if flags & tcp_flags::ACK != 0 && dir == TO_SERVER && t.synack.is_some() && t.handshake_ack.is_none() {
+            t.handshake_ack = Some(packet);
+        }
+        if flags & tcp_flags::FIN != 0 {
+            t.fin[dir].get_or_insert(packet);
+        }
+        if flags & tcp_flags::RST != 0 {
+            t.rst[dir].get_or_insert(packet);
+        }
+        if t.toa_option.is_none() {
+            if let Some(value) = find_option(seg.options, TCP_OPTION_TOA) {
+                t.toa_option = Some((packet, value.to_vec()));
+            }
+        }
+        if seg.header_complete && seg.wire_len > 0 {
+            // Data on a SYN starts one past its sequence number.
+            let seq = if flags & tcp_flags::SYN != 0 { seg.seq.wrapping_add(1) } else { seg.seq };
+            match flow.streams[dir].add(seq, seg.payload, seg.wire_len, packet) {
+                SegmentKind::New => {}
+                SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
+                SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
+            }
+        }
+    }
+
+    fn udp(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>, ip: &IpLayer, u: &UdpDatagram<'_>) {
+        let src = SocketAddr::new(ip.src, u.src_port);
+        let dst = SocketAddr::new(ip.dst, u.dst_port);
+        let key = FlowKey::new(Proto::Udp, src, dst);
+        let idx = match self.map.get(&key).copied() {
+            Some(i) => i,
+            None => self.create(key, raw, d, src, dst, 0),
+        };
+        let flow = &mut self.flows[idx];
+        let dir = direction(flow, src);
+        count_packet(flow, raw, d, dir, u.wire_len);
+        if flow.datagrams[dir].len() < MAX_DATAGRAMS {
+            let head = u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)].to_vec();
+            flow.datagrams[dir].push(Datagram { packet: raw.index, head, wire_len: u.wire_len });
+        }
+    }
+
+    fn icmp_error(&mut self, raw: &RawPacket<'_>, e: &IcmpError) {
+        let Some(q) = e.quoted else {
+            self.stats.icmp_errors_unmatched += 1;
+            return;
+        };
+        let proto = match q.proto {
+            6 => Proto::Tcp,
+            17 => Proto::Udp,
+            _ => {
+                self.stats.icmp_errors_unmatched += 1;
+                return;
+            }
+        };
+        let (Some(sp), Some(dp)) = (q.src_port, q.dst_port) else {
+            self.stats.icmp_errors_unmatched += 1;
+            return;
+        };
+        let quoted_src = SocketAddr::new(q.src, sp);
+        let key = FlowKey::new(proto, quoted_src, SocketAddr::new(q.dst, dp));
+        let Some(&i) = self.map.get(&key) else {
+            self.stats.icmp_errors_unmatched += 1;
+            return;
+        };
+        let flow = &mut self.flows[i];
+        // The error goes back to whoever sent the quoted packet.
+        let toward_client = quoted_src == flow.client;
+        flow.icmp_errors.push(IcmpRef { packet: raw.index, v6: e.v6, icmp_type: e.icmp_type, code: e.code, toward_client });
+    }
+
+    fn create(&mut self, key: FlowKey, raw: &RawPacket<'_>, d: &Decoded<'_>, src: SocketAddr, dst: SocketAddr, flags: u8) -> usize {
+        let (client, server, role_by) = decide_roles(src, dst, flags, &self.service_ports);
+        let flow = Flow {
+            id: self.next_id,
+            proto: key.proto,
+            client,
+            server,
+            role_by,
+            first_packet: raw.index,
+            last_packet: raw.index,
+            first_ts: raw.ts_nanos,
+            last_ts: raw.ts_nanos,
+            interface: raw.interface,
+            link: [None, None],
+            tunnel: d.tunnel,
+            packets: [0, 0],
+            bytes: [0, 0],
+            truncated_packets: 0,
+            tcp: TcpFacts::default(),
+            streams: Default::default(),
+            datagrams: Default::default(),
+            icmp_errors: Vec::new(),
+        };
+        self.next_id += 1;
+        self.flows.push(flow);
+        let idx = self.flows.len() - 1;
+        self.map.insert(key, idx);
+        idx
+    }
+}
+
+fn direction(flow: &Flow, src: SocketAddr) -> usize {
+    if src == flow.client { TO_SERVER } else { TO_CLIENT }
+}
+
+fn count_packet(flow: &mut Flow, raw: &RawPacket<'_>, d: &Decoded<'_>, dir: usize, wire_len: u32) {
+    flow.packets[dir] += 1;
+    flow.bytes[dir] += u64::from(wire_len);
+    flow.last_packet = raw.index;
+    flow.last_ts = raw.ts_nanos;
+    if d.truncated {
+        flow.truncated_packets += 1;
+    }
+    if flow.link[dir].is_none() {
+        flow.link[dir] = Some(d.link);
+    }
+}
+
+/// A SYN whose sequence number differs from the connection's first one opens a new connection
+/// on the same 5-tuple (port reuse: common behind SNAT, and evidence of it).
+fn is_new_connection(flow: &Flow, src: SocketAddr, seq: u32) -> bool {
+    let dir = direction(flow, src);
+    matches!(flow.tcp.isn[dir], Some(isn) if isn != seq)
+}
+
+fn decide_roles(src: SocketAddr, dst: SocketAddr, flags: u8, service_ports: &[u16]) -> (SocketAddr, SocketAddr, RoleBy) {
+    let syn_ack = flags & (tcp_flags::SYN | tcp_flags::ACK);
+    if syn_ack == tcp_flags::SYN {
+        return (src, dst, RoleBy::Syn);
+    }
+    if syn_ack == tcp_flags::SYN | tcp_flags::ACK {
+        return (dst, src, RoleBy::SynAck);
+    }
+    if service_ports.contains(&dst.port()) {
+        return (src, dst, RoleBy::ServicePort);
+    }
+    if service_ports.contains(&src.port()) {
+        return (dst, src, RoleBy::ServicePort);
+    }
+    let well_known = |p: u16| p < 1024;
+    let ephemeral = |p: u16| p >= 32768;
+    if (well_known(dst.port()) && !well_known(src.port())) || (ephemeral(src.port()) && !ephemeral(dst.port())) {
+        return (src, dst, RoleBy::PortHeuristic);
+    }
+    if (well_known(src.port()) && !well_known(dst.port())) || (ephemeral(dst.port()) && !ephemeral(src.port())) {
+        return (dst, src, RoleBy::PortHeuristic);
+    }
+    (src, dst, RoleBy::FirstPacket)
+}
+
+/// The value of the first TCP option of `kind`, walking kinds and lengths defensively.
+fn find_option(mut options: &[u8], kind: u8) -> Option<&[u8]> {
+    while let Some(&k) = options.first() {
+        match k {
+            TCP_OPTION_END => return None,
+            TCP_OPTION_NOP => options = &options[1..],
+            _ => {
+                let len = *options.get(1)? as usize;
+                if len < 2 || len > options.len() {
+                    return None;
+                }
+                if k == kind {
+                    return Some(&options[2..len]);
+                }
+                options = &options[len..];
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toa_option_found_after_mss_and_nops() {
+        let opts = [2, 4, 0x05, 0xb4, 1, 1, 254, 8, 0x1f, 0x90, 192, 0, 2, 10];
+        assert_eq!(find_option(&opts, 254), Some(&[0x1f, 0x90, 192, 0, 2, 10][..]));
+        assert_eq!(find_option(&[2, 1, 254, 8], 254), None, "a length below 2 stops the walk");
+        assert_eq!(find_option(&[254, 30, 0], 254), None, "an option longer than the header");
+    }
+
+    #[test]
+    fn roles_from_ports_when_no_syn_was_seen() {
+        let c: SocketAddr = "192.0.2.10:51000".parse().unwrap();
+        let s: SocketAddr = "203.0.113.5:443".parse().unwrap();
+        assert_eq!(decide_roles(s, c, tcp_flags::ACK, &[]), (c, s, RoleBy::PortHeuristic));
+        assert_eq!(decide_roles(c, s, tcp_flags::SYN, &[]), (c, s, RoleBy::Syn));
+        assert_eq!(decide_roles(s, c, tcp_flags::SYN | tcp_flags::ACK, &[]), (c, s, RoleBy::SynAck));
+        let a: SocketAddr = "192.0.2.1:8080".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:9090".parse().unwrap();
+        assert_eq!(decide_roles(a, b, 0, &[8080]), (b, a, RoleBy::ServicePort));
+        assert_eq!(decide_roles(a, b, 0, &[]), (a, b, RoleBy::FirstPacket));
+    }
+}

@@ -1,0 +1,120 @@
+//! Opening a capture file: recognise the format from its first bytes and hand out one reader.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use super::pcap::{MAGIC_MICRO, MAGIC_MODIFIED, MAGIC_NANO, PcapReader, Step};
+use super::pcapng::PcapngReader;
+use super::reader::ByteReader;
+use super::{CutShort, InterfaceInfo, RawPacket, SourceError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Pcap,
+    Pcapng,
+}
+
+/// The file, with the magic number already taken put back in front.
+type Src = std::io::Chain<std::io::Cursor<[u8; 4]>, File>;
+
+enum Inner {
+    Pcap(PcapReader<Src>),
+    Pcapng(PcapngReader<Src>),
+}
+
+/// An open capture file, read front to back, one packet at a time.
+pub struct CaptureFile {
+    inner: Inner,
+    cut_short: Option<CutShort>,
+}
+
+/// Opens `path` and reads just enough to know its format.
+pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
+    let io = |source| SourceError::Io { path: path.to_path_buf(), source };
+    let not = |what: String| SourceError::NotACapture { path: path.to_path_buf(), what };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(not("is a directory, not a capture file".into()));
+    }
+    let mut file = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match file.read(&mut magic[got..]).map_err(io)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if got == 0 {
+        return Err(not("empty file (0 bytes): not a pcap or pcapng capture".into()));
+    }
+    if got < 4 {
+        return Err(not(format!("only {got} bytes long: too short to be a capture")));
+    }
+    // Offsets count from the file start, so the reader starts over the bytes already taken.
+    let reader = ByteReader::new(std::io::Cursor::new(magic).chain(file));
+    let le = u32::from_le_bytes(magic);
+    let be = u32::from_be_bytes(magic);
+    let pcap_magic = |m| matches!(m, MAGIC_MICRO | MAGIC_NANO | MAGIC_MODIFIED);
+    let inner = if be == 0x0a0d_0d0a {
+        Inner::Pcapng(PcapngReader::open(path, reader))
+    } else if pcap_magic(le) || pcap_magic(be) {
+        Inner::Pcap(PcapReader::open(path, reader)?)
+    } else {
+        return Err(not(describe_non_capture(&magic)));
+    };
+    Ok(CaptureFile { inner, cut_short: None })
+}
+
+/// A helpful guess at what a non-capture file is.
+fn describe_non_capture(magic: &[u8; 4]) -> String {
+    let hex: String = magic.iter().map(|b| format!("{b:02x}")).collect();
+    if magic.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+        format!("not a pcap or pcapng file: it starts with text ({hex}); was it saved with `tcpdump -w`?")
+    } else {
+        format!("not a pcap or pcapng file: unknown magic number {hex}")
+    }
+}
+
+impl CaptureFile {
+    pub fn format(&self) -> FileFormat {
+        match self.inner {
+            Inner::Pcap(_) => FileFormat::Pcap,
+            Inner::Pcapng(_) => FileFormat::Pcapng,
+        }
+    }
+
+    /// The interfaces described so far (pcapng describes them as it goes).
+    pub fn interfaces(&self) -> &[InterfaceInfo] {
+        match &self.inner {
+            Inner::Pcap(r) => &r.interfaces,
+            Inner::Pcapng(r) => &r.interfaces,
+        }
+    }
+
+    /// Set once the file ended inside a record: everything before it was read.
+    pub fn cut_short(&self) -> Option<&CutShort> {
+        self.cut_short.as_ref()
+    }
+
+    /// The next packet, or `None` at the end (clean or cut short — see [`Self::cut_short`]).
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, SourceError> {
+        if self.cut_short.is_some() {
+            return Ok(None);
+        }
+        let step = match &mut self.inner {
+            Inner::Pcap(r) => r.next()?,
+            Inner::Pcapng(r) => r.next()?,
+        };
+        match step {
+            Step::Packet(p) => Ok(Some(p)),
+            Step::End => Ok(None),
+            Step::Cut(c) => {
+                self.cut_short = Some(c);
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! pcapng: any number of sections (each with its own byte order) and interfaces (each with its
+//! own link type, snaplen, `if_tsresol` and `if_tsoffset`); Enhanced, Simple and obsolete Packet
+//! Blocks. Other blocks (name resolution, statistics, custom) are skipped whole.
+//!
+//! Own code for the same reason as `pcap.rs`: errors that name the byte offset and block.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::pcap::Step;
+use super::reader::{ByteReader, Endian, Fill};
+use super::{CutShort, InterfaceInfo, LinkType, RawPacket, SourceError, TsPrecision};
+
+mod block {
+    pub const SECTION_HEADER: u32 = 0x0a0d_0d0a;
+    pub const INTERFACE_DESCRIPTION: u32 = 1;
+    pub const PACKET_OBSOLETE: u32 = 2;
+    pub const SIMPLE_PACKET: u32 = 3;
+    pub const ENHANCED_PACKET: u32 = 6;
+    /// Type, total length, and the trailing copy of the total length.
+    pub const FRAMING_LEN: usize = 12;
+    pub const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+}
+
+mod option {
+    pub const END: u16 = 0;
+    pub const IF_NAME: u16 = 2;
+    pub const IF_TSRESOL: u16 = 9;
+    pub const IF_TSOFFSET: u16 = 14;
+}
+
+/// A block larger than this is taken as corruption rather than allocated.
+const MAX_BLOCK_LEN: u32 = 32 << 20;
+
+struct Interface {
+    /// Index into the file-wide interface list (ids restart per section; ours do not).
+    global_id: u32,
+    link_type: LinkType,
+    snaplen: u32,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+    offset_secs: i64,
+}
+
+pub(super) struct PcapngReader<R> {
+    path: PathBuf,
+    r: ByteReader<R>,
+    endian: Endian,
+    section: Vec<Interface>,
+    buf: Vec<u8>,
+    packets: u64,
+    pub(super) interfaces: Vec<InterfaceInfo>,
+}
+
+impl<R: Read> PcapngReader<R> {
+    pub(super) fn open(path: &Path, r: ByteReader<R>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            r,
+            endian: Endian::Little,
+            section: Vec::new(),
+            buf: Vec::new(),
+            packets: 0,
+            interfaces: Vec::new(),
+        }
+    }
+
+    fn corrupt(&self, offset: u64, what: String) -> SourceError {
+        SourceError::Corrupt { path: self.path.clone(), offset, packet: None, what }
+    }
+
+    fn io(&self, source: std::io::Error) -> SourceError {
+        SourceError::Io { path: self.path.clone(), source }
+    }
+
+    fn cut(&self, offset: u64, what: &str) -> Step<'static> {
+        Step::Cut(CutShort { offset, packets_before: self.packets, what: what.to_string() })
+    }
+
+    pub(super) fn next(&mut self) -> Result<Step<'_>, SourceError> {
+        loop {
+            let start = self.r.offset();
+            let mut head = [0u8; 8];
+            match self.r.fill(&mut head).map_err(|e| self.io(e))? {
+                Fill::Full => {}
+                Fill::Eof => return Ok(Step::End),
+                Fill::Partial(_) => return Ok(self.cut(start, "file ends inside a block header")),
+            }
+            let raw_type = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            if raw_type == block::SECTION_HEADER {
+                // The byte-order magic follows the length and decides how to read both.
+                let mut bom = [0u8; 4];
+                match self.r.fill(&mut bom).map_err(|e| self.io(e))? {
+                    Fill::Full => {}
+                    _ => return Ok(self.cut(start, "file ends inside a section header block")),
+                }
+                self.endian = match u32::from_le_bytes(bom) {
+                    block::BYTE_ORDER_MAGIC => Endian::Little,
+                    m if m.swap_bytes() == block::BYTE_ORDER_MAGIC => Endian::Big,
+                    m => return Err(self.corrupt(start, format!("section header has a bad byte-order magic {m:08x}"))),
+                };
+                self.section.clear();
+            } else if start == 0 {
+                return Err(self.corrupt(0, "pcapng file does not start with a section header block".into()));
+            }
+            let e = self.endian;
+            let block_type = e.u32(&head[0..4]);
+            let total = e.u32(&head[4..8]);
+            if (total as usize) < block::FRAMING_LEN + if block_type == block::SECTION_HEADER { 4 } else { 0 }
+                || total % 4 != 0
+                || total > MAX_BLOCK_LEN
+            {
+                return Err(self.corrupt(
+                    start,
+                    format!("block of type {block_type:#x} has an impossible length {total} (must be a multiple of 4, at least 12)"),
+                ));
+            }
+            let already = if block_type == block::SECTION_HEADER { 4 } else { 0 };
+            // Body plus trailing length; the SHB's byte-order magic was read already.
+            let rest = total as usize - 8 - already;
+            match self.r.fill_vec(&mut self.buf, rest).map_err(|e| self.io(e))? {
+                Fill::Full => {}
+                _ => return Ok(self.cut(start, &format!("file ends inside a block of {total} bytes"))),
+            }
+            let trailer = e.u32(&self.buf[rest - 4..]);
+            if trailer != total {
+                return Err(self.corrupt(
+                    start,
+                    format!("block of type {block_type:#x}: leading length {total} and trailing length {trailer} differ"),
+                ));
+            }
+            let body_len = rest - 4;
+            match block_type {
+                block::SECTION_HEADER => self.section_header(start, body_len)?,
+                block::INTERFACE_DESCRIPTION => self.interface_description(start, body_len)?,
+                block::ENHANCED_PACKET | block::PACKET_OBSOLETE | block::SIMPLE_PACKET => {
+                    return self.packet(start, block_type, body_len);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn section_header(&mut self, start: u64, body_len: usize) -> Result<(), SourceError> {
+        // Body (after the magic we consumed): major, minor, section length (8), options.
+        if body_len < 12 {
+            return Err(self.corrupt(start, "section header block too short".into()));
+        }
+        let major = self.endian.u16(&self.buf[0..2]);
+        if major != 1 {
+            return Err(self.corrupt(start, format!("unsupported pcapng major version {major}")));
+        }
+        self.walk_options(start, 12, body_len, "section header").map(|_| ())
+    }
+
+    fn interface_description(&mut self, start: u64, body_len: usize) -> Result<(), SourceError> {
+        if body_len < 8 {
+            return Err(self.corrupt(start, "interface description block too short".into()));
+        }
+        let e = self.endian;
+        let link_type = LinkType(u32::from(e.u16(&self.buf[0..2])));
+        let snaplen = e.u32(&self.buf[4..8]);
+        let opts = self.walk_options(start, 8, body_len, "interface description")?;
+        let tsresol = opts.tsresol.unwrap_or(6);
+        let exp = u32::from(tsresol & 0x7f);
+        let units_per_sec = if tsresol & 0x80 == 0 { 10u64.checked_pow(exp) } else { 2u64.checked_pow(exp) };
+        let Some(units_per_sec) = units_per_sec.filter(|u| *u > 0) else {
+            return Err(self.corrupt(start, format!("interface has an impossible if_tsresol {tsresol:#x}")));
+        };
+        let global_id = self.interfaces.len() as u32;
+        self.interfaces.push(InterfaceInfo {
+            id: global_id,
+            name: opts.name,
+            link_type,
+            snaplen,
+            ts_precision: match tsresol {
+                6 => TsPrecision::Micro,
+                9 => TsPrecision::Nano,
+                _ => TsPrecision::Other,
+            },
+        });
+        self.section.push(Interface { global_id, link_type, snaplen, units_per_sec, offset_secs: opts.tsoffset });
+        Ok(())
+    }
+
+    /// Reads options from `from` to `end` in the block body, checking every length.
+    fn walk_options(&self, start: u64, from: usize, end: usize, what: &str) -> Result<Options, SourceError> {
+        let e = self.endian;
+        let mut opts = Options::default();
+        let mut at = from;
+        while at + 4 <= end {
+            let code = e.u16(&self.buf[at..at + 2]);
+            let len = e.u16(&self.buf[at + 2..at + 4]) as usize;
+            if code == option::END {
+                break;
+            }
+            let value_end = at + 4 + len;
+            if value_end > end {
+                return Err(self.corrupt(
+                    start,
+                    format!("{what} block: option {code} of length {len} runs past the end of the block"),
+                ));
+            }
+            let v = &self.buf[at + 4..value_end];
+            match code {
+                option::IF_NAME => opts.name = Some(String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or(v)).into_owned()),
+                option::IF_TSRESOL if len == 1 => opts.tsresol = Some(v[0]),
+                option::IF_TSOFFSET if len == 8 => {
+                    let (hi, lo) = (e.u32(&v[0..4]), e.u32(&v[4..8]));
+                    let raw = match e {
+                        Endian::Little => u64::from(lo) << 32 | u64::from(hi),
+                        Endian::Big => u64::from(hi) << 32 | u64::from(lo),
+                    };
+                    opts.tsoffset = raw as i64;
+                }
+                _ => {}
+            }
+            at = value_end + (4 - len % 4) % 4;
+        }
+        Ok(opts)
+    }
+
+    fn packet(&mut self, start: u64, block_type: u32, body_len: usize) -> Result<Step<'_>, SourceError> {
+        let e = self.endian;
+        let index = self.packets + 1;
+        let b = &self.buf[..body_len];
+        let corrupt = |what: String| SourceError::Corrupt { path: self.path.clone(), offset: start, packet: Some(index), what };
+        let (if_id, ts, caplen, orig_len, data_at) = match block_type {
+            block::ENHANCED_PACKET | block::PACKET_OBSOLETE => {
+                if body_len < 20 {
+                    return Err(corrupt("packet block too short for its fixed fields".into()));
+                }
+                let if_id = if block_type == block::ENHANCED_PACKET { e.u32(&b[0..4]) } else { u32::from(e.u16(&b[0..2])) };
+                let ts = u64::from(e.u32(&b[4..8])) << 32 | u64::from(e.u32(&b[8..12]));
+                (if_id, Some(ts), e.u32(&b[12..16]), e.u32(&b[16..20]), 20)
+            }
+            _ => {
+                if body_len < 4 {
+                    return Err(corrupt("simple packet block too short".into()));
+                }
+                let orig_len = e.u32(&b[0..4]);
+                // The captured length of an SPB is implied: the block body, bounded by snaplen.
+                let snap = self.section.first().map_or(0, |i| i.snaplen);
+                let room = (body_len - 4) as u32;
+                let caplen = orig_len.min(room).min(if snap == 0 { u32::MAX } else { snap });
+                (0, None, caplen, orig_len, 4)
+            }
+        };
+        let Some(iface) = self.section.get(if_id as usize) else {
+            return Err(corrupt(format!(
+                "packet names interface {if_id}, but this section describes only {}",
+                self.section.len()
+            )));
+        };
+        if data_at + caplen as usize > body_len {
+            return Err(corrupt(format!("captured length {caplen} runs past the end of its block")));
+        }
+        let ts_nanos = ts.map_or(0, |t| {
+            let nanos = u128::from(t) * 1_000_000_000 / u128::from(iface.units_per_sec);
+            (nanos as i64).saturating_add(iface.offset_secs.saturating_mul(1_000_000_000))
+        });
+        self.packets = index;
+        Ok(Step::Packet(RawPacket {
+            index,
+            ts_nanos,
+            interface: iface.global_id,
+            link_type: iface.link_type,
+            orig_len: orig_len.max(caplen),
+            data: &self.buf[data_at..data_at + caplen as usize],
+        }))
+    }
+}
+
+#[derive(Default)]
+struct Options {
+    name: Option<String>,
+    tsresol: Option<u8>,
+    tsoffset: i64,
+}
