@@ -1,1 +1,63 @@
-//! config
+//! Raw command-line arguments turned into a validated analysis configuration.
+
+use std::path::PathBuf;
+
+use crate::cli::{ColorChoice, Format, PcapArgs, ProtoArg};
+use crate::flow::Proto;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub files: Vec<PathBuf>,
+    pub ports: Vec<u16>,
+    pub proto: Option<Proto>,
+    pub output: OutputConfig,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct OutputConfig {
+    pub format: Format,
+    pub color: ColorChoice,
+    pub all_flows: bool,
+    pub verbose: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--port 0 is not a port")]
+    PortZero,
+}
+
+impl Config {
+    pub fn from_args(args: &PcapArgs) -> Result<Self, ConfigError> {
+        if args.port.contains(&0) {
+            return Err(ConfigError::PortZero);
+        }
+        let mut ports = args.port.clone();
+        ports.sort_unstable();
+        ports.dedup();
+        Ok(Self {
+            files: args.files.clone(),
+            ports,
+            proto: args.proto.map(|p| match p {
+                ProtoArg::Tcp => Proto::Tcp,
+                ProtoArg::Udp => Proto::Udp,
+            }),
+            output: OutputConfig {
+                format: args.format,
+                color: args.color,
+                all_flows: args.flows || args.verbose > 0,
+                verbose: args.verbose,
+            },
+        })
+    }
+
+    /// A config for analysing files with defaults (tests and library users).
+    pub fn for_files(files: Vec<PathBuf>) -> Self {
+        Self {
+            files,
+            ports: Vec::new(),
+            proto: None,
+            output: OutputConfig { format: Format::Json, color: ColorChoice::Never, all_flows: true, verbose: 0 },
+        }
+    }
+}

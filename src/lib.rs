@@ -5,11 +5,14 @@
 //! first-bytes reassembly) → `inspect` (PROXY, HTTP, TLS, TOA, SPP) → `checks` (verdicts,
 //! findings) → `report` (text, JSON, exit code).
 
+pub mod analyze;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod flow;
+pub mod generate;
 pub mod inspect;
 pub mod report;
+pub mod run;
 pub mod source;

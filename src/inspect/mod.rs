@@ -11,3 +11,4 @@ pub mod proxy;
 pub mod spp;
 pub mod tls;
 pub mod toa;
+pub mod flow;

@@ -1,1 +1,42 @@
-//! stage: report
+//! Rendering the report (text for a person, JSON for machines) and the exit-code policy.
+//! Only this module knows about terminals and colour.
+
+pub mod model;
+mod text;
+
+use std::io::{IsTerminal, Write};
+
+pub use model::{Report, build};
+
+use crate::checks::Severity;
+use crate::cli::{ColorChoice, Format};
+use crate::config::OutputConfig;
+
+/// Writes the report in the chosen format.
+pub fn render(report: &Report, out: &OutputConfig, w: &mut dyn Write) -> std::io::Result<()> {
+    match out.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *w, report)?;
+            writeln!(w)
+        }
+        Format::Text => {
+            let color = use_color(out.color);
+            text::render(report, out, color, w)
+        }
+    }
+}
+
+/// Colour only on a terminal (or when forced), and never when `NO_COLOR` is set.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+    }
+}
+
+/// 0: analysed, no error-level finding; 1: an error-level finding (or, later, a failed
+/// expectation). Exit 2 (could not analyse) is decided before a report exists.
+pub fn exit_code(report: &Report) -> u8 {
+    u8::from(report.findings.iter().any(|f| f.severity == Severity::Error))
+}

@@ -1,0 +1,59 @@
+//! Findings about the capture itself: cut short, link types we cannot decode, snaplen too
+//! small to see the first bytes.
+
+use super::{Finding, Severity};
+use crate::analyze::InputSummary;
+use crate::decode::Stop;
+
+pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let path = input.path.display();
+        if let Some(cut) = &input.cut_short {
+            let mut f = Finding::new(
+                "capture.cut-short",
+                Severity::Warning,
+                format!("{path}: the file ends inside a record at byte {}; the {} packets before it were analysed", cut.offset, cut.packets_before),
+            );
+            f.detail = Some(format!("{} (as when tcpdump is killed before it flushes)", cut.what));
+            f.input = Some(i);
+            out.push(f);
+        }
+        if let Some(n) = input.undecoded.get(&Stop::UnknownLinkType) {
+            let names: Vec<&str> = input
+                .by_link_type
+                .keys()
+                .filter(|name| name.starts_with("LINKTYPE_"))
+                .map(String::as_str)
+                .collect();
+            let mut f = Finding::new(
+                "capture.unknown-link-type",
+                Severity::Warning,
+                format!("{path}: {n} packets have a link type lbcheck does not decode ({}); they were counted, not analysed", names.join(", ")),
+            );
+            f.input = Some(i);
+            out.push(f);
+        }
+        let small: Vec<String> = input
+            .interfaces
+            .iter()
+            .filter(|iface| iface.snaplen > 0 && iface.snaplen < 256)
+            .map(|iface| format!("interface {} snaplen {}", iface.id, iface.snaplen))
+            .collect();
+        if !small.is_empty() && input.truncated_packets > 0 {
+            let mut f = Finding::new(
+                "capture.snaplen-too-small",
+                Severity::Warning,
+                format!(
+                    "{path}: {} packets were cut by the capture's snaplen ({}): first bytes such as PROXY headers may be missing",
+                    input.truncated_packets,
+                    small.join(", ")
+                ),
+            );
+            f.fix = vec!["tcpdump -s 0 -w capture.pcap …   (or -s 1024 at least: PROXY v2 with TLVs and the HTTP head fit)".into()];
+            f.input = Some(i);
+            out.push(f);
+        }
+    }
+    out
+}

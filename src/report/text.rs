@@ -1,0 +1,180 @@
+//! The text report: verdicts first (three lines and a person knows), then findings with their
+//! evidence and fix, then the flow table. Deterministic for a given report (golden tests).
+
+use std::io::Write;
+
+use colored::{ColoredString, Colorize};
+use comfy_table::{ContentArrangement, LineStyle, Table, TableStyle};
+
+use super::model::{FlowReport, Report, ServiceReport};
+use crate::checks::{Finding, Severity};
+use crate::config::OutputConfig;
+use crate::flow::StreamEnd;
+
+/// A header rule and nothing else: compact, and easy to read in a diff.
+const TABLE_STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+
+/// Services shown with all four verdicts; the rest get one line each.
+const DETAILED_SERVICES: usize = 3;
+
+/// Flows listed without `--flows`.
+const DEFAULT_FLOW_ROWS: usize = 20;
+
+pub fn render(report: &Report, out: &OutputConfig, color: bool, w: &mut dyn Write) -> std::io::Result<()> {
+    colored::control::set_override(color);
+    writeln!(w, "{} {}", "lbcheck".bold(), report.tool.version)?;
+    for input in &report.input {
+        let links: Vec<String> = input.interfaces.iter().map(|i| i.link_type.name()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        write!(w, "input  {}: {}, {}, {} packets", input.path, format_name(input.format), links.join("+"), input.packets)?;
+        if input.truncated_packets > 0 {
+            write!(w, " ({} cut by snaplen)", input.truncated_packets)?;
+        }
+        writeln!(w)?;
+    }
+    if report.services.is_empty() {
+        writeln!(w, "\nNo TCP or UDP flows{}.", if report.stats.packets == 0 { " (the capture holds no packets)" } else { "" })?;
+    }
+    for s in report.services.iter().take(DETAILED_SERVICES) {
+        service(w, s)?;
+    }
+    if report.services.len() > DETAILED_SERVICES {
+        writeln!(w, "\n{}", "Other services".bold())?;
+        for s in &report.services[DETAILED_SERVICES..] {
+            writeln!(w, "  {}/{} ({} flows)", s.proto.name(), s.port, s.flows.len())?;
+        }
+    }
+    if !report.findings.is_empty() {
+        writeln!(w, "\n{}", "Findings".bold())?;
+        for f in &report.findings {
+            finding(w, f)?;
+        }
+    }
+    if !report.flows.is_empty() {
+        flow_table(report, out, w)?;
+    }
+    Ok(())
+}
+
+fn format_name(f: crate::source::FileFormat) -> &'static str {
+    match f {
+        crate::source::FileFormat::Pcap => "pcap",
+        crate::source::FileFormat::Pcapng => "pcapng",
+    }
+}
+
+fn service(w: &mut dyn Write, s: &ServiceReport) -> std::io::Result<()> {
+    let ips: Vec<String> = s.server_ips.iter().map(ToString::to_string).collect();
+    writeln!(w, "\n{} {}/{} on {} ({} flows)", "Service".bold(), s.proto.name(), s.port, ips.join(", "), s.flows.len())?;
+    let v = &s.verdicts;
+    for (label, value) in [
+        ("client IP", word(&v.client_ip)),
+        ("SNAT", word(&v.snat)),
+        ("PROXY protocol", word(&v.proxy_protocol)),
+        ("return path", word(&v.return_path)),
+    ] {
+        writeln!(w, "  {label:<15} {}", paint(&value))?;
+    }
+    Ok(())
+}
+
+/// The serde name of a verdict value, e.g. `proxy-v2`.
+fn word<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn paint(value: &str) -> ColoredString {
+    match value {
+        "unknown" | "not-applicable" => value.dimmed(),
+        "lost" | "broken" | "mixed" => value.red().bold(),
+        _ => value.green(),
+    }
+}
+
+fn finding(w: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
+    let tag = match f.severity {
+        Severity::Error => "ERROR  ".red().bold(),
+        Severity::Warning => "WARNING".yellow().bold(),
+        Severity::Info => "info   ".normal(),
+    };
+    writeln!(w, "  {tag} {}  {}", f.code, f.summary)?;
+    if let Some(d) = &f.detail {
+        writeln!(w, "          {d}")?;
+    }
+    if !f.packets.is_empty() {
+        let list: Vec<String> = f.packets.iter().take(10).map(ToString::to_string).collect();
+        writeln!(w, "          packets: {}{}", list.join(", "), if f.packets.len() > 10 { ", …" } else { "" })?;
+    }
+    for line in &f.fix {
+        writeln!(w, "          fix: {line}")?;
+    }
+    Ok(())
+}
+
+fn flow_table(report: &Report, out: &OutputConfig, w: &mut dyn Write) -> std::io::Result<()> {
+    let total = report.flows.len();
+    let shown = if out.all_flows { total } else { total.min(DEFAULT_FLOW_ROWS) };
+    if shown < total {
+        writeln!(w, "\n{} (first {shown} of {total}; --flows lists all)", "Flows".bold())?;
+    } else {
+        writeln!(w, "\n{}", "Flows".bold())?;
+    }
+    let mut t = Table::new();
+    t.load_style(TABLE_STYLE).set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(vec!["#", "client", "server", "pkts →/←", "bytes →/←", "tcp", "first bytes →", "from pkt"]);
+    for f in report.flows.iter().take(shown) {
+        t.add_row(vec![
+            f.id.to_string(),
+            endpoint(&f.client.ip, f.client.port),
+            format!("{}/{}", endpoint(&f.server.ip, f.server.port), f.proto.name()),
+            format!("{}/{}", f.packets.to_server, f.packets.to_client),
+            format!("{}/{}", f.bytes.to_server, f.bytes.to_client),
+            tcp_state(f),
+            first_bytes(f),
+            f.first_packet.to_string(),
+        ]);
+    }
+    writeln!(w, "{t}")
+}
+
+fn endpoint(ip: &std::net::IpAddr, port: u16) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+fn tcp_state(f: &FlowReport) -> String {
+    let Some(t) = &f.tcp else { return "-".into() };
+    let mut parts = Vec::new();
+    if t.handshake_complete {
+        parts.push("est".to_string());
+    } else if t.syn.is_some() && t.synack.is_none() {
+        parts.push(format!("SYN×{} no SYN-ACK", t.syn_count));
+    } else if t.syn.is_none() && t.synack.is_some() {
+        parts.push("SYN-ACK only".into());
+    } else if t.syn.is_none() {
+        parts.push("mid-stream".into());
+    }
+    if t.rst_from_server.is_some() {
+        parts.push("RST←".into());
+    }
+    if t.rst_from_client.is_some() {
+        parts.push("RST→".into());
+    }
+    if t.fin_from_client.is_some() || t.fin_from_server.is_some() {
+        parts.push("FIN".into());
+    }
+    if t.retransmissions > 0 {
+        parts.push(format!("{} retx", t.retransmissions));
+    }
+    parts.join(" ")
+}
+
+fn first_bytes(f: &FlowReport) -> String {
+    let fb = &f.inspection.first_bytes.to_server;
+    match fb.end {
+        _ if fb.wire_bytes == 0 => "none".into(),
+        StreamEnd::NotCaptured if fb.captured == 0 => "not captured".into(),
+        _ => format!("{} bytes", fb.captured),
+    }
+}

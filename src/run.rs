@@ -1,0 +1,69 @@
+//! From argv to exit code: parse, configure, analyse, render. Errors become one line on stderr
+//! and exit status 2; a closed pipe (`lbcheck … | head`) is not an error.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, GenerateWhat};
+use crate::config::Config;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lbcheck: error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Pcap(args) => {
+            let config = Config::from_args(args)?;
+            let analysis = crate::analyze::analyze(&config)?;
+            let report = crate::report::build(analysis, &config);
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            crate::report::render(&report, &config.output, &mut out)?;
+            out.flush()?;
+            for f in &report.findings {
+                if f.code == "capture.cut-short" {
+                    eprintln!("lbcheck: warning: {}", f.summary);
+                }
+            }
+            Ok(crate::report::exit_code(&report))
+        }
+        Command::Generate(g) => {
+            match &g.what {
+                GenerateWhat::Man { out_dir } => crate::generate::write_man_pages(out_dir)?,
+                GenerateWhat::Completions { shell } => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&crate::generate::completions(*shell))?;
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Error chains joined on one line, control characters escaped (paths come from users).
+fn one_line(e: &anyhow::Error) -> String {
+    let text = format!("{e}");
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
