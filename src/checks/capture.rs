@@ -13,7 +13,7 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             let mut f = Finding::new(
                 "capture.cut-short",
                 Severity::Warning,
-                format!("{path}: the file ends inside a record at byte {}; the {} packets before it were analysed", cut.offset, cut.packets_before),
+                format!("{path}: the file ends inside a record at byte {}; the {} before it {} analysed", cut.offset, plural(cut.packets_before, "packet"), if cut.packets_before == 1 { "was" } else { "were" }),
             );
             f.detail = Some(format!("{} (as when tcpdump is killed before it flushes)", cut.what));
             f.input = Some(i);
@@ -56,4 +56,8 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
         }
     }
     out
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
 }
