@@ -1,0 +1,57 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_lbcheck_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_lbcheck_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_lbcheck_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_lbcheck_using_subcommand
+    set -l cmd (__fish_lbcheck_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c lbcheck -n "__fish_lbcheck_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lbcheck -n "__fish_lbcheck_needs_command" -s V -l version -d 'Print version'
+complete -c lbcheck -n "__fish_lbcheck_needs_command" -f -a "pcap" -d 'Analyse capture files (pcap or pcapng), read in turn'
+complete -c lbcheck -n "__fish_lbcheck_needs_command" -f -a "generate" -d 'Write the man pages or shell completions'
+complete -c lbcheck -n "__fish_lbcheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l port -d 'Service port(s) to analyse; default: every port that receives SYNs (TCP) or requests (UDP)' -r
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l proto -d 'Only this transport protocol' -r -f -a "tcp\t''
+udp\t''"
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l format -d 'Output format' -r -f -a "text\t''
+json\t''"
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l color -d 'Colour in the text report' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l flows -d 'List every flow in the text report (default: the first 20)'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -s v -l verbose -d 'More detail: every flow, and the decoded first bytes of each'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -s h -l help -d 'Print help'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s h -l help -d 'Print help'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "man" -d 'Man pages (lbcheck.1 and one per subcommand) into a directory'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "completions" -d 'A completion script for SHELL, on standard output'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and __fish_seen_subcommand_from man" -l out-dir -r -F
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Man pages (lbcheck.1 and one per subcommand) into a directory'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'A completion script for SHELL, on standard output'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand help; and not __fish_seen_subcommand_from pcap generate help" -f -a "pcap" -d 'Analyse capture files (pcap or pcapng), read in turn'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand help; and not __fish_seen_subcommand_from pcap generate help" -f -a "generate" -d 'Write the man pages or shell completions'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand help; and not __fish_seen_subcommand_from pcap generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'Man pages (lbcheck.1 and one per subcommand) into a directory'
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'A completion script for SHELL, on standard output'

@@ -1,0 +1,72 @@
+//! Golden tests: the text and JSON reports of every capture in testdata/ (but the corrupt
+//! corpus) must match tests/golden/. Refresh with `LBCHECK_BLESS=1 cargo test --test golden`,
+//! then read the diff before committing it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Capture files under testdata/, relative to the repo root, sorted.
+fn captures() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "corrupt") {
+                    walk(&p, out);
+                }
+            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                out.push(p.strip_prefix(root()).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("testdata"), &mut out);
+    out.sort();
+    out
+}
+
+fn golden_name(capture: &Path, ext: &str) -> PathBuf {
+    let flat = capture.strip_prefix("testdata").unwrap().to_string_lossy().replace('/', "__");
+    root().join("tests/golden").join(format!("{flat}.{ext}"))
+}
+
+fn run(args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck")).current_dir(root()).env_remove("NO_COLOR").args(args).output().unwrap();
+    (o.status.code(), o.stdout)
+}
+
+#[test]
+fn reports_match_golden_files() {
+    let bless = std::env::var_os("LBCHECK_BLESS").is_some();
+    let caps = captures();
+    assert!(!caps.is_empty(), "no captures under testdata/");
+    let mut stale = Vec::new();
+    for cap in &caps {
+        let c = cap.to_str().unwrap();
+        for (ext, args) in [("json", vec!["pcap", "--format", "json", c]), ("txt", vec!["pcap", "--color", "never", "--flows", c])] {
+            let (code, out) = run(&args);
+            assert!(matches!(code, Some(0 | 1)), "{c}: exit {code:?}");
+            let path = golden_name(cap, ext);
+            if bless {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &out).unwrap();
+            } else if std::fs::read(&path).ok().as_deref() != Some(&out[..]) {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(stale.is_empty(), "golden files differ (LBCHECK_BLESS=1 cargo test --test golden, then review the diff):\n{}", stale.join("\n"));
+}
+
+#[test]
+fn json_is_deterministic_across_runs() {
+    for cap in captures().iter().take(5) {
+        let c = cap.to_str().unwrap();
+        assert_eq!(run(&["pcap", "--format", "json", c]).1, run(&["pcap", "--format", "json", c]).1, "{c}");
+    }
+}
