@@ -48,7 +48,11 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
     Ok(Analysis { inputs, flows })
 }
 
-fn read_file(path: &PathBuf, first_id: u32, ports: &[u16]) -> Result<(InputSummary, FlowTable), SourceError> {
+fn read_file(
+    path: &PathBuf,
+    first_id: u32,
+    ports: &[u16],
+) -> Result<(InputSummary, FlowTable), SourceError> {
     let mut file = open_capture(path)?;
     let mut table = FlowTable::new(first_id, ports);
     let mut s = InputSummary {

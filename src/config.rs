@@ -57,7 +57,12 @@ impl Config {
             files,
             ports: Vec::new(),
             proto: None,
-            output: OutputConfig { format: Format::Json, color: ColorChoice::Never, all_flows: true, verbose: 0 },
+            output: OutputConfig {
+                format: Format::Json,
+                color: ColorChoice::Never,
+                all_flows: true,
+                verbose: 0,
+            },
         }
     }
 }

@@ -7,14 +7,18 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
     let cmd = crate::cli::command();
     let mut pages = Vec::new();
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).expect("rendering to memory cannot fail");
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut buf)
+        .expect("rendering to memory cannot fail");
     pages.push(("lbcheck.1".to_string(), buf));
     for sub in cmd.get_subcommands() {
         let name = format!("lbcheck-{}", sub.get_name());
         // clap names commands with `&'static str`; one leaked name per subcommand, once.
         let sub = sub.clone().name(&*Box::leak(name.clone().into_boxed_str()));
         let mut buf = Vec::new();
-        clap_mangen::Man::new(sub).render(&mut buf).expect("rendering to memory cannot fail");
+        clap_mangen::Man::new(sub)
+            .render(&mut buf)
+            .expect("rendering to memory cannot fail");
         pages.push((format!("{name}.1"), buf));
     }
     pages

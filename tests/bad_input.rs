@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn lbcheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lbcheck")).args(args).output().expect("run lbcheck")
+    Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+        .args(args)
+        .output()
+        .expect("run lbcheck")
 }
 
 fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
@@ -70,13 +73,22 @@ fn directory_instead_of_file() {
 #[test]
 fn empty_file() {
     let p = scratch("empty.pcap", b"");
-    assert_one_line_error(&lbcheck(&["pcap", p.to_str().unwrap()]), &["empty.pcap", "empty file (0 bytes)"]);
+    assert_one_line_error(
+        &lbcheck(&["pcap", p.to_str().unwrap()]),
+        &["empty.pcap", "empty file (0 bytes)"],
+    );
 }
 
 #[test]
 fn text_file_named_pcap() {
-    let p = scratch("notes.pcap", b"tcpdump: listening on eth0\n12:00:00 IP 192.0.2.1 > 198.51.100.1\n");
-    assert_one_line_error(&lbcheck(&["pcap", p.to_str().unwrap()]), &["notes.pcap", "starts with text"]);
+    let p = scratch(
+        "notes.pcap",
+        b"tcpdump: listening on eth0\n12:00:00 IP 192.0.2.1 > 198.51.100.1\n",
+    );
+    assert_one_line_error(
+        &lbcheck(&["pcap", p.to_str().unwrap()]),
+        &["notes.pcap", "starts with text"],
+    );
 }
 
 #[test]
@@ -84,7 +96,10 @@ fn pcap_with_corrupt_global_header() {
     let mut h = pcap_header(65535);
     h[4] = 9; // version 9.4
     let p = scratch("bad-version.pcap", &h);
-    assert_one_line_error(&lbcheck(&["pcap", p.to_str().unwrap()]), &["bad-version.pcap", "unsupported pcap version 9.4", "byte 0"]);
+    assert_one_line_error(
+        &lbcheck(&["pcap", p.to_str().unwrap()]),
+        &["bad-version.pcap", "unsupported pcap version 9.4", "byte 0"],
+    );
 }
 
 #[test]
@@ -95,7 +110,10 @@ fn pcap_record_with_absurd_length() {
     bad[8..12].copy_from_slice(&0xffff_ff00u32.to_le_bytes());
     f.extend(bad);
     let p = scratch("absurd.pcap", &f);
-    assert_one_line_error(&lbcheck(&["pcap", p.to_str().unwrap()]), &["absurd.pcap", "byte 100", "packet 2", "4294967040"]);
+    assert_one_line_error(
+        &lbcheck(&["pcap", p.to_str().unwrap()]),
+        &["absurd.pcap", "byte 100", "packet 2", "4294967040"],
+    );
 }
 
 #[test]
@@ -109,7 +127,10 @@ fn pcapng_with_bad_block_length() {
     f.extend_from_slice(&[0xff; 8]);
     f.extend_from_slice(&27u32.to_le_bytes());
     let p = scratch("bad-block.pcapng", &f);
-    assert_one_line_error(&lbcheck(&["pcap", p.to_str().unwrap()]), &["bad-block.pcapng", "impossible length 27", "byte 0"]);
+    assert_one_line_error(
+        &lbcheck(&["pcap", p.to_str().unwrap()]),
+        &["bad-block.pcapng", "impossible length 27", "byte 0"],
+    );
 }
 
 #[test]
@@ -125,7 +146,10 @@ fn pcap_cut_inside_last_record_still_analyses_what_came_before() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("warning") && err.contains("byte 94") && err.contains("1 packet"), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("byte 94") && err.contains("1 packet"),
+        "{err}"
+    );
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["input"][0]["packets"], 1);
     assert_eq!(json["flows"][0]["tcp"]["syn"], 1);
@@ -148,13 +172,18 @@ fn unknown_link_type_is_counted_not_fatal() {
 #[test]
 fn port_zero_is_a_usage_error() {
     let p = scratch("any.pcap", &pcap_header(65535));
-    assert_one_line_error(&lbcheck(&["pcap", "--port", "0", p.to_str().unwrap()]), &["--port 0"]);
+    assert_one_line_error(
+        &lbcheck(&["pcap", "--port", "0", p.to_str().unwrap()]),
+        &["--port 0"],
+    );
 }
 
 /// Ethernet + IPv4 + TCP SYN 192.0.2.10:40000 → 203.0.113.5:80 (54 bytes).
 fn tcp_syn() -> Vec<u8> {
     let mut p = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
-    p.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 10, 203, 0, 113, 5]);
+    p.extend_from_slice(&[
+        0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 10, 203, 0, 113, 5,
+    ]);
     p.extend_from_slice(&40000u16.to_be_bytes());
     p.extend_from_slice(&80u16.to_be_bytes());
     p.extend_from_slice(&1000u32.to_be_bytes());
@@ -173,17 +202,26 @@ fn every_shared_capture_exits_cleanly() {
     let mut swept = 0;
     for entry in entries {
         let path = entry.unwrap().path();
-        if !path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+        if !path
+            .extension()
+            .is_some_and(|e| e == "pcap" || e == "pcapng")
+        {
             continue;
         }
         for format in ["text", "json"] {
             let o = lbcheck(&["pcap", "--format", format, path.to_str().unwrap()]);
             let err = stderr(&o);
-            assert!(matches!(o.status.code(), Some(0 | 2)), "{}: exit {:?}: {err}", path.display(), o.status.code());
+            assert!(
+                matches!(o.status.code(), Some(0 | 2)),
+                "{}: exit {:?}: {err}",
+                path.display(),
+                o.status.code()
+            );
             assert!(!err.contains("panicked"), "{}: {err}", path.display());
             assert!(err.lines().count() <= 3, "{}: {err}", path.display());
             if o.status.code() == Some(0) && format == "json" {
-                let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let json: serde_json::Value = serde_json::from_slice(&o.stdout)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert_eq!(json["schema"], "lbcheck/1");
             }
         }

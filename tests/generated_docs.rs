@@ -34,7 +34,13 @@ fn completions_match_the_cli() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let script = lbcheck::generate::completions(shell);
-        assert!(String::from_utf8_lossy(&script).contains("port"), "{shell} completion lacks the --port option");
-        check(&dir.join(lbcheck::generate::completion_file(shell)), &script);
+        assert!(
+            String::from_utf8_lossy(&script).contains("port"),
+            "{shell} completion lacks the --port option"
+        );
+        check(
+            &dir.join(lbcheck::generate::completion_file(shell)),
+            &script,
+        );
     }
 }

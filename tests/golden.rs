@@ -12,7 +12,9 @@ fn root() -> &'static Path {
 /// Capture files under testdata/, relative to the repo root, sorted.
 fn captures() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -31,12 +33,21 @@ fn captures() -> Vec<PathBuf> {
 }
 
 fn golden_name(capture: &Path, ext: &str) -> PathBuf {
-    let flat = capture.strip_prefix("testdata").unwrap().to_string_lossy().replace('/', "__");
+    let flat = capture
+        .strip_prefix("testdata")
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', "__");
     root().join("tests/golden").join(format!("{flat}.{ext}"))
 }
 
 fn run(args: &[&str]) -> (Option<i32>, Vec<u8>) {
-    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck")).current_dir(root()).env_remove("NO_COLOR").args(args).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        .args(args)
+        .output()
+        .unwrap();
     (o.status.code(), o.stdout)
 }
 
@@ -48,7 +59,10 @@ fn reports_match_golden_files() {
     let mut stale = Vec::new();
     for cap in &caps {
         let c = cap.to_str().unwrap();
-        for (ext, args) in [("json", vec!["pcap", "--format", "json", c]), ("txt", vec!["pcap", "--color", "never", "--flows", c])] {
+        for (ext, args) in [
+            ("json", vec!["pcap", "--format", "json", c]),
+            ("txt", vec!["pcap", "--color", "never", "--flows", c]),
+        ] {
             let (code, out) = run(&args);
             assert!(matches!(code, Some(0 | 1)), "{c}: exit {code:?}");
             let path = golden_name(cap, ext);
@@ -60,13 +74,21 @@ fn reports_match_golden_files() {
             }
         }
     }
-    assert!(stale.is_empty(), "golden files differ (LBCHECK_BLESS=1 cargo test --test golden, then review the diff):\n{}", stale.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "golden files differ (LBCHECK_BLESS=1 cargo test --test golden, then review the diff):\n{}",
+        stale.join("\n")
+    );
 }
 
 #[test]
 fn json_is_deterministic_across_runs() {
     for cap in captures().iter().take(5) {
         let c = cap.to_str().unwrap();
-        assert_eq!(run(&["pcap", "--format", "json", c]).1, run(&["pcap", "--format", "json", c]).1, "{c}");
+        assert_eq!(
+            run(&["pcap", "--format", "json", c]).1,
+            run(&["pcap", "--format", "json", c]).1,
+            "{c}"
+        );
     }
 }

@@ -13,9 +13,21 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             let mut f = Finding::new(
                 "capture.cut-short",
                 Severity::Warning,
-                format!("{path}: the file ends inside a record at byte {}; the {} before it {} analysed", cut.offset, plural(cut.packets_before, "packet"), if cut.packets_before == 1 { "was" } else { "were" }),
+                format!(
+                    "{path}: the file ends inside a record at byte {}; the {} before it {} analysed",
+                    cut.offset,
+                    plural(cut.packets_before, "packet"),
+                    if cut.packets_before == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    }
+                ),
             );
-            f.detail = Some(format!("{} (as when tcpdump is killed before it flushes)", cut.what));
+            f.detail = Some(format!(
+                "{} (as when tcpdump is killed before it flushes)",
+                cut.what
+            ));
             f.input = Some(i);
             out.push(f);
         }
@@ -29,7 +41,10 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             let mut f = Finding::new(
                 "capture.unknown-link-type",
                 Severity::Warning,
-                format!("{path}: {n} packets have a link type lbcheck does not decode ({}); they were counted, not analysed", names.join(", ")),
+                format!(
+                    "{path}: {n} packets have a link type lbcheck does not decode ({}); they were counted, not analysed",
+                    names.join(", ")
+                ),
             );
             f.input = Some(i);
             out.push(f);
@@ -59,5 +74,9 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
 }
 
 fn plural(n: u64, word: &str) -> String {
-    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }

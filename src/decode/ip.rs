@@ -4,7 +4,10 @@
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
-use super::{Decoded, IcmpError, IpLayer, L4, MAX_TUNNEL_DEPTH, QuotedPacket, Stop, TcpSegment, UdpDatagram, tunnel};
+use super::{
+    Decoded, IcmpError, IpLayer, L4, MAX_TUNNEL_DEPTH, QuotedPacket, Stop, TcpSegment, UdpDatagram,
+    tunnel,
+};
 
 pub(super) mod proto {
     pub const ICMP: u8 = 1;
@@ -18,8 +21,16 @@ const UDP_HEADER: usize = 8;
 
 pub(super) fn decode_ip<'a>(bytes: &'a [u8], out: &mut Decoded<'a>, depth: u8) {
     let Ok(lax) = LaxSlicedPacket::from_ip(bytes) else {
-        let min_header = if bytes.first().map(|b| b >> 4) == Some(6) { 40 } else { 20 };
-        out.stop = Some(if bytes.len() < min_header { Stop::CutInHeader } else { Stop::BadIp });
+        let min_header = if bytes.first().map(|b| b >> 4) == Some(6) {
+            40
+        } else {
+            20
+        };
+        out.stop = Some(if bytes.len() < min_header {
+            Stop::CutInHeader
+        } else {
+            Stop::BadIp
+        });
         out.truncated |= bytes.len() < min_header;
         return;
     };
@@ -63,7 +74,11 @@ pub(super) fn decode_ip<'a>(bytes: &'a [u8], out: &mut Decoded<'a>, depth: u8) {
     out.ip = Some(ip);
     let body = payload.payload;
     // A jumbo or TSO super-frame can have an IP length of 0; trust the captured bytes then.
-    let declared_payload = if declared_payload == 0 { body.len() as u32 } else { declared_payload };
+    let declared_payload = if declared_payload == 0 {
+        body.len() as u32
+    } else {
+        declared_payload
+    };
 
     if depth < MAX_TUNNEL_DEPTH && tunnel::open_ip_tunnel(ip.proto, &ip, body, out, depth) {
         return;
@@ -84,7 +99,9 @@ pub(super) fn decode_ip<'a>(bytes: &'a [u8], out: &mut Decoded<'a>, depth: u8) {
                 window: t.window_size(),
                 header_complete: true,
                 payload: t.payload(),
-                wire_len: declared_payload.saturating_sub(header_len).max(t.payload().len() as u32),
+                wire_len: declared_payload
+                    .saturating_sub(header_len)
+                    .max(t.payload().len() as u32),
                 options: options_of(t.header_slice()),
             })
         }
@@ -93,7 +110,9 @@ pub(super) fn decode_ip<'a>(bytes: &'a [u8], out: &mut Decoded<'a>, depth: u8) {
                 src_port: u.source_port(),
                 dst_port: u.destination_port(),
                 payload: u.payload(),
-                wire_len: u32::from(u.length()).saturating_sub(UDP_HEADER as u32).max(u.payload().len() as u32),
+                wire_len: u32::from(u.length())
+                    .saturating_sub(UDP_HEADER as u32)
+                    .max(u.payload().len() as u32),
             };
             if depth < MAX_TUNNEL_DEPTH && tunnel::open_udp_tunnel(&d, &ip, out, depth) {
                 return;
@@ -105,7 +124,13 @@ pub(super) fn decode_ip<'a>(bytes: &'a [u8], out: &mut Decoded<'a>, depth: u8) {
         Some(_) => L4::Other(ip.proto),
         None => {
             let l4 = fallback_l4(ip.proto, body, declared_payload);
-            if matches!(l4, L4::Tcp(TcpSegment { header_complete: false, .. })) {
+            if matches!(
+                l4,
+                L4::Tcp(TcpSegment {
+                    header_complete: false,
+                    ..
+                })
+            ) {
                 out.truncated = true;
             }
             l4
@@ -124,10 +149,19 @@ fn first_fragment(lax: &LaxSlicedPacket<'_>) -> bool {
 
 /// TCP/UDP read by hand when etherparse stopped: the header is cut, or the datagram is fragmented.
 fn fallback_l4(proto: u8, body: &[u8], declared: u32) -> L4<'_> {
-    let ports = body.get(..4).map(|p| (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])));
+    let ports = body.get(..4).map(|p| {
+        (
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        )
+    });
     match (proto, ports) {
         (proto::TCP, Some((src_port, dst_port))) => {
-            let mut seg = TcpSegment { src_port, dst_port, ..TcpSegment::default() };
+            let mut seg = TcpSegment {
+                src_port,
+                dst_port,
+                ..TcpSegment::default()
+            };
             if let Some(h) = body.get(..TCP_MIN_HEADER) {
                 let header_len = ((h[12] >> 4) as usize) * 4;
                 seg.seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
@@ -138,17 +172,24 @@ fn fallback_l4(proto: u8, body: &[u8], declared: u32) -> L4<'_> {
                     seg.header_complete = true;
                     seg.options = &body[TCP_MIN_HEADER..header_len];
                     seg.payload = &body[header_len..];
-                    seg.wire_len = declared.saturating_sub(header_len as u32).max(seg.payload.len() as u32);
+                    seg.wire_len = declared
+                        .saturating_sub(header_len as u32)
+                        .max(seg.payload.len() as u32);
                 }
             }
             L4::Tcp(seg)
         }
         (proto::UDP, Some((src_port, dst_port))) => {
             let payload = body.get(UDP_HEADER..).unwrap_or(&[]);
-            let wire_len = body
-                .get(4..6)
-                .map_or(payload.len() as u32, |l| u32::from(u16::from_be_bytes([l[0], l[1]])).saturating_sub(UDP_HEADER as u32));
-            L4::Udp(UdpDatagram { src_port, dst_port, payload, wire_len })
+            let wire_len = body.get(4..6).map_or(payload.len() as u32, |l| {
+                u32::from(u16::from_be_bytes([l[0], l[1]])).saturating_sub(UDP_HEADER as u32)
+            });
+            L4::Udp(UdpDatagram {
+                src_port,
+                dst_port,
+                payload,
+                wire_len,
+            })
         }
         _ => L4::Other(proto),
     }
@@ -161,19 +202,34 @@ fn options_of(tcp_header: &[u8]) -> &[u8] {
 /// ICMP errors (destination unreachable, time exceeded, parameter problem, redirect / packet
 /// too big) quote the packet that caused them; other ICMP is just counted.
 fn icmp(v6: bool, icmp_type: u8, code: u8, quoted: &[u8]) -> L4<'_> {
-    let is_error = if v6 { (1..=4).contains(&icmp_type) } else { matches!(icmp_type, 3 | 4 | 5 | 11 | 12) };
+    let is_error = if v6 {
+        (1..=4).contains(&icmp_type)
+    } else {
+        matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+    };
     if !is_error {
         return L4::Other(if v6 { proto::ICMPV6 } else { proto::ICMP });
     }
-    L4::IcmpError(IcmpError { v6, icmp_type, code, quoted: quoted_packet(quoted) })
+    L4::IcmpError(IcmpError {
+        v6,
+        icmp_type,
+        code,
+        quoted: quoted_packet(quoted),
+    })
 }
 
 fn quoted_packet(bytes: &[u8]) -> Option<QuotedPacket> {
     let lax = LaxSlicedPacket::from_ip(bytes).ok()?;
     let payload = lax.ip_payload()?;
     let (src, dst) = match &lax.net {
-        Some(LaxNetSlice::Ipv4(v4)) => (v4.header().source_addr().into(), v4.header().destination_addr().into()),
-        Some(LaxNetSlice::Ipv6(v6)) => (v6.header().source_addr().into(), v6.header().destination_addr().into()),
+        Some(LaxNetSlice::Ipv4(v4)) => (
+            v4.header().source_addr().into(),
+            v4.header().destination_addr().into(),
+        ),
+        Some(LaxNetSlice::Ipv6(v6)) => (
+            v6.header().source_addr().into(),
+            v6.header().destination_addr().into(),
+        ),
         _ => return None,
     };
     let proto = payload.ip_number.0;
@@ -181,6 +237,17 @@ fn quoted_packet(bytes: &[u8]) -> Option<QuotedPacket> {
         .payload
         .get(..4)
         .filter(|_| matches!(proto, proto::TCP | proto::UDP))
-        .map(|p| (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])));
-    Some(QuotedPacket { src, dst, proto, src_port: ports.map(|p| p.0), dst_port: ports.map(|p| p.1) })
+        .map(|p| {
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u16::from_be_bytes([p[2], p[3]]),
+            )
+        });
+    Some(QuotedPacket {
+        src,
+        dst,
+        proto,
+        src_port: ports.map(|p| p.0),
+        dst_port: ports.map(|p| p.1),
+    })
 }

@@ -54,25 +54,41 @@ pub(super) fn strip<'a>(link: LinkType, data: &'a [u8], info: &mut LinkInfo) -> 
     match link {
         LinkType::ETHERNET => ethernet(data, info),
         LinkType::LINUX_SLL => {
-            let Some(h) = data.get(..SLL_HEADER_LEN) else { return Next::Stop(Stop::CutInHeader) };
+            let Some(h) = data.get(..SLL_HEADER_LEN) else {
+                return Next::Stop(Stop::CutInHeader);
+            };
             info.sll_packet_type = Some(h[1]);
             if h[4..6] == [0, 6] {
                 info.src_mac = Some([h[6], h[7], h[8], h[9], h[10], h[11]]);
             }
-            after_ethertype(u16::from_be_bytes([h[14], h[15]]), &data[SLL_HEADER_LEN..], info)
+            after_ethertype(
+                u16::from_be_bytes([h[14], h[15]]),
+                &data[SLL_HEADER_LEN..],
+                info,
+            )
         }
         LinkType::LINUX_SLL2 => {
-            let Some(h) = data.get(..SLL2_HEADER_LEN) else { return Next::Stop(Stop::CutInHeader) };
+            let Some(h) = data.get(..SLL2_HEADER_LEN) else {
+                return Next::Stop(Stop::CutInHeader);
+            };
             info.ifindex = Some(u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
             info.sll_packet_type = Some(h[10]);
             if h[11] == 6 {
                 info.src_mac = Some([h[12], h[13], h[14], h[15], h[16], h[17]]);
             }
-            after_ethertype(u16::from_be_bytes([h[0], h[1]]), &data[SLL2_HEADER_LEN..], info)
+            after_ethertype(
+                u16::from_be_bytes([h[0], h[1]]),
+                &data[SLL2_HEADER_LEN..],
+                info,
+            )
         }
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => raw_ip(data),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
+            raw_ip(data)
+        }
         LinkType::NULL | LinkType::LOOP => {
-            let Some(h) = data.get(..NULL_HEADER_LEN) else { return Next::Stop(Stop::CutInHeader) };
+            let Some(h) = data.get(..NULL_HEADER_LEN) else {
+                return Next::Stop(Stop::CutInHeader);
+            };
             let bytes = [h[0], h[1], h[2], h[3]];
             // NULL stores the family in the capturing host's byte order, LOOP in network order:
             // accept either reading.
@@ -88,16 +104,27 @@ pub(super) fn strip<'a>(link: LinkType, data: &'a [u8], info: &mut LinkInfo) -> 
 }
 
 fn ethernet<'a>(data: &'a [u8], info: &mut LinkInfo) -> Next<'a> {
-    let Some(h) = data.get(..ETHERNET_HEADER_LEN) else { return Next::Stop(Stop::CutInHeader) };
+    let Some(h) = data.get(..ETHERNET_HEADER_LEN) else {
+        return Next::Stop(Stop::CutInHeader);
+    };
     info.dst_mac = Some([h[0], h[1], h[2], h[3], h[4], h[5]]);
     info.src_mac = Some([h[6], h[7], h[8], h[9], h[10], h[11]]);
-    after_ethertype(u16::from_be_bytes([h[12], h[13]]), &data[ETHERNET_HEADER_LEN..], info)
+    after_ethertype(
+        u16::from_be_bytes([h[12], h[13]]),
+        &data[ETHERNET_HEADER_LEN..],
+        info,
+    )
 }
 
 /// Follows VLAN tags, then hands out the IP packet.
 fn after_ethertype<'a>(mut ethertype: u16, mut rest: &'a [u8], info: &mut LinkInfo) -> Next<'a> {
-    while matches!(ethertype, ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD) {
-        let Some(tag) = rest.get(..VLAN_TAG_LEN) else { return Next::Stop(Stop::CutInHeader) };
+    while matches!(
+        ethertype,
+        ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD
+    ) {
+        let Some(tag) = rest.get(..VLAN_TAG_LEN) else {
+            return Next::Stop(Stop::CutInHeader);
+        };
         if (info.vlan_count as usize) < MAX_VLANS {
             info.vlans[info.vlan_count as usize] = u16::from_be_bytes([tag[0], tag[1]]) & 0x0fff;
             info.vlan_count += 1;
@@ -126,7 +153,9 @@ mod tests {
     #[test]
     fn qinq_tags_are_kept_in_order() {
         let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x01, 0x2c, 0x08, 0x00, 0x45]);
+        frame.extend_from_slice(&[
+            0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x01, 0x2c, 0x08, 0x00, 0x45,
+        ]);
         let mut info = LinkInfo::default();
         assert!(matches!(strip(LinkType::ETHERNET, &frame, &mut info), Next::Ip(b) if b == [0x45]));
         assert_eq!(info.vlan_ids(), &[200, 300]);
@@ -134,10 +163,15 @@ mod tests {
 
     #[test]
     fn sll2_keeps_interface_index() {
-        let mut frame = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut frame = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         frame.push(0x45);
         let mut info = LinkInfo::default();
-        assert!(matches!(strip(LinkType::LINUX_SLL2, &frame, &mut info), Next::Ip(_)));
+        assert!(matches!(
+            strip(LinkType::LINUX_SLL2, &frame, &mut info),
+            Next::Ip(_)
+        ));
         assert_eq!(info.ifindex, Some(3));
         assert_eq!(info.sll_packet_type, Some(4));
     }
@@ -147,15 +181,32 @@ mod tests {
         for header in [[2, 0, 0, 0], [0, 0, 0, 2], [30, 0, 0, 0], [0, 0, 0, 24]] {
             let mut frame = header.to_vec();
             frame.push(0x60);
-            assert!(matches!(strip(LinkType::NULL, &frame, &mut LinkInfo::default()), Next::Ip(_)));
+            assert!(matches!(
+                strip(LinkType::NULL, &frame, &mut LinkInfo::default()),
+                Next::Ip(_)
+            ));
         }
-        assert!(matches!(strip(LinkType::NULL, &[7, 0, 0, 0, 0x45], &mut LinkInfo::default()), Next::Stop(Stop::NotIp)));
+        assert!(matches!(
+            strip(
+                LinkType::NULL,
+                &[7, 0, 0, 0, 0x45],
+                &mut LinkInfo::default()
+            ),
+            Next::Stop(Stop::NotIp)
+        ));
     }
 
     #[test]
     fn cut_ethernet_header_is_a_stop_not_a_panic() {
         for n in 0..ETHERNET_HEADER_LEN {
-            assert!(matches!(strip(LinkType::ETHERNET, &[0u8; 20][..n], &mut LinkInfo::default()), Next::Stop(Stop::CutInHeader)));
+            assert!(matches!(
+                strip(
+                    LinkType::ETHERNET,
+                    &[0u8; 20][..n],
+                    &mut LinkInfo::default()
+                ),
+                Next::Stop(Stop::CutInHeader)
+            ));
         }
     }
 }

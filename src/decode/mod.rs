@@ -135,7 +135,10 @@ pub struct QuotedPacket {
 
 /// Decodes one packet. `data` is what was captured; `raw.orig_len` tells whether it was cut.
 pub fn decode<'a>(raw: &RawPacket<'a>) -> Decoded<'a> {
-    let mut out = Decoded { truncated: raw.is_cut(), ..Decoded::default() };
+    let mut out = Decoded {
+        truncated: raw.is_cut(),
+        ..Decoded::default()
+    };
     match link::strip(raw.link_type, raw.data, &mut out.link) {
         link::Next::Ip(bytes) => ip::decode_ip(bytes, &mut out, 0),
         link::Next::Stop(stop) => out.stop = Some(stop),

@@ -63,13 +63,31 @@ pub struct Tunnel {
     pub aws_gwlb: bool,
 }
 
-fn record(out: &mut Decoded<'_>, outer: &IpLayer, kind: TunnelKind, id: Option<u32>, aws_gwlb: bool) {
+fn record(
+    out: &mut Decoded<'_>,
+    outer: &IpLayer,
+    kind: TunnelKind,
+    id: Option<u32>,
+    aws_gwlb: bool,
+) {
     if out.tunnel.is_none() {
-        out.tunnel = Some(Tunnel { kind, outer_src: outer.src, outer_dst: outer.dst, id, aws_gwlb });
+        out.tunnel = Some(Tunnel {
+            kind,
+            outer_src: outer.src,
+            outer_dst: outer.dst,
+            id,
+            aws_gwlb,
+        });
     }
 }
 
-pub(super) fn open_ip_tunnel<'a>(proto: u8, outer: &IpLayer, body: &'a [u8], out: &mut Decoded<'a>, depth: u8) -> bool {
+pub(super) fn open_ip_tunnel<'a>(
+    proto: u8,
+    outer: &IpLayer,
+    body: &'a [u8],
+    out: &mut Decoded<'a>,
+    depth: u8,
+) -> bool {
     match proto {
         ip_proto::IPIP | ip_proto::IPV6 => {
             let outer_v4 = outer.src.is_ipv4();
@@ -99,7 +117,9 @@ fn gre<'a>(outer: &IpLayer, body: &'a [u8], out: &mut Decoded<'a>, depth: u8) ->
         at += 4;
     }
     let key = if flags & gre::FLAG_KEY != 0 {
-        let k = body.get(at..at + 4).map(|k| u32::from_be_bytes([k[0], k[1], k[2], k[3]]));
+        let k = body
+            .get(at..at + 4)
+            .map(|k| u32::from_be_bytes([k[0], k[1], k[2], k[3]]));
         at += 4;
         k
     } else {
@@ -128,10 +148,18 @@ fn gre<'a>(outer: &IpLayer, body: &'a [u8], out: &mut Decoded<'a>, depth: u8) ->
                 gre::PROTO_ERSPAN_2 => gre::ERSPAN_2_HEADER,
                 _ => {
                     let platform = inner.get(11).is_some_and(|b| b & 0x01 != 0);
-                    gre::ERSPAN_3_HEADER + if platform { gre::ERSPAN_3_PLATFORM_SUBHEADER } else { 0 }
+                    gre::ERSPAN_3_HEADER
+                        + if platform {
+                            gre::ERSPAN_3_PLATFORM_SUBHEADER
+                        } else {
+                            0
+                        }
                 }
             };
-            let session = inner.get(2..4).filter(|_| header > 0).map(|s| u32::from(u16::from_be_bytes([s[0], s[1]]) & 0x03ff));
+            let session = inner
+                .get(2..4)
+                .filter(|_| header > 0)
+                .map(|s| u32::from(u16::from_be_bytes([s[0], s[1]]) & 0x03ff));
             record(out, outer, TunnelKind::Erspan, session, false);
             match inner.get(header..) {
                 Some(frame) => decode_ethernet_inner(frame, out, depth + 1),
@@ -143,11 +171,18 @@ fn gre<'a>(outer: &IpLayer, body: &'a [u8], out: &mut Decoded<'a>, depth: u8) ->
     true
 }
 
-pub(super) fn open_udp_tunnel<'a>(d: &UdpDatagram<'a>, outer: &IpLayer, out: &mut Decoded<'a>, depth: u8) -> bool {
+pub(super) fn open_udp_tunnel<'a>(
+    d: &UdpDatagram<'a>,
+    outer: &IpLayer,
+    out: &mut Decoded<'a>,
+    depth: u8,
+) -> bool {
     let p = d.payload;
     match d.dst_port {
         port::VXLAN => {
-            let Some(h) = p.get(..VXLAN_HEADER) else { return false };
+            let Some(h) = p.get(..VXLAN_HEADER) else {
+                return false;
+            };
             if h[0] & VXLAN_FLAG_VNI == 0 {
                 return false;
             }
@@ -157,7 +192,9 @@ pub(super) fn open_udp_tunnel<'a>(d: &UdpDatagram<'a>, outer: &IpLayer, out: &mu
             true
         }
         port::GENEVE => {
-            let Some(h) = p.get(..GENEVE_HEADER) else { return false };
+            let Some(h) = p.get(..GENEVE_HEADER) else {
+                return false;
+            };
             if h[0] >> 6 != 0 {
                 return false; // only GENEVE version 0 exists
             }
@@ -168,7 +205,13 @@ pub(super) fn open_udp_tunnel<'a>(d: &UdpDatagram<'a>, outer: &IpLayer, out: &mu
                 out.truncated = true;
                 return true;
             };
-            record(out, outer, TunnelKind::Geneve, Some(vni), has_aws_option(options));
+            record(
+                out,
+                outer,
+                TunnelKind::Geneve,
+                Some(vni),
+                has_aws_option(options),
+            );
             let inner = &p[GENEVE_HEADER + options_len..];
             match proto {
                 gre::PROTO_ETHERNET => decode_ethernet_inner(inner, out, depth + 1),

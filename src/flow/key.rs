@@ -28,7 +28,11 @@ pub struct FlowKey {
 
 impl FlowKey {
     pub fn new(proto: Proto, a: SocketAddr, b: SocketAddr) -> Self {
-        let (lo, hi) = if (a.ip(), a.port()) <= (b.ip(), b.port()) { (a, b) } else { (b, a) };
+        let (lo, hi) = if (a.ip(), a.port()) <= (b.ip(), b.port()) {
+            (a, b)
+        } else {
+            (b, a)
+        };
         Self { proto, lo, hi }
     }
 }
@@ -41,7 +45,13 @@ mod tests {
     fn both_directions_give_one_key() {
         let a: SocketAddr = "192.0.2.10:51000".parse().unwrap();
         let b: SocketAddr = "203.0.113.5:80".parse().unwrap();
-        assert_eq!(FlowKey::new(Proto::Tcp, a, b), FlowKey::new(Proto::Tcp, b, a));
-        assert_ne!(FlowKey::new(Proto::Tcp, a, b), FlowKey::new(Proto::Udp, a, b));
+        assert_eq!(
+            FlowKey::new(Proto::Tcp, a, b),
+            FlowKey::new(Proto::Tcp, b, a)
+        );
+        assert_ne!(
+            FlowKey::new(Proto::Tcp, a, b),
+            FlowKey::new(Proto::Udp, a, b)
+        );
     }
 }

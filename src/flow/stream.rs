@@ -102,7 +102,11 @@ impl Stream {
         }
         let end = off.saturating_add(wire_len);
         let kind = if end <= self.highest_end {
-            if (off as usize) >= self.data.len() && !self.cut { SegmentKind::OutOfOrder } else { SegmentKind::Retransmission }
+            if (off as usize) >= self.data.len() && !self.cut {
+                SegmentKind::OutOfOrder
+            } else {
+                SegmentKind::Retransmission
+            }
         } else if off < self.highest_end && (off as usize) >= self.data.len() {
             SegmentKind::OutOfOrder
         } else {
@@ -122,7 +126,11 @@ impl Stream {
         let have = self.data.len();
         if off as usize > have {
             if self.pending.len() < MAX_PENDING {
-                self.pending.push(Pending { off, bytes: captured.to_vec(), cut: cut_here });
+                self.pending.push(Pending {
+                    off,
+                    bytes: captured.to_vec(),
+                    cut: cut_here,
+                });
             }
             return;
         }
@@ -158,7 +166,9 @@ impl Stream {
     fn drain_pending(&mut self) {
         while !self.cut {
             let have = self.data.len() as u32;
-            let Some(i) = self.pending.iter().position(|p| p.off <= have) else { break };
+            let Some(i) = self.pending.iter().position(|p| p.off <= have) else {
+                break;
+            };
             let p = self.pending.swap_remove(i);
             self.append_at(p.off, &p.bytes, p.cut);
         }
@@ -210,7 +220,10 @@ mod tests {
     fn retransmission_is_counted_and_first_copy_wins_on_conflict() {
         let mut s = stream_after_syn(0);
         s.add(1, b"GET / HTTP/1.1\r\n", 16, 3);
-        assert_eq!(s.add(1, b"GET / HTTP/1.1\r\n", 16, 4), SegmentKind::Retransmission);
+        assert_eq!(
+            s.add(1, b"GET / HTTP/1.1\r\n", 16, 4),
+            SegmentKind::Retransmission
+        );
         assert_eq!(s.overlap_conflicts, 0);
         // Overlap: offsets 10..16 again (different bytes) plus 4 new ones.
         assert_eq!(s.add(11, b"XXXXXX\r\nHo", 10, 5), SegmentKind::New);
@@ -225,7 +238,11 @@ mod tests {
         assert_eq!(s.bytes(), b"\r\n\r\n");
         assert_eq!(s.end(), StreamEnd::NotCaptured);
         s.add(201, b"more", 4, 4);
-        assert_eq!(s.bytes(), b"\r\n\r\n", "bytes after a cut are not contiguous with it");
+        assert_eq!(
+            s.bytes(),
+            b"\r\n\r\n",
+            "bytes after a cut are not contiguous with it"
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use rustc_hash::FxHashMap;
 
 use super::stream::SegmentKind;
-use super::{Datagram, DATAGRAM_HEAD_CAP, Flow, FlowKey, IcmpRef, MAX_DATAGRAMS, Proto, RoleBy, TO_CLIENT, TO_SERVER, TcpFacts};
+use super::{
+    DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, MAX_DATAGRAMS, Proto, RoleBy, TO_CLIENT,
+    TO_SERVER, TcpFacts,
+};
 use crate::decode::{Decoded, IcmpError, IpLayer, L4, TcpSegment, UdpDatagram, tcp_flags};
 use crate::source::RawPacket;
 
@@ -86,7 +89,10 @@ impl FlowTable {
             flow.swap_roles();
             flow.role_by = RoleBy::Syn;
             dir = TO_SERVER;
-        } else if synack && dir == TO_SERVER && !matches!(flow.role_by, RoleBy::Syn | RoleBy::SynAck) {
+        } else if synack
+            && dir == TO_SERVER
+            && !matches!(flow.role_by, RoleBy::Syn | RoleBy::SynAck)
+        {
             flow.swap_roles();
             flow.role_by = RoleBy::SynAck;
             dir = TO_CLIENT;
@@ -104,7 +110,11 @@ impl FlowTable {
             }
             t.isn[dir].get_or_insert(seg.seq);
             flow.streams[dir].set_isn(seg.seq);
-        } else if flags & tcp_flags::ACK != 0 && dir == TO_SERVER && t.synack.is_some() && t.handshake_ack.is_none() {
+        } else if flags & tcp_flags::ACK != 0
+            && dir == TO_SERVER
+            && t.synack.is_some()
+            && t.handshake_ack.is_none()
+        {
             t.handshake_ack = Some(packet);
         }
         if flags & tcp_flags::FIN != 0 {
@@ -120,7 +130,11 @@ impl FlowTable {
         }
         if seg.header_complete && seg.wire_len > 0 {
             // Data on a SYN starts one past its sequence number.
-            let seq = if flags & tcp_flags::SYN != 0 { seg.seq.wrapping_add(1) } else { seg.seq };
+            let seq = if flags & tcp_flags::SYN != 0 {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
             match flow.streams[dir].add(seq, seg.payload, seg.wire_len, packet) {
                 SegmentKind::New => {}
                 SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
@@ -142,7 +156,11 @@ impl FlowTable {
         count_packet(flow, raw, d, dir, u.wire_len);
         if flow.datagrams[dir].len() < MAX_DATAGRAMS {
             let head = u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)].to_vec();
-            flow.datagrams[dir].push(Datagram { packet: raw.index, head, wire_len: u.wire_len });
+            flow.datagrams[dir].push(Datagram {
+                packet: raw.index,
+                head,
+                wire_len: u.wire_len,
+            });
         }
     }
 
@@ -172,10 +190,24 @@ impl FlowTable {
         let flow = &mut self.flows[i];
         // The error goes back to whoever sent the quoted packet.
         let toward_client = quoted_src == flow.client;
-        flow.icmp_errors.push(IcmpRef { packet: raw.index, v6: e.v6, icmp_type: e.icmp_type, code: e.code, toward_client });
+        flow.icmp_errors.push(IcmpRef {
+            packet: raw.index,
+            v6: e.v6,
+            icmp_type: e.icmp_type,
+            code: e.code,
+            toward_client,
+        });
     }
 
-    fn create(&mut self, key: FlowKey, raw: &RawPacket<'_>, d: &Decoded<'_>, src: SocketAddr, dst: SocketAddr, flags: u8) -> usize {
+    fn create(
+        &mut self,
+        key: FlowKey,
+        raw: &RawPacket<'_>,
+        d: &Decoded<'_>,
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: u8,
+    ) -> usize {
         let (client, server, role_by) = decide_roles(src, dst, flags, &self.service_ports);
         let flow = Flow {
             id: self.next_id,
@@ -207,7 +239,11 @@ impl FlowTable {
 }
 
 fn direction(flow: &Flow, src: SocketAddr) -> usize {
-    if src == flow.client { TO_SERVER } else { TO_CLIENT }
+    if src == flow.client {
+        TO_SERVER
+    } else {
+        TO_CLIENT
+    }
 }
 
 fn count_packet(flow: &mut Flow, raw: &RawPacket<'_>, d: &Decoded<'_>, dir: usize, wire_len: u32) {
@@ -230,7 +266,12 @@ fn is_new_connection(flow: &Flow, src: SocketAddr, seq: u32) -> bool {
     matches!(flow.tcp.isn[dir], Some(isn) if isn != seq)
 }
 
-fn decide_roles(src: SocketAddr, dst: SocketAddr, flags: u8, service_ports: &[u16]) -> (SocketAddr, SocketAddr, RoleBy) {
+fn decide_roles(
+    src: SocketAddr,
+    dst: SocketAddr,
+    flags: u8,
+    service_ports: &[u16],
+) -> (SocketAddr, SocketAddr, RoleBy) {
     let syn_ack = flags & (tcp_flags::SYN | tcp_flags::ACK);
     if syn_ack == tcp_flags::SYN {
         return (src, dst, RoleBy::Syn);
@@ -246,10 +287,14 @@ fn decide_roles(src: SocketAddr, dst: SocketAddr, flags: u8, service_ports: &[u1
     }
     let well_known = |p: u16| p < 1024;
     let ephemeral = |p: u16| p >= 32768;
-    if (well_known(dst.port()) && !well_known(src.port())) || (ephemeral(src.port()) && !ephemeral(dst.port())) {
+    if (well_known(dst.port()) && !well_known(src.port()))
+        || (ephemeral(src.port()) && !ephemeral(dst.port()))
+    {
         return (src, dst, RoleBy::PortHeuristic);
     }
-    if (well_known(src.port()) && !well_known(dst.port())) || (ephemeral(dst.port()) && !ephemeral(src.port())) {
+    if (well_known(src.port()) && !well_known(dst.port()))
+        || (ephemeral(dst.port()) && !ephemeral(src.port()))
+    {
         return (dst, src, RoleBy::PortHeuristic);
     }
     (src, dst, RoleBy::FirstPacket)
@@ -283,18 +328,35 @@ mod tests {
     #[test]
     fn toa_option_found_after_mss_and_nops() {
         let opts = [2, 4, 0x05, 0xb4, 1, 1, 254, 8, 0x1f, 0x90, 192, 0, 2, 10];
-        assert_eq!(find_option(&opts, 254), Some(&[0x1f, 0x90, 192, 0, 2, 10][..]));
-        assert_eq!(find_option(&[2, 1, 254, 8], 254), None, "a length below 2 stops the walk");
-        assert_eq!(find_option(&[254, 30, 0], 254), None, "an option longer than the header");
+        assert_eq!(
+            find_option(&opts, 254),
+            Some(&[0x1f, 0x90, 192, 0, 2, 10][..])
+        );
+        assert_eq!(
+            find_option(&[2, 1, 254, 8], 254),
+            None,
+            "a length below 2 stops the walk"
+        );
+        assert_eq!(
+            find_option(&[254, 30, 0], 254),
+            None,
+            "an option longer than the header"
+        );
     }
 
     #[test]
     fn roles_from_ports_when_no_syn_was_seen() {
         let c: SocketAddr = "192.0.2.10:51000".parse().unwrap();
         let s: SocketAddr = "203.0.113.5:443".parse().unwrap();
-        assert_eq!(decide_roles(s, c, tcp_flags::ACK, &[]), (c, s, RoleBy::PortHeuristic));
+        assert_eq!(
+            decide_roles(s, c, tcp_flags::ACK, &[]),
+            (c, s, RoleBy::PortHeuristic)
+        );
         assert_eq!(decide_roles(c, s, tcp_flags::SYN, &[]), (c, s, RoleBy::Syn));
-        assert_eq!(decide_roles(s, c, tcp_flags::SYN | tcp_flags::ACK, &[]), (c, s, RoleBy::SynAck));
+        assert_eq!(
+            decide_roles(s, c, tcp_flags::SYN | tcp_flags::ACK, &[]),
+            (c, s, RoleBy::SynAck)
+        );
         let a: SocketAddr = "192.0.2.1:8080".parse().unwrap();
         let b: SocketAddr = "192.0.2.2:9090".parse().unwrap();
         assert_eq!(decide_roles(a, b, 0, &[8080]), (b, a, RoleBy::ServicePort));

@@ -29,14 +29,24 @@ pub struct FirstBytes {
 }
 
 pub fn inspect_flow(f: &Flow) -> FlowInspection {
-    FlowInspection { first_bytes: FirstBytesPair { to_server: first_bytes(f, TO_SERVER), to_client: first_bytes(f, TO_CLIENT) } }
+    FlowInspection {
+        first_bytes: FirstBytesPair {
+            to_server: first_bytes(f, TO_SERVER),
+            to_client: first_bytes(f, TO_CLIENT),
+        },
+    }
 }
 
 fn first_bytes(f: &Flow, dir: usize) -> FirstBytes {
     match f.proto {
         Proto::Tcp => {
             let s = &f.streams[dir];
-            FirstBytes { captured: s.bytes().len(), wire_bytes: s.wire_bytes, end: s.end(), segment_ends: s.segment_ends.clone() }
+            FirstBytes {
+                captured: s.bytes().len(),
+                wire_bytes: s.wire_bytes,
+                end: s.end(),
+                segment_ends: s.segment_ends.clone(),
+            }
         }
         Proto::Udp => {
             let d = f.datagrams[dir].first();

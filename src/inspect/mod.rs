@@ -5,10 +5,10 @@
 //! "malformed". None of them allocates unless it has found its protocol.
 
 pub mod escape;
+pub mod flow;
 pub mod http;
 pub mod payload;
 pub mod proxy;
 pub mod spp;
 pub mod tls;
 pub mod toa;
-pub mod flow;

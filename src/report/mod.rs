@@ -21,7 +21,7 @@ pub fn render(report: &Report, out: &OutputConfig, w: &mut dyn Write) -> std::io
         }
         Format::Text => {
             let color = use_color(out.color);
-            text::render(report, out, color, w)
+            text::render(report, *out, color, w)
         }
     }
 }
@@ -31,12 +31,20 @@ fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
     }
 }
 
 /// 0: analysed, no error-level finding; 1: an error-level finding (or, later, a failed
 /// expectation). Exit 2 (could not analyse) is decided before a report exists.
 pub fn exit_code(report: &Report) -> u8 {
-    u8::from(report.findings.iter().any(|f| f.severity == Severity::Error))
+    u8::from(
+        report
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error),
+    )
 }

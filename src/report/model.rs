@@ -77,7 +77,10 @@ pub struct Endpoint {
 
 impl From<SocketAddr> for Endpoint {
     fn from(a: SocketAddr) -> Self {
-        Self { ip: a.ip(), port: a.port() }
+        Self {
+            ip: a.ip(),
+            port: a.port(),
+        }
     }
 }
 
@@ -89,7 +92,10 @@ pub struct PerDirection {
 
 impl From<[u64; 2]> for PerDirection {
     fn from(v: [u64; 2]) -> Self {
-        Self { to_server: v[TO_SERVER], to_client: v[TO_CLIENT] }
+        Self {
+            to_server: v[TO_SERVER],
+            to_client: v[TO_CLIENT],
+        }
     }
 }
 
@@ -179,14 +185,20 @@ pub fn build(analysis: Analysis, config: &Config) -> Report {
         .filter(|(_, f)| config.proto.is_none_or(|p| p == f.proto))
         .filter(|(_, f)| config.ports.is_empty() || config.ports.contains(&f.server.port()))
         .collect();
-    let flows: Vec<FlowReport> = selected.iter().map(|(input, f)| flow_report(*input, f)).collect();
+    let flows: Vec<FlowReport> = selected
+        .iter()
+        .map(|(input, f)| flow_report(*input, f))
+        .collect();
     let services = services(&flows);
     let mut findings = checks::capture_findings(&analysis.inputs);
     findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
     let stats = stats(&analysis.inputs, flows.len() as u64);
     Report {
         schema: SCHEMA,
-        tool: Tool { name: "lbcheck", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: "lbcheck",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         input: analysis.inputs.iter().map(input_report).collect(),
         service: services.first().cloned(),
         verdicts: services.first().map(|s| s.verdicts).unwrap_or_default(),
@@ -264,14 +276,20 @@ fn flow_report(input: usize, f: &Flow) -> FlowReport {
 fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
     let mut by: BTreeMap<(Proto, u16), ServiceReport> = BTreeMap::new();
     for f in flows {
-        let s = by.entry((f.proto, f.server.port)).or_insert_with(|| ServiceReport {
-            proto: f.proto,
-            port: f.server.port,
-            server_ips: Vec::new(),
-            side: Side { value: "unknown", inferred: false, reason: None },
-            verdicts: Verdicts::default(),
-            flows: Vec::new(),
-        });
+        let s = by
+            .entry((f.proto, f.server.port))
+            .or_insert_with(|| ServiceReport {
+                proto: f.proto,
+                port: f.server.port,
+                server_ips: Vec::new(),
+                side: Side {
+                    value: "unknown",
+                    inferred: false,
+                    reason: None,
+                },
+                verdicts: Verdicts::default(),
+                flows: Vec::new(),
+            });
         if !s.server_ips.contains(&f.server.ip) {
             s.server_ips.push(f.server.ip);
         }
@@ -281,12 +299,20 @@ fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
     for s in &mut list {
         s.server_ips.sort();
     }
-    list.sort_by(|a, b| b.flows.len().cmp(&a.flows.len()).then((a.proto, a.port).cmp(&(b.proto, b.port))));
+    list.sort_by(|a, b| {
+        b.flows
+            .len()
+            .cmp(&a.flows.len())
+            .then((a.proto, a.port).cmp(&(b.proto, b.port)))
+    });
     list
 }
 
 fn stats(inputs: &[InputSummary], flows: u64) -> Stats {
-    let mut s = Stats { flows, ..Stats::default() };
+    let mut s = Stats {
+        flows,
+        ..Stats::default()
+    };
     for i in inputs {
         s.packets += i.packets;
         s.bytes_read += i.bytes;

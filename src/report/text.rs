@@ -12,7 +12,8 @@ use crate::config::OutputConfig;
 use crate::flow::StreamEnd;
 
 /// A header rule and nothing else: compact, and easy to read in a diff.
-const TABLE_STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+const TABLE_STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 
 /// Services shown with all four verdicts; the rest get one line each.
 const DETAILED_SERVICES: usize = 3;
@@ -20,19 +21,45 @@ const DETAILED_SERVICES: usize = 3;
 /// Flows listed without `--flows`.
 const DEFAULT_FLOW_ROWS: usize = 20;
 
-pub fn render(report: &Report, out: &OutputConfig, color: bool, w: &mut dyn Write) -> std::io::Result<()> {
+pub fn render(
+    report: &Report,
+    out: OutputConfig,
+    color: bool,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     colored::control::set_override(color);
     writeln!(w, "{} {}", "lbcheck".bold(), report.tool.version)?;
     for input in &report.input {
-        let links: Vec<String> = input.interfaces.iter().map(|i| i.link_type.name()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        write!(w, "input  {}: {}, {}, {} packets", input.path, format_name(input.format), links.join("+"), input.packets)?;
+        let links: Vec<String> = input
+            .interfaces
+            .iter()
+            .map(|i| i.link_type.name())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        write!(
+            w,
+            "input  {}: {}, {}, {} packets",
+            input.path,
+            format_name(input.format),
+            links.join("+"),
+            input.packets
+        )?;
         if input.truncated_packets > 0 {
             write!(w, " ({} cut by snaplen)", input.truncated_packets)?;
         }
         writeln!(w)?;
     }
     if report.services.is_empty() {
-        writeln!(w, "\nNo TCP or UDP flows{}.", if report.stats.packets == 0 { " (the capture holds no packets)" } else { "" })?;
+        writeln!(
+            w,
+            "\nNo TCP or UDP flows{}.",
+            if report.stats.packets == 0 {
+                " (the capture holds no packets)"
+            } else {
+                ""
+            }
+        )?;
     }
     for s in report.services.iter().take(DETAILED_SERVICES) {
         service(w, s)?;
@@ -40,7 +67,13 @@ pub fn render(report: &Report, out: &OutputConfig, color: bool, w: &mut dyn Writ
     if report.services.len() > DETAILED_SERVICES {
         writeln!(w, "\n{}", "Other services".bold())?;
         for s in &report.services[DETAILED_SERVICES..] {
-            writeln!(w, "  {}/{} ({} flows)", s.proto.name(), s.port, s.flows.len())?;
+            writeln!(
+                w,
+                "  {}/{} ({} flows)",
+                s.proto.name(),
+                s.port,
+                s.flows.len()
+            )?;
         }
     }
     if !report.findings.is_empty() {
@@ -64,7 +97,15 @@ fn format_name(f: crate::source::FileFormat) -> &'static str {
 
 fn service(w: &mut dyn Write, s: &ServiceReport) -> std::io::Result<()> {
     let ips: Vec<String> = s.server_ips.iter().map(ToString::to_string).collect();
-    writeln!(w, "\n{} {}/{} on {} ({} flows)", "Service".bold(), s.proto.name(), s.port, ips.join(", "), s.flows.len())?;
+    writeln!(
+        w,
+        "\n{} {}/{} on {} ({} flows)",
+        "Service".bold(),
+        s.proto.name(),
+        s.port,
+        ips.join(", "),
+        s.flows.len()
+    )?;
     let v = &s.verdicts;
     for (label, value) in [
         ("client IP", word(&v.client_ip)),
@@ -79,7 +120,10 @@ fn service(w: &mut dyn Write, s: &ServiceReport) -> std::io::Result<()> {
 
 /// The serde name of a verdict value, e.g. `proxy-v2`.
 fn word<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn paint(value: &str) -> ColoredString {
@@ -102,7 +146,12 @@ fn finding(w: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
     }
     if !f.packets.is_empty() {
         let list: Vec<String> = f.packets.iter().take(10).map(ToString::to_string).collect();
-        writeln!(w, "          packets: {}{}", list.join(", "), if f.packets.len() > 10 { ", …" } else { "" })?;
+        writeln!(
+            w,
+            "          packets: {}{}",
+            list.join(", "),
+            if f.packets.len() > 10 { ", …" } else { "" }
+        )?;
     }
     for line in &f.fix {
         writeln!(w, "          fix: {line}")?;
@@ -110,22 +159,44 @@ fn finding(w: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
     Ok(())
 }
 
-fn flow_table(report: &Report, out: &OutputConfig, w: &mut dyn Write) -> std::io::Result<()> {
+fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io::Result<()> {
     let total = report.flows.len();
-    let shown = if out.all_flows { total } else { total.min(DEFAULT_FLOW_ROWS) };
+    let shown = if out.all_flows {
+        total
+    } else {
+        total.min(DEFAULT_FLOW_ROWS)
+    };
     if shown < total {
-        writeln!(w, "\n{} (first {shown} of {total}; --flows lists all)", "Flows".bold())?;
+        writeln!(
+            w,
+            "\n{} (first {shown} of {total}; --flows lists all)",
+            "Flows".bold()
+        )?;
     } else {
         writeln!(w, "\n{}", "Flows".bold())?;
     }
     let mut t = Table::new();
-    t.load_style(TABLE_STYLE).set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(vec!["#", "client", "server", "pkts →/←", "bytes →/←", "tcp", "first bytes →", "from pkt"]);
+    t.load_style(TABLE_STYLE)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(vec![
+        "#",
+        "client",
+        "server",
+        "pkts →/←",
+        "bytes →/←",
+        "tcp",
+        "first bytes →",
+        "from pkt",
+    ]);
     for f in report.flows.iter().take(shown) {
         t.add_row(vec![
             f.id.to_string(),
             endpoint(&f.client.ip, f.client.port),
-            format!("{}/{}", endpoint(&f.server.ip, f.server.port), f.proto.name()),
+            format!(
+                "{}/{}",
+                endpoint(&f.server.ip, f.server.port),
+                f.proto.name()
+            ),
             format!("{}/{}", f.packets.to_server, f.packets.to_client),
             format!("{}/{}", f.bytes.to_server, f.bytes.to_client),
             tcp_state(f),

@@ -32,8 +32,14 @@ pub struct CaptureFile {
 
 /// Opens `path` and reads just enough to know its format.
 pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
-    let io = |source| SourceError::Io { path: path.to_path_buf(), source };
-    let not = |what: String| SourceError::NotACapture { path: path.to_path_buf(), what };
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not = |what: String| SourceError::NotACapture {
+        path: path.to_path_buf(),
+        what,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         return Err(not("is a directory, not a capture file".into()));
@@ -48,10 +54,14 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
         }
     }
     if got == 0 {
-        return Err(not("empty file (0 bytes): not a pcap or pcapng capture".into()));
+        return Err(not(
+            "empty file (0 bytes): not a pcap or pcapng capture".into()
+        ));
     }
     if got < 4 {
-        return Err(not(format!("only {got} bytes long: too short to be a capture")));
+        return Err(not(format!(
+            "only {got} bytes long: too short to be a capture"
+        )));
     }
     // Offsets count from the file start, so the reader starts over the bytes already taken.
     let reader = ByteReader::new(std::io::Cursor::new(magic).chain(file));
@@ -63,18 +73,26 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
     } else if pcap_magic(le) || pcap_magic(be) {
         Inner::Pcap(PcapReader::open(path, reader)?)
     } else {
-        return Err(not(describe_non_capture(&magic)));
+        return Err(not(describe_non_capture(magic)));
     };
-    Ok(CaptureFile { inner, cut_short: None })
+    Ok(CaptureFile {
+        inner,
+        cut_short: None,
+    })
 }
 
 /// A helpful guess at what a non-capture file is.
-fn describe_non_capture(magic: &[u8; 4]) -> String {
-    let hex: String = magic.iter().map(|b| format!("{b:02x}")).collect();
-    if magic.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
-        format!("not a pcap or pcapng file: it starts with text ({hex}); was it saved with `tcpdump -w`?")
+fn describe_non_capture(magic: [u8; 4]) -> String {
+    let hex = u32::from_be_bytes(magic);
+    if magic
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    {
+        format!(
+            "not a pcap or pcapng file: it starts with text ({hex:08x}); was it saved with `tcpdump -w`?"
+        )
     } else {
-        format!("not a pcap or pcapng file: unknown magic number {hex}")
+        format!("not a pcap or pcapng file: unknown magic number {hex:08x}")
     }
 }
 

@@ -61,10 +61,15 @@ impl<R: Read> PcapReader<R> {
             what,
         };
         let mut h = [0u8; field::GLOBAL_HEADER_LEN];
-        match r.fill(&mut h).map_err(|source| SourceError::Io { path: path.to_path_buf(), source })? {
+        match r.fill(&mut h).map_err(|source| SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        })? {
             Fill::Full => {}
             Fill::Eof | Fill::Partial(_) => {
-                return Err(corrupt("pcap global header cut short (file under 24 bytes)".into()));
+                return Err(corrupt(
+                    "pcap global header cut short (file under 24 bytes)".into(),
+                ));
             }
         }
         let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
@@ -74,12 +79,14 @@ impl<R: Read> PcapReader<R> {
         } else if matches!(be, MAGIC_MICRO | MAGIC_NANO | MAGIC_MODIFIED) {
             (Endian::Big, be)
         } else {
-            return Err(corrupt(format!("not a pcap magic number: {:08x}", be)));
+            return Err(corrupt(format!("not a pcap magic number: {be:08x}")));
         };
         let major = endian.u16(&h[field::VERSION_MAJOR]);
         let minor = endian.u16(&h[field::VERSION_MINOR]);
         if major != 2 {
-            return Err(corrupt(format!("unsupported pcap version {major}.{minor} (only 2.x exists in practice)")));
+            return Err(corrupt(format!(
+                "unsupported pcap version {major}.{minor} (only 2.x exists in practice)"
+            )));
         }
         let snaplen = endian.u32(&h[field::SNAPLEN]);
         let raw_link = endian.u32(&h[field::LINK_TYPE]);
@@ -105,7 +112,11 @@ impl<R: Read> PcapReader<R> {
                 name: None,
                 link_type,
                 snaplen,
-                ts_precision: if nanos { TsPrecision::Nano } else { TsPrecision::Micro },
+                ts_precision: if nanos {
+                    TsPrecision::Nano
+                } else {
+                    TsPrecision::Micro
+                },
             }],
         })
     }
@@ -130,28 +141,43 @@ impl<R: Read> PcapReader<R> {
             }
         }
         let e = self.endian;
-        let (sec, frac, caplen, orig_len) = (e.u32(&h[0..4]), e.u32(&h[4..8]), e.u32(&h[8..12]), e.u32(&h[12..16]));
+        let (sec, frac, caplen, orig_len) = (
+            e.u32(&h[0..4]),
+            e.u32(&h[4..8]),
+            e.u32(&h[8..12]),
+            e.u32(&h[12..16]),
+        );
         if caplen > self.max_caplen {
             return Err(SourceError::Corrupt {
                 path: self.path.clone(),
                 offset: start,
                 packet: Some(index),
-                what: format!("record claims {caplen} captured bytes, more than the {} any real capture holds", self.max_caplen),
+                what: format!(
+                    "record claims {caplen} captured bytes, more than the {} any real capture holds",
+                    self.max_caplen
+                ),
             });
         }
-        match self.r.fill_vec(&mut self.buf, caplen as usize).map_err(|e| self.io(e))? {
-            Fill::Full => {}
-            Fill::Eof | Fill::Partial(_) if caplen > 0 => {
-                return Ok(Step::Cut(CutShort {
-                    offset: start,
-                    packets_before: self.packets,
-                    what: format!("file ends inside the data of packet {index} (record of {caplen} bytes)"),
-                }));
-            }
-            Fill::Eof | Fill::Partial(_) => {}
+        // An empty record reads as `Full`; anything else short means the file was cut.
+        let fill = self
+            .r
+            .fill_vec(&mut self.buf, caplen as usize)
+            .map_err(|e| self.io(e))?;
+        if fill != Fill::Full {
+            return Ok(Step::Cut(CutShort {
+                offset: start,
+                packets_before: self.packets,
+                what: format!(
+                    "file ends inside the data of packet {index} (record of {caplen} bytes)"
+                ),
+            }));
         }
         self.packets = index;
-        let frac_nanos = if self.nanos { i64::from(frac) } else { i64::from(frac) * 1_000 };
+        let frac_nanos = if self.nanos {
+            i64::from(frac)
+        } else {
+            i64::from(frac) * 1_000
+        };
         Ok(Step::Packet(RawPacket {
             index,
             ts_nanos: i64::from(sec) * 1_000_000_000 + frac_nanos,
@@ -163,6 +189,9 @@ impl<R: Read> PcapReader<R> {
     }
 
     fn io(&self, source: std::io::Error) -> SourceError {
-        SourceError::Io { path: self.path.clone(), source }
+        SourceError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 }

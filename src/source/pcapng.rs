@@ -66,15 +66,27 @@ impl<R: Read> PcapngReader<R> {
     }
 
     fn corrupt(&self, offset: u64, what: String) -> SourceError {
-        SourceError::Corrupt { path: self.path.clone(), offset, packet: None, what }
+        SourceError::Corrupt {
+            path: self.path.clone(),
+            offset,
+            packet: None,
+            what,
+        }
     }
 
     fn io(&self, source: std::io::Error) -> SourceError {
-        SourceError::Io { path: self.path.clone(), source }
+        SourceError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn cut(&self, offset: u64, what: &str) -> Step<'static> {
-        Step::Cut(CutShort { offset, packets_before: self.packets, what: what.to_string() })
+        Step::Cut(CutShort {
+            offset,
+            packets_before: self.packets,
+            what: what.to_string(),
+        })
     }
 
     pub(super) fn next(&mut self) -> Result<Step<'_>, SourceError> {
@@ -97,16 +109,30 @@ impl<R: Read> PcapngReader<R> {
                 self.endian = match u32::from_le_bytes(bom) {
                     block::BYTE_ORDER_MAGIC => Endian::Little,
                     m if m.swap_bytes() == block::BYTE_ORDER_MAGIC => Endian::Big,
-                    m => return Err(self.corrupt(start, format!("section header has a bad byte-order magic {m:08x}"))),
+                    m => {
+                        return Err(self.corrupt(
+                            start,
+                            format!("section header has a bad byte-order magic {m:08x}"),
+                        ));
+                    }
                 };
                 self.section.clear();
             } else if start == 0 {
-                return Err(self.corrupt(0, "pcapng file does not start with a section header block".into()));
+                return Err(self.corrupt(
+                    0,
+                    "pcapng file does not start with a section header block".into(),
+                ));
             }
             let e = self.endian;
             let block_type = e.u32(&head[0..4]);
             let total = e.u32(&head[4..8]);
-            if (total as usize) < block::FRAMING_LEN + if block_type == block::SECTION_HEADER { 4 } else { 0 }
+            if (total as usize)
+                < block::FRAMING_LEN
+                    + if block_type == block::SECTION_HEADER {
+                        4
+                    } else {
+                        0
+                    }
                 || total % 4 != 0
                 || total > MAX_BLOCK_LEN
             {
@@ -115,12 +141,24 @@ impl<R: Read> PcapngReader<R> {
                     format!("block of type {block_type:#x} has an impossible length {total} (must be a multiple of 4, at least 12)"),
                 ));
             }
-            let already = if block_type == block::SECTION_HEADER { 4 } else { 0 };
+            let already = if block_type == block::SECTION_HEADER {
+                4
+            } else {
+                0
+            };
             // Body plus trailing length; the SHB's byte-order magic was read already.
             let rest = total as usize - 8 - already;
-            match self.r.fill_vec(&mut self.buf, rest).map_err(|e| self.io(e))? {
+            match self
+                .r
+                .fill_vec(&mut self.buf, rest)
+                .map_err(|e| self.io(e))?
+            {
                 Fill::Full => {}
-                _ => return Ok(self.cut(start, &format!("file ends inside a block of {total} bytes"))),
+                _ => {
+                    return Ok(
+                        self.cut(start, &format!("file ends inside a block of {total} bytes"))
+                    );
+                }
             }
             let trailer = e.u32(&self.buf[rest - 4..]);
             if trailer != total {
@@ -150,7 +188,8 @@ impl<R: Read> PcapngReader<R> {
         if major != 1 {
             return Err(self.corrupt(start, format!("unsupported pcapng major version {major}")));
         }
-        self.walk_options(start, 12, body_len, "section header").map(|_| ())
+        self.walk_options(start, 12, body_len, "section header")
+            .map(|_| ())
     }
 
     fn interface_description(&mut self, start: u64, body_len: usize) -> Result<(), SourceError> {
@@ -163,9 +202,16 @@ impl<R: Read> PcapngReader<R> {
         let opts = self.walk_options(start, 8, body_len, "interface description")?;
         let tsresol = opts.tsresol.unwrap_or(6);
         let exp = u32::from(tsresol & 0x7f);
-        let units_per_sec = if tsresol & 0x80 == 0 { 10u64.checked_pow(exp) } else { 2u64.checked_pow(exp) };
+        let units_per_sec = if tsresol & 0x80 == 0 {
+            10u64.checked_pow(exp)
+        } else {
+            2u64.checked_pow(exp)
+        };
         let Some(units_per_sec) = units_per_sec.filter(|u| *u > 0) else {
-            return Err(self.corrupt(start, format!("interface has an impossible if_tsresol {tsresol:#x}")));
+            return Err(self.corrupt(
+                start,
+                format!("interface has an impossible if_tsresol {tsresol:#x}"),
+            ));
         };
         let global_id = self.interfaces.len() as u32;
         self.interfaces.push(InterfaceInfo {
@@ -179,12 +225,24 @@ impl<R: Read> PcapngReader<R> {
                 _ => TsPrecision::Other,
             },
         });
-        self.section.push(Interface { global_id, link_type, snaplen, units_per_sec, offset_secs: opts.tsoffset });
+        self.section.push(Interface {
+            global_id,
+            link_type,
+            snaplen,
+            units_per_sec,
+            offset_secs: opts.tsoffset,
+        });
         Ok(())
     }
 
     /// Reads options from `from` to `end` in the block body, checking every length.
-    fn walk_options(&self, start: u64, from: usize, end: usize, what: &str) -> Result<Options, SourceError> {
+    fn walk_options(
+        &self,
+        start: u64,
+        from: usize,
+        end: usize,
+        what: &str,
+    ) -> Result<Options, SourceError> {
         let e = self.endian;
         let mut opts = Options::default();
         let mut at = from;
@@ -198,12 +256,19 @@ impl<R: Read> PcapngReader<R> {
             if value_end > end {
                 return Err(self.corrupt(
                     start,
-                    format!("{what} block: option {code} of length {len} runs past the end of the block"),
+                    format!(
+                        "{what} block: option {code} of length {len} runs past the end of the block"
+                    ),
                 ));
             }
             let v = &self.buf[at + 4..value_end];
             match code {
-                option::IF_NAME => opts.name = Some(String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or(v)).into_owned()),
+                option::IF_NAME => {
+                    opts.name = Some(
+                        String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or(v))
+                            .into_owned(),
+                    );
+                }
                 option::IF_TSRESOL if len == 1 => opts.tsresol = Some(v[0]),
                 option::IF_TSOFFSET if len == 8 => {
                     let (hi, lo) = (e.u32(&v[0..4]), e.u32(&v[4..8]));
@@ -211,7 +276,7 @@ impl<R: Read> PcapngReader<R> {
                         Endian::Little => u64::from(lo) << 32 | u64::from(hi),
                         Endian::Big => u64::from(hi) << 32 | u64::from(lo),
                     };
-                    opts.tsoffset = raw as i64;
+                    opts.tsoffset = i64::from_ne_bytes(raw.to_ne_bytes());
                 }
                 _ => {}
             }
@@ -220,17 +285,33 @@ impl<R: Read> PcapngReader<R> {
         Ok(opts)
     }
 
-    fn packet(&mut self, start: u64, block_type: u32, body_len: usize) -> Result<Step<'_>, SourceError> {
+    fn packet(
+        &mut self,
+        start: u64,
+        block_type: u32,
+        body_len: usize,
+    ) -> Result<Step<'_>, SourceError> {
         let e = self.endian;
         let index = self.packets + 1;
         let b = &self.buf[..body_len];
-        let corrupt = |what: String| SourceError::Corrupt { path: self.path.clone(), offset: start, packet: Some(index), what };
+        let corrupt = |what: String| SourceError::Corrupt {
+            path: self.path.clone(),
+            offset: start,
+            packet: Some(index),
+            what,
+        };
         let (if_id, ts, caplen, orig_len, data_at) = match block_type {
             block::ENHANCED_PACKET | block::PACKET_OBSOLETE => {
                 if body_len < 20 {
-                    return Err(corrupt("packet block too short for its fixed fields".into()));
+                    return Err(corrupt(
+                        "packet block too short for its fixed fields".into(),
+                    ));
                 }
-                let if_id = if block_type == block::ENHANCED_PACKET { e.u32(&b[0..4]) } else { u32::from(e.u16(&b[0..2])) };
+                let if_id = if block_type == block::ENHANCED_PACKET {
+                    e.u32(&b[0..4])
+                } else {
+                    u32::from(e.u16(&b[0..2]))
+                };
                 let ts = u64::from(e.u32(&b[4..8])) << 32 | u64::from(e.u32(&b[8..12]));
                 (if_id, Some(ts), e.u32(&b[12..16]), e.u32(&b[16..20]), 20)
             }
@@ -242,7 +323,9 @@ impl<R: Read> PcapngReader<R> {
                 // The captured length of an SPB is implied: the block body, bounded by snaplen.
                 let snap = self.section.first().map_or(0, |i| i.snaplen);
                 let room = (body_len - 4) as u32;
-                let caplen = orig_len.min(room).min(if snap == 0 { u32::MAX } else { snap });
+                let caplen = orig_len
+                    .min(room)
+                    .min(if snap == 0 { u32::MAX } else { snap });
                 (0, None, caplen, orig_len, 4)
             }
         };
@@ -253,7 +336,9 @@ impl<R: Read> PcapngReader<R> {
             )));
         };
         if data_at + caplen as usize > body_len {
-            return Err(corrupt(format!("captured length {caplen} runs past the end of its block")));
+            return Err(corrupt(format!(
+                "captured length {caplen} runs past the end of its block"
+            )));
         }
         let ts_nanos = ts.map_or(0, |t| {
             let nanos = u128::from(t) * 1_000_000_000 / u128::from(iface.units_per_sec);

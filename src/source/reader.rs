@@ -24,7 +24,10 @@ pub(super) struct ByteReader<R> {
 
 impl<R: Read> ByteReader<R> {
     pub(super) fn new(inner: R) -> Self {
-        Self { inner: BufReader::with_capacity(READ_BUFFER, inner), offset: 0 }
+        Self {
+            inner: BufReader::with_capacity(READ_BUFFER, inner),
+            offset: 0,
+        }
     }
 
     /// Byte offset of the next byte to be read.
