@@ -25,6 +25,9 @@ _lbcheck() {
             lbcheck,pcap)
                 cmd="lbcheck__subcmd__pcap"
                 ;;
+            lbcheck,ranges)
+                cmd="lbcheck__subcmd__ranges"
+                ;;
             lbcheck__subcmd__generate,completions)
                 cmd="lbcheck__subcmd__generate__subcmd__completions"
                 ;;
@@ -52,6 +55,9 @@ _lbcheck() {
             lbcheck__subcmd__help,pcap)
                 cmd="lbcheck__subcmd__help__subcmd__pcap"
                 ;;
+            lbcheck__subcmd__help,ranges)
+                cmd="lbcheck__subcmd__help__subcmd__ranges"
+                ;;
             lbcheck__subcmd__help__subcmd__generate,completions)
                 cmd="lbcheck__subcmd__help__subcmd__generate__subcmd__completions"
                 ;;
@@ -65,7 +71,7 @@ _lbcheck() {
 
     case "${cmd}" in
         lbcheck)
-            opts="-h -V --help --version pcap generate help"
+            opts="-h -V --help --version pcap ranges generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,7 +187,7 @@ _lbcheck() {
             return 0
             ;;
         lbcheck__subcmd__help)
-            opts="pcap generate help"
+            opts="pcap ranges generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +270,20 @@ _lbcheck() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lbcheck__subcmd__help__subcmd__ranges)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lbcheck__subcmd__pcap)
             opts="-v -h --port --proto --format --color --flows --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -285,6 +305,24 @@ _lbcheck() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lbcheck__subcmd__ranges)
+            opts="-h --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

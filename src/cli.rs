@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files (pcap or pcapng), read in turn.
     Pcap(PcapArgs),
+    /// Print the built-in table of load-balancer and health-check source ranges, with provenance.
+    Ranges(RangesArgs),
     /// Write the man pages or shell completions.
     Generate(GenerateArgs),
 }
@@ -77,6 +79,13 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Debug, Args)]
+pub struct RangesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

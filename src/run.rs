@@ -45,6 +45,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             }
             Ok(crate::report::exit_code(&report))
         }
+        Command::Ranges(args) => {
+            let mut out = std::io::stdout().lock();
+            crate::report::ranges::render(args.format, &mut out)?;
+            Ok(0)
+        }
         Command::Generate(g) => {
             match &g.what {
                 GenerateWhat::Man { out_dir } => crate::generate::write_man_pages(out_dir)?,

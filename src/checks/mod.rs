@@ -1,6 +1,7 @@
 //! Checks: pure functions from flow summaries to findings and verdicts. No I/O here.
 
 mod capture;
+pub mod lb_ranges;
 pub mod verdict;
 
 pub use capture::capture_findings;

@@ -2,6 +2,7 @@
 //! Only this module knows about terminals and colour.
 
 pub mod model;
+pub mod ranges;
 mod text;
 
 use std::io::{IsTerminal, Write};

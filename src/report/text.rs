@@ -12,7 +12,7 @@ use crate::config::OutputConfig;
 use crate::flow::StreamEnd;
 
 /// A header rule and nothing else: compact, and easy to read in a diff.
-const TABLE_STYLE: TableStyle =
+pub(super) const TABLE_STYLE: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 
 /// Services shown with all four verdicts; the rest get one line each.
