@@ -309,7 +309,7 @@ fn ipv4(token: &[u8], offset: usize) -> Step<Ipv4Addr> {
 
 /// A port 0–65535 in decimal with no leading zeros.
 fn port(token: &[u8], offset: usize) -> Step<u16> {
-    if !token.iter().all(u8::is_ascii_digit) || token.len() > 5 {
+    if !token.iter().all(u8::is_ascii_digit) {
         return Err(malformed(
             code::V1_BAD_PORT,
             offset,
@@ -321,6 +321,13 @@ fn port(token: &[u8], offset: usize) -> Step<u16> {
             code::V1_LEADING_ZERO,
             offset,
             format!("port \"{}\" has a leading zero", escape(token)),
+        ));
+    }
+    if token.len() > 5 {
+        return Err(malformed(
+            code::V1_BAD_PORT,
+            offset,
+            format!("port {} is above 65535", escape(token)),
         ));
     }
     u16::try_from(decimal(token)).map_err(|_| {

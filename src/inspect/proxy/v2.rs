@@ -55,7 +55,7 @@ const COMMAND_PROXY: u8 = 0x1;
 
 /// Header sizes that real receivers cap at: dnsdist's default, and go-proxyproto's default.
 const COMMON_CAPS: [(usize, &str); 2] = [
-    (512, "dnsdist's default 512"),
+    (512, "dnsdist's default 512 (DNS over UDP/TCP)"),
     (4096, "go-proxyproto's default 4096"),
 ];
 
@@ -230,15 +230,17 @@ fn local(h: &mut ProxyHeader, header: &Header<'_>, family: Family) -> Walk {
     let after_block = header.walk_after(addr_len);
     let crc16 = header.crc_verdict(&at16);
     let crc_block = header.crc_verdict(&after_block);
-    let valid16 = at16.overrun.is_none() && crc16 != Some(false);
-    let valid_block = after_block.overrun.is_none() && crc_block != Some(false);
+    // The decision uses structure only (a corrupted CRC must not flip the layout); a CRC that
+    // verifies settles it.
+    let parses16 = at16.overrun.is_none();
+    let parses_block = after_block.overrun.is_none();
     let (used, reason) = if crc16 == Some(true) {
         (LayoutReading::TlvsAt16, "crc32c-verifies")
     } else if crc_block == Some(true) {
         (LayoutReading::AddressBlock, "crc32c-verifies")
-    } else if valid16 && !valid_block {
+    } else if parses16 && !parses_block {
         (LayoutReading::TlvsAt16, "only-reading-that-parses")
-    } else if valid_block && !valid16 {
+    } else if parses_block && !parses16 {
         h.warnings.push(Issue::new(
             code::V2_LOCAL_LAYOUT_HAPROXY_REJECTS,
             field::FAMILY,
@@ -258,10 +260,10 @@ fn local(h: &mut ProxyHeader, header: &Header<'_>, family: Family) -> Walk {
         (LayoutReading::TlvsAt16, "ambiguous")
     };
     let (walk, alternative_tlvs_valid) = match used {
-        LayoutReading::TlvsAt16 => (at16, valid_block),
+        LayoutReading::TlvsAt16 => (at16, parses_block && crc_block != Some(false)),
         LayoutReading::AddressBlock => {
             decode_addresses(h, header.region(field::FIXED_END, addr_len), family);
-            (after_block, valid16)
+            (after_block, parses16 && crc16 != Some(false))
         }
     };
     h.local_layout = Some(LocalLayout {
