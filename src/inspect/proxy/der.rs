@@ -213,7 +213,7 @@ fn utf16_be(bytes: &[u8]) -> Option<String> {
     }
     let units = bytes
         .chunks_exact(2)
-        .map(|pair| u16::from_be_bytes([pair[0], pair[1]]));
+        .map(|pair| <[u8; 2]>::try_from(pair).map_or(0, u16::from_be_bytes));
     char::decode_utf16(units)
         .collect::<Result<String, _>>()
         .ok()
@@ -225,7 +225,12 @@ fn utf32_be(bytes: &[u8]) -> Option<String> {
     }
     bytes
         .chunks_exact(4)
-        .map(|quad| char::from_u32(u32::from_be_bytes([quad[0], quad[1], quad[2], quad[3]])))
+        .map(|quad| {
+            <[u8; 4]>::try_from(quad)
+                .ok()
+                .map(u32::from_be_bytes)
+                .and_then(char::from_u32)
+        })
         .collect()
 }
 

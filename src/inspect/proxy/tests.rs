@@ -1374,7 +1374,13 @@ fn v2_truncated_inside_a_tlv_keeps_the_complete_tlvs() {
     let names: Vec<&str> = h.tlvs.iter().map(|t| t.name).collect();
     assert_eq!(names, ["CRC32C", "ALPN"]);
     assert_eq!(h.crc32c, Crc32cStatus::Unverifiable);
-    assert_eq!(h.error.unwrap().offset, 45);
+    let error = h.error.unwrap();
+    assert_eq!(error.offset, 45);
+    assert!(
+        error.message.contains("inside the TLVs"),
+        "{}",
+        error.message
+    );
     // Cut inside a TLV's own 3-byte header.
     let h = ok(&bytes[..41]);
     assert_eq!((h.status, h.tlvs.len()), (Status::Truncated, 2));
@@ -1732,7 +1738,13 @@ fn stacked_headers_are_flagged() {
     let h = ok(&[v1.clone(), v2_local.clone()].concat());
     assert!(h.stacked);
     assert_eq!(h.payload_offset, v1.len());
-    assert!(ok(&[v2_local.clone(), v1.clone()].concat()).stacked);
+    let h = ok(&[v2_local.clone(), v1.clone()].concat());
+    assert!(h.stacked);
+    assert_eq!(
+        h.crc32c,
+        Crc32cStatus::Valid,
+        "the CRC covers the header only, not what follows"
+    );
     assert!(ok(&[haproxy_tls_header(), haproxy_tcp6_header()].concat()).stacked);
     assert!(
         ok(&[v2_local.clone(), V2_SIGNATURE[..6].to_vec()].concat()).stacked,

@@ -190,6 +190,8 @@ enum Context {
 /// The result of walking one region of TLVs.
 #[derive(Debug, Default)]
 pub struct Walk {
+    /// Offset of the first TLV (the end of the address block, if any).
+    pub start: usize,
     pub tlvs: Vec<Tlv>,
     pub warnings: Vec<Issue>,
     /// A TLV that does not fit the region: the walk stopped there.
@@ -203,7 +205,10 @@ pub struct Walk {
 /// Walks the top-level TLVs of a header. `region` is the captured part of the TLV area (it may
 /// be shorter than `declared_len` when the capture is cut), `base` its offset in the header.
 pub fn walk(region: &[u8], base: usize, declared_len: usize) -> Walk {
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        start: base,
+        ..Walk::default()
+    };
     walk_into(&mut walk, region, base, declared_len, Context::Top);
     walk
 }

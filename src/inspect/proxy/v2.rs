@@ -254,7 +254,7 @@ fn local(h: &mut ProxyHeader, header: &Header<'_>, family: Family) -> Walk {
             code::V2_LOCAL_LAYOUT_AMBIGUOUS,
             field::FAMILY,
             format!(
-                "LOCAL with an address family and no CRC32C to tell layouts apart: read as HAProxy does (TLVs at byte 16); Wireshark, ppp and go-proxyproto read a {addr_len}-byte address block first"
+                "LOCAL with an address family and no verifying CRC32C to tell the layouts apart: read as HAProxy does (TLVs at byte 16); Wireshark, ppp and go-proxyproto read a {addr_len}-byte address block first"
             ),
         ));
         (LayoutReading::TlvsAt16, "ambiguous")
@@ -327,8 +327,16 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
         h.fail(overrun);
     } else if header.bytes.len() < header.end {
         let captured = header.bytes.len();
+        let part = if captured < walk.start {
+            "address block"
+        } else {
+            "TLVs"
+        };
         let end = header.end;
-        h.truncate(cut(captured, &format!("of a {end}-byte header")));
+        h.truncate(cut(
+            captured,
+            &format!("inside the {part} of a {end}-byte header"),
+        ));
     }
 }
 
