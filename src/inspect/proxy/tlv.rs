@@ -268,6 +268,16 @@ pub fn be_u16(bytes: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// The warning for an empty value, for the types where empty makes no sense.
+fn empty_code(kind: u8) -> Option<&'static str> {
+    match kind {
+        kind::ALPN => Some(code::V2_ALPN_EMPTY),
+        kind::AUTHORITY => Some(code::V2_AUTHORITY_EMPTY),
+        kind::UNIQUE_ID => Some(code::V2_UNIQUE_ID_EMPTY),
+        _ => None,
+    }
+}
+
 fn overrun_code(ctx: Context) -> &'static str {
     match ctx {
         Context::Top => code::V2_TLV_OVERRUN,
@@ -308,34 +318,23 @@ fn decode(walk: &mut Walk, kind: u8, offset: usize, value: &[u8], ctx: Context) 
         );
     }
     let mut tlv = Tlv::raw(kind, name(kind), offset, value);
+    if let (true, Some(empty_code)) = (value.is_empty(), empty_code(kind)) {
+        warn(
+            walk,
+            empty_code,
+            format!("{} TLV with an empty value", tlv.name),
+        );
+    }
     match kind {
-        kind::ALPN => {
-            tlv.value = escape(value);
-            if value.is_empty() {
-                warn(
-                    walk,
-                    code::V2_ALPN_EMPTY,
-                    "ALPN TLV with an empty value".into(),
-                );
-            }
-        }
+        kind::ALPN | kind::NETNS => tlv.value = escape(value),
         kind::AUTHORITY => {
             tlv.value = escape(value);
-            if value.is_empty() {
-                warn(
-                    walk,
-                    code::V2_AUTHORITY_EMPTY,
-                    "AUTHORITY TLV with an empty value".into(),
+            if value.len() > AUTHORITY_MAX {
+                let message = format!(
+                    "AUTHORITY is {} bytes: HAProxy refuses more than {AUTHORITY_MAX}",
+                    value.len()
                 );
-            } else if value.len() > AUTHORITY_MAX {
-                warn(
-                    walk,
-                    code::V2_AUTHORITY_TOO_LONG,
-                    format!(
-                        "AUTHORITY is {} bytes: HAProxy refuses more than {AUTHORITY_MAX}",
-                        value.len()
-                    ),
-                );
+                warn(walk, code::V2_AUTHORITY_TOO_LONG, message);
             }
             if core::str::from_utf8(value).is_err() {
                 warn(
@@ -345,48 +344,32 @@ fn decode(walk: &mut Walk, kind: u8, offset: usize, value: &[u8], ctx: Context) 
                 );
             }
         }
-        kind::CRC32C => {
-            if value.len() == crc::LEN {
-                if !walk.crc_values.is_empty() {
-                    warn(
-                        walk,
-                        code::V2_CRC32C_DUPLICATE,
-                        "more than one CRC32C TLV".into(),
-                    );
-                }
-                walk.crc_values.push(value_offset);
-            } else {
-                tlv.crc32c = Some(Crc32cStatus::Invalid);
+        kind::CRC32C if value.len() == crc::LEN => {
+            if !walk.crc_values.is_empty() {
                 warn(
                     walk,
-                    code::V2_CRC32C_BAD_LENGTH,
-                    format!(
-                        "CRC32C TLV is {} bytes, must be 4 (HAProxy rejects the header)",
-                        value.len()
-                    ),
+                    code::V2_CRC32C_DUPLICATE,
+                    "more than one CRC32C TLV".into(),
                 );
             }
+            walk.crc_values.push(value_offset);
         }
-        kind::UNIQUE_ID => {
-            if value.is_empty() {
-                warn(
-                    walk,
-                    code::V2_UNIQUE_ID_EMPTY,
-                    "UNIQUE_ID TLV with an empty value".into(),
-                );
-            } else if value.len() > UNIQUE_ID_MAX {
-                warn(
-                    walk,
-                    code::V2_UNIQUE_ID_TOO_LONG,
-                    format!(
-                        "UNIQUE_ID is {} bytes: the spec allows up to {UNIQUE_ID_MAX}",
-                        value.len()
-                    ),
-                );
-            }
+        kind::CRC32C => {
+            tlv.crc32c = Some(Crc32cStatus::Invalid);
+            let message = format!(
+                "CRC32C TLV is {} bytes, must be 4 (HAProxy rejects the header)",
+                value.len()
+            );
+            warn(walk, code::V2_CRC32C_BAD_LENGTH, message);
+        }
+        kind::UNIQUE_ID if value.len() > UNIQUE_ID_MAX => {
+            let message = format!(
+                "UNIQUE_ID is {} bytes: the spec allows up to {UNIQUE_ID_MAX}",
+                value.len()
+            );
+            warn(walk, code::V2_UNIQUE_ID_TOO_LONG, message);
         }
         kind::SSL => decode_ssl(walk, &mut tlv, value, value_offset),
-        kind::NETNS => tlv.value = escape(value),
         kind::SSL_VERSION..=kind::SSL_CLIENT_CERT => {
             warn(
                 walk,
