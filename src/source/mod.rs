@@ -1,1 +1,3 @@
 //! stage: source
+
+pub mod writer;
