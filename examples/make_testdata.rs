@@ -89,6 +89,10 @@ Conventions shared by every file:
   `HTTP/1.1 200 OK` with body `ok`.
 
 Packet numbers below are 1-based, as Wireshark shows them.
+
+Checked when generated: every file outside `corrupt/` reads without error in tshark 4.0 (Wireshark
+decodes the PROXY headers with `-o tcp.try_heuristic_first:TRUE`) and tcpdump 4.99; tcpdump cannot
+read the pcapng files whose interfaces have different link types, a libpcap limit, not damage.
 ";
 
 /// One generated file and its README entry.
@@ -1725,7 +1729,7 @@ fn scenarios() -> Vec<Scenario> {
                    `http/1.1`, AUTHORITY `www.example.com`, CRC32C (valid), UNIQUE_ID `lbcheck-unique-id-0001`, \
                    SSL (client 0x07, verify 0, sub-TLVs VERSION `TLSv1.3`, CIPHER `TLS_AES_128_GCM_SHA256`, CN \
                    `client.example.com`), followed by the HTTP request",
-            expect: "proxy_protocol v2, status complete, crc32c valid, header_len 138; client_ip proxy-v2 = \
+            expect: "proxy_protocol v2, status complete, crc32c valid, header_len 153 (16 + 137); client_ip proxy-v2 = \
                      192.0.2.10:51000; snat yes (outer source in 100.64.0.0/10); HTTP 200",
             build: proxy_v2_full_tlvs,
         },
@@ -1734,7 +1738,8 @@ fn scenarios() -> Vec<Scenario> {
             file: "proxy_v2_local_aws_nlb_health_check_crc_noop.pcap",
             made: "LB 100.64.0.2:40010 → 203.0.113.10:80: handshake, one 100-byte segment holding a PROXY v2 \
                    header cmd LOCAL, family 0x11, length 84, no address block, TLVs CRC32C (valid) + NOOP (74 zero \
-                   bytes), as AWS NLB health checks send; then the LB closes (FIN) without a request",
+                   bytes), as AWS NLB health checks send (the CRC32C, bce5951f, equals the one on the real NLB header \
+                   quoted in kubernetes/kubernetes#57250); then the LB closes (FIN) without a request",
             expect: "flow kind health-check; PROXY v2 LOCAL with TLVs parsed from byte 16, crc32c valid; no client \
                      address in the header; not counted as a lost client IP",
             build: proxy_v2_local_health_check,
@@ -1894,10 +1899,10 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             section: CONTENT,
             file: "tcp_retransmit_out_of_order_overlap_first_bytes.pcap",
-            made: "LB 100.64.0.2:40050 → 203.0.113.10:80; request = PROXY v1 TCP4 line + HTTP request (125 \
+            made: "LB 100.64.0.2:40050 → 203.0.113.10:80; request = PROXY v1 TCP4 line + HTTP request (124 \
                    bytes) sent as: packet 4 bytes 20..50 (out of order), packet 5 server duplicate ACK, packet \
                    6 bytes 0..20, packet 7 bytes 0..20 again 200 ms later (retransmission), packet 8 server ACK, \
-                   packet 9 bytes 40..125 (overlaps 10 bytes with identical content); then 200 response and FINs",
+                   packet 9 bytes 40..124 (overlaps 10 bytes with identical content); then 200 response and FINs",
             expect: "reassembled client bytes are the exact request: proxy v1 client 192.0.2.10:51000, HTTP GET /; \
                      retransmissions counted (at least 1)",
             build: retransmit_reorder_overlap,
