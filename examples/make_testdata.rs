@@ -500,6 +500,20 @@ impl Capture {
         self.close_client_first(tcp);
     }
 
+    /// The standard exchange with the standard request and response; `flow` picks the ISNs.
+    fn http(&mut self, client: Endpoint, server: Endpoint, flow: u32) {
+        self.exchange(&mut tcp(client, server, flow), HTTP_REQUEST, HTTP_RESPONSE);
+    }
+
+    /// An empty capture on `link` whose clock starts at the next flow slot after `self`'s packets
+    /// (for the second interface or section of a pcapng file).
+    fn after(&self, link: Link) -> Self {
+        let mut next = Self::new(link);
+        next.clock = self.clock;
+        next.next_flow();
+        next
+    }
+
     fn handshake(&mut self, tcp: &mut Tcp) {
         self.push(&tcp.client(SYN, b""));
         self.push(&tcp.server(SYN | ACK, b""));
@@ -836,45 +850,29 @@ fn vip_http() -> Endpoint {
 /// One standard HTTP exchange, client straight to the backend.
 fn direct_http(link: Link) -> Capture {
     let mut cap = Capture::new(link);
-    cap.exchange(
-        &mut tcp(client_a(), backend_http(), 0),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
-    );
+    cap.http(client_a(), backend_http(), 0);
     cap
 }
 
 /// Two standard HTTP exchanges, one IPv4 and one IPv6, client straight to the backend.
 fn direct_http_v4_v6(link: Link) -> Capture {
     let mut cap = Capture::new(link);
-    cap.exchange(
-        &mut tcp(client_a(), backend_http(), 0),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
-    );
+    cap.http(client_a(), backend_http(), 0);
     cap.next_flow();
-    cap.exchange(
-        &mut tcp(
-            ep("2001:db8:0:192::10", 51001),
-            ep("2001:db8:0:203::10", 80),
-            1,
-        ),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
+    cap.http(
+        ep("2001:db8:0:192::10", 51001),
+        ep("2001:db8:0:203::10", 80),
+        1,
     );
     cap
 }
 
 fn direct_http_v6(link: Link) -> Capture {
     let mut cap = Capture::new(link);
-    cap.exchange(
-        &mut tcp(
-            ep("2001:db8:0:192::10", 51001),
-            ep("2001:db8:0:203::10", 80),
-            1,
-        ),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
+    cap.http(
+        ep("2001:db8:0:192::10", 51001),
+        ep("2001:db8:0:203::10", 80),
+        1,
     );
     cap
 }
@@ -914,14 +912,8 @@ fn pcapng_two_interfaces() -> Result<Vec<u8>> {
     let eth0 = writer.add_interface(linktype::EN10MB as u16, DEFAULT_SNAPLEN, Some("eth0"), 6)?;
     let any = writer.add_interface(linktype::LINUX_SLL as u16, DEFAULT_SNAPLEN, Some("any"), 9)?;
     let first = direct_http(Link::Ethernet(Vec::new()));
-    let mut second = Capture::new(Link::Sll);
-    second.clock = first.clock;
-    second.next_flow();
-    second.exchange(
-        &mut tcp(ep("192.0.2.11", 51002), backend_http(), 1),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
-    );
+    let mut second = first.after(Link::Sll);
+    second.http(ep("192.0.2.11", 51002), backend_http(), 1);
     first.epbs(&mut writer, eth0, 6)?;
     second.epbs(&mut writer, any, 9)?;
     let mut dns = Capture::ether();
@@ -949,14 +941,8 @@ fn pcapng_two_sections() -> Result<Vec<u8>> {
     first.epbs(&mut writer, eth0, 6)?;
     writer.new_section()?;
     let tun0 = writer.add_interface(linktype::RAW as u16, DEFAULT_SNAPLEN, Some("tun0"), 9)?;
-    let mut second = Capture::new(Link::Raw);
-    second.clock = first.clock;
-    second.next_flow();
-    second.exchange(
-        &mut tcp(ep("192.0.2.12", 51003), backend_http(), 1),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
-    );
+    let mut second = first.after(Link::Raw);
+    second.http(ep("192.0.2.12", 51003), backend_http(), 1);
     second.epbs(&mut writer, tun0, 9)?;
     Ok(writer.into_inner()?)
 }
@@ -973,14 +959,8 @@ fn pcapng_known_and_unknown_link() -> Result<Vec<u8>> {
     let eth0 = writer.add_interface(linktype::EN10MB as u16, DEFAULT_SNAPLEN, Some("eth0"), 6)?;
     let usr0 = writer.add_interface(linktype::USER0 as u16, DEFAULT_SNAPLEN, Some("usr0"), 6)?;
     let first = direct_http(Link::Ethernet(Vec::new()));
-    let mut second = Capture::new(Link::User0);
-    second.clock = first.clock;
-    second.next_flow();
-    second.exchange(
-        &mut tcp(ep("192.0.2.13", 51004), backend_http(), 1),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
-    );
+    let mut second = first.after(Link::User0);
+    second.http(ep("192.0.2.13", 51004), backend_http(), 1);
     first.epbs(&mut writer, eth0, 6)?;
     second.epbs(&mut writer, usr0, 6)?;
     Ok(writer.into_inner()?)
@@ -992,11 +972,7 @@ fn pcapng_known_and_unknown_link() -> Result<Vec<u8>> {
 
 fn null_host_order(order: ByteOrder, families: &[u32]) -> Result<Vec<u8>> {
     let mut cap = Capture::new(Link::Null { order, inet6: 0 });
-    cap.exchange(
-        &mut tcp(client_a(), backend_http(), 0),
-        HTTP_REQUEST,
-        HTTP_RESPONSE,
-    );
+    cap.http(client_a(), backend_http(), 0);
     for (n, &inet6) in families.iter().enumerate() {
         cap.link = Link::Null { order, inet6 };
         cap.next_flow();
@@ -1004,11 +980,7 @@ fn null_host_order(order: ByteOrder, families: &[u32]) -> Result<Vec<u8>> {
             ip: addr("2001:db8:0:192::10"),
             port: 51010 + n as u16,
         };
-        cap.exchange(
-            &mut tcp(client, ep("2001:db8:0:203::10", 80), 1 + n as u32),
-            HTTP_REQUEST,
-            HTTP_RESPONSE,
-        );
+        cap.http(client, ep("2001:db8:0:203::10", 80), 1 + n as u32);
     }
     cap.pcap_with(linktype::NULL, TsPrecision::Micro, order)
 }
@@ -1378,7 +1350,7 @@ fn snaplen_cut(snaplen: u32, request: &[u8]) -> Result<Vec<u8>> {
 fn tunnel(tunnel: Tunnel, client: Endpoint, server: Endpoint) -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     cap.tunnel = Some(tunnel);
-    cap.exchange(&mut tcp(client, server, 0), HTTP_REQUEST, HTTP_RESPONSE);
+    cap.http(client, server, 0);
     cap.pcap(linktype::EN10MB)
 }
 
@@ -1848,24 +1820,16 @@ fn scenarios() -> Vec<Scenario> {
             expect: "2 IPv6 flows, 9 packets each; client IP preserved",
             build: || {
                 let mut cap = Capture::ether();
-                cap.exchange(
-                    &mut tcp(
-                        ep("2001:db8:0:192::10", 51001),
-                        ep("2001:db8:0:203::10", 80),
-                        0,
-                    ),
-                    HTTP_REQUEST,
-                    HTTP_RESPONSE,
+                cap.http(
+                    ep("2001:db8:0:192::10", 51001),
+                    ep("2001:db8:0:203::10", 80),
+                    0,
                 );
                 cap.next_flow();
-                cap.exchange(
-                    &mut tcp(
-                        ep("2001:db8:0:192::11", 51002),
-                        ep("2001:db8:0:203::10", 80),
-                        1,
-                    ),
-                    HTTP_REQUEST,
-                    HTTP_RESPONSE,
+                cap.http(
+                    ep("2001:db8:0:192::11", 51002),
+                    ep("2001:db8:0:203::10", 80),
+                    1,
                 );
                 cap.pcap(linktype::EN10MB)
             },
