@@ -108,3 +108,78 @@ fn testdata_stays_small() {
         "testdata/ is {total} bytes, over 2 MiB"
     );
 }
+
+/// What pcap-parser (the reader lbcheck builds on) makes of a file: packets read, and the error
+/// that stopped it, if any.
+fn read_with_pcap_parser(path: &Path) -> (usize, Option<String>) {
+    use pcap_parser::{Block, PcapBlockOwned, PcapError, create_reader};
+
+    let file = std::fs::File::open(path).expect("readable file");
+    let mut reader = match create_reader(65536, file) {
+        Ok(reader) => reader,
+        Err(PcapError::Eof) => return (0, Some("empty".into())),
+        Err(error) => return (0, Some(format!("{error:?}"))),
+    };
+    let mut packets = 0;
+    // Bounded, so a reader stuck on a bad length fails the test instead of hanging it.
+    for _ in 0..100_000 {
+        match reader.next() {
+            Ok((offset, block)) => {
+                if matches!(
+                    block,
+                    PcapBlockOwned::Legacy(_)
+                        | PcapBlockOwned::NG(Block::EnhancedPacket(_) | Block::SimplePacket(_))
+                ) {
+                    packets += 1;
+                }
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => return (packets, None),
+            Err(PcapError::Incomplete(_)) => {
+                if reader.refill().is_err() {
+                    return (packets, Some("refill failed".into()));
+                }
+            }
+            Err(error) => return (packets, Some(format!("{error:?}"))),
+        }
+    }
+    (packets, Some("no end after 100000 steps".into()))
+}
+
+#[test]
+fn every_capture_outside_corrupt_reads_cleanly_with_pcap_parser() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let captures: Vec<PathBuf> = files_under(&dir)
+        .into_iter()
+        .filter(|relative| {
+            !relative.starts_with("corrupt")
+                && relative
+                    .extension()
+                    .is_some_and(|ext| ext == "pcap" || ext == "pcapng")
+        })
+        .collect();
+    assert!(
+        captures.len() > 40,
+        "only {} captures found",
+        captures.len()
+    );
+    for relative in captures {
+        let (packets, error) = read_with_pcap_parser(&dir.join(&relative));
+        assert_eq!(error, None, "{}", relative.display());
+        assert!(packets > 0, "{} has no packets", relative.display());
+    }
+}
+
+#[test]
+fn every_corrupt_file_ends_the_read_without_hanging() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/corrupt");
+    for relative in files_under(&dir) {
+        let (_, error) = read_with_pcap_parser(&dir.join(&relative));
+        assert_ne!(
+            error.as_deref(),
+            Some("no end after 100000 steps"),
+            "{}",
+            relative.display()
+        );
+    }
+}
