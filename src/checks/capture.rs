@@ -14,20 +14,14 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
                 "capture.cut-short",
                 Severity::Warning,
                 format!(
-                    "{path}: the file ends inside a record at byte {}; the {} before it {} analysed",
+                    "{path}: {} at byte {}; the {} before it {} analysed",
+                    cut.what,
                     cut.offset,
                     plural(cut.packets_before, "packet"),
-                    if cut.packets_before == 1 {
-                        "was"
-                    } else {
-                        "were"
-                    }
+                    if cut.packets_before == 1 { "was" } else { "were" }
                 ),
             );
-            f.detail = Some(format!(
-                "{} (as when tcpdump is killed before it flushes)",
-                cut.what
-            ));
+            f.detail = Some("the capture was cut short, as when tcpdump is killed before it flushes".into());
             f.input = Some(i);
             out.push(f);
         }
