@@ -159,7 +159,8 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
             break;
         }
         let head = read_head(rest);
-        let Some((version, status, reason)) = parse_status_line(head.start_line, head.complete)
+        let Some((version, status, reason)) =
+            parse_status_line(head.start_line, head.start_line_complete)
         else {
             break;
         };
@@ -197,6 +198,8 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
 struct Head<'a> {
     /// Start line without its line ending.
     start_line: &'a [u8],
+    /// Whether the start line's line ending was seen.
+    start_line_complete: bool,
     /// Header fields (name, value with folded lines joined), in order.
     headers: Vec<(&'a [u8], Cow<'a, [u8]>)>,
     /// Whether the empty line ending the head was seen.
@@ -212,6 +215,7 @@ fn read_head(bytes: &[u8]) -> Head<'_> {
     let Some(start_line) = lines.next() else {
         return Head {
             start_line: strip_cr(bytes),
+            start_line_complete: false,
             headers: Vec::new(),
             complete: false,
             len: bytes.len(),
@@ -222,6 +226,7 @@ fn read_head(bytes: &[u8]) -> Head<'_> {
         if line.is_empty() {
             return Head {
                 start_line,
+                start_line_complete: true,
                 headers,
                 complete: true,
                 len: lines.pos,
@@ -243,6 +248,7 @@ fn read_head(bytes: &[u8]) -> Head<'_> {
     }
     Head {
         start_line,
+        start_line_complete: true,
         headers,
         complete: false,
         len: bytes.len(),
@@ -325,7 +331,7 @@ fn parse_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8]) {
 
 /// Version, status and reason of a status line; None when the status code is cut or not
 /// three digits.
-fn parse_status_line(line: &[u8], head_complete: bool) -> Option<(&[u8], u16, &[u8])> {
+fn parse_status_line(line: &[u8], line_complete: bool) -> Option<(&[u8], u16, &[u8])> {
     let space = line.iter().position(|&b| b == b' ')?;
     let version = &line[..space];
     let rest = &line[space + 1..];
@@ -334,8 +340,8 @@ fn parse_status_line(line: &[u8], head_complete: bool) -> Option<(&[u8], u16, &[
         return None;
     }
     let after = &rest[3..];
-    // A cut line may end right after the code only if the line itself was complete.
-    if !(after.first() == Some(&b' ') || (after.is_empty() && head_complete)) {
+    // The code may end the line only when the line ending was seen ("HTTP/1.1 20" is cut).
+    if !(after.first() == Some(&b' ') || (after.is_empty() && line_complete)) {
         return None;
     }
     let status = code

@@ -5,7 +5,7 @@
 //! `inspect::proxy` before this runs; this module knows nothing of them (a PROXY v1 line is
 //! plain text here).
 //!
-//! The summary is escaped and short (about 100 characters at most). Never panics, on any input.
+//! The summary is escaped and short (at most [`MAX_SUMMARY_CHARS`]). Never panics, on any input.
 
 use std::fmt::Write as _;
 
@@ -20,6 +20,8 @@ use crate::inspect::tls::{TlsParse, looks_like_tls, parse_client_hello};
 #[cfg(test)]
 pub(crate) mod test_support;
 
+/// Longest summary, in characters.
+pub const MAX_SUMMARY_CHARS: usize = 200;
 /// How many leading bytes decide between text and binary.
 const TEXT_PROBE_LEN: usize = 64;
 /// Characters of other text shown in a summary.
@@ -30,6 +32,8 @@ const BANNER_CHARS: usize = 80;
 const URI_SUMMARY_CHARS: usize = 60;
 /// Characters of a host or SNI shown.
 const NAME_SUMMARY_CHARS: usize = 60;
+/// Characters of a method or version token shown.
+const TOKEN_SUMMARY_CHARS: usize = 16;
 /// Bytes shown in hex for binary payloads.
 const HEX_PREVIEW_BYTES: usize = 8;
 /// RFC 4253 §4.2 identification string prefix.
@@ -81,7 +85,7 @@ pub fn classify(bytes: &[u8]) -> FirstBytes {
         if let Some(response) = parse_responses(bytes).first() {
             let summary = format!(
                 "{} {} {}",
-                response.version,
+                cut(&response.version, TOKEN_SUMMARY_CHARS),
                 response.status,
                 cut(&response.reason, TEXT_SUMMARY_CHARS)
             );
@@ -115,9 +119,13 @@ fn request_summary(bytes: &[u8]) -> Option<String> {
     if first.method == "PRI" && first.version == "HTTP/2.0" {
         return Some("HTTP/2 connection preface (PRI * HTTP/2.0)".to_owned());
     }
-    let mut summary = format!("{} {}", first.method, cut(&first.uri, URI_SUMMARY_CHARS));
+    let mut summary = format!(
+        "{} {}",
+        cut(&first.method, TOKEN_SUMMARY_CHARS),
+        cut(&first.uri, URI_SUMMARY_CHARS)
+    );
     if !first.version.is_empty() {
-        let _ = write!(summary, " {}", first.version);
+        let _ = write!(summary, " {}", cut(&first.version, TOKEN_SUMMARY_CHARS));
     }
     if let Some(host) = &first.host {
         let _ = write!(summary, " (Host: {})", cut(host, NAME_SUMMARY_CHARS));
@@ -266,6 +274,16 @@ mod tests {
         let (_, summary) = classify_kind(bytes.as_bytes());
         assert!(summary.chars().count() < 100, "{summary}");
         assert!(summary.contains('…'));
+    }
+
+    #[test]
+    fn request_with_every_field_at_its_longest_stays_within_the_summary_limit() {
+        // Found by the payload fuzz target: long method, target, version and host at once.
+        let long = "\0".repeat(100);
+        let bytes = format!("PRI *GET{long} {long} HTTP/0.0{long}\r\nHost: {long}\r\n");
+        let summary = classify(bytes.as_bytes()).summary;
+        assert!(summary.chars().count() <= MAX_SUMMARY_CHARS, "{summary}");
+        assert!(summary.ends_with("[headers cut]"), "{summary}");
     }
 
     #[test]
@@ -434,7 +452,10 @@ mod tests {
         for input in inputs {
             for_each_prefix_and_corruption(input, |bytes| {
                 let first = classify(bytes);
-                assert!(first.summary.chars().count() <= 200, "{first:?}");
+                assert!(
+                    first.summary.chars().count() <= MAX_SUMMARY_CHARS,
+                    "{first:?}"
+                );
                 assert!(!first.summary.contains('\u{1b}'));
             });
         }

@@ -122,9 +122,10 @@ fn content_type_name(content_type: u8) -> Option<&'static str> {
 /// Reads the `ClientHello` at the start of `bytes`.
 pub fn parse_client_hello(bytes: &[u8]) -> TlsParse {
     if bytes.len() < record::HEADER_LEN {
-        // Too short to tell: a handshake type byte and major version 3 so far is "maybe".
+        // Too short to tell: a handshake record header so far is "maybe".
         let maybe = bytes.first().is_none_or(|&t| t == CONTENT_HANDSHAKE)
-            && bytes.get(1).is_none_or(|&major| major == 3);
+            && bytes.get(1).is_none_or(|&major| major == 3)
+            && bytes.get(2).is_none_or(|&minor| minor <= 4);
         return if maybe {
             TlsParse::NeedMore
         } else {

@@ -699,6 +699,11 @@ fn status_code_cut_by_capture_lists_nothing() {
     assert!(parse_responses(b"HTTP/1.1 200").is_empty());
     let cut = parse_responses(b"HTTP/1.1 200 O");
     assert_eq!((cut[0].status, cut[0].complete), (200, false));
+    let cut_in_headers = parse_responses(b"HTTP/1.1 200\r\nServer: ngi");
+    assert_eq!(
+        (cut_in_headers[0].status, cut_in_headers[0].complete),
+        (200, false)
+    );
 }
 
 #[test]

@@ -182,6 +182,14 @@ fn alert_record_is_tls_but_not_a_client_hello() {
 }
 
 #[test]
+fn short_bytes_are_need_more_only_while_they_can_start_a_handshake_record() {
+    assert_eq!(parse_client_hello(&[22, 3, 1, 2]), TlsParse::NeedMore);
+    assert_eq!(parse_client_hello(&[22, 3, 9]), TlsParse::NotTls);
+    assert_eq!(parse_client_hello(&[22, 4]), TlsParse::NotTls);
+    assert_eq!(parse_client_hello(&[21]), TlsParse::NotTls);
+}
+
+#[test]
 fn http_and_ssh_and_proxy_lines_are_not_tls() {
     for bytes in [
         &b"GET / HTTP/1.1\r\n"[..],
