@@ -1,1 +1,429 @@
-//! placeholder: filled by the inspect work (issue 5).
+//! HTTP/1.x on the reassembled first bytes of a connection, both directions.
+//!
+//! [`parse_requests`] lists every request the bytes hold (keep-alive and pipelining), with the
+//! headers that carry a client address (`X-Forwarded-For` per header line, RFC 7239
+//! `Forwarded`, `X-Real-IP`, `True-Client-IP`, `CF-Connecting-IP`) and `Host`.
+//! [`parse_responses`] lists the status lines of the other direction.
+//!
+//! Framing follows RFC 9112 §6: a body is skipped by `Content-Length`; `Transfer-Encoding`
+//! (chunked or other), conflicting or bad `Content-Length`, `CONNECT`, a `101` response, or a
+//! response body running to the close all end the listing, because the next message cannot be
+//! found without decoding the body. Running out of bytes ends it too: a message whose head is
+//! cut is listed with `complete: false`; a message cut in its body is listed complete.
+//!
+//! Every string in the results went through [`crate::inspect::escape`]; none is raw packet text.
+//! Never panics, on any input; no input makes it loop or allocate beyond a few times its size.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::inspect::escape::escape_bytes;
+
+mod addr;
+#[cfg(test)]
+mod tests;
+
+pub use addr::{ForwardedAddr, ForwardedElement, XffHeader};
+use addr::{parse_forwarded, parse_xff, trim_ows};
+
+/// No more messages than this are listed per direction.
+pub const MAX_MESSAGES: usize = 256;
+/// Escaped length kept for a request target.
+const MAX_URI_CHARS: usize = 512;
+/// Escaped length kept for a method, version or reason phrase.
+const MAX_TOKEN_CHARS: usize = 64;
+/// Escaped length kept for other header values.
+const MAX_VALUE_CHARS: usize = 256;
+/// Longest method token accepted when the method is not a known one.
+const MAX_METHOD_LEN: usize = 24;
+
+/// Methods recognised without seeing the rest of the request line (RFC 9110, `WebDAV`, and the
+/// HTTP/2 connection preface `PRI`).
+const KNOWN_METHODS: &[&[u8]] = &[
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"CONNECT",
+    b"OPTIONS",
+    b"TRACE",
+    b"PATCH",
+    b"PRI",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"PURGE",
+];
+
+/// The start of every HTTP/1.x status line.
+const RESPONSE_PREFIX: &[u8] = b"HTTP/1.";
+
+/// One HTTP request as seen on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpRequest {
+    /// Method, escaped.
+    pub method: String,
+    /// Request target, escaped (cut past 512 characters).
+    pub uri: String,
+    /// Version token (`HTTP/1.1`), escaped; empty when the line has none (HTTP/0.9, or cut).
+    pub version: String,
+    /// First `Host` header, escaped.
+    pub host: Option<String>,
+    /// Every `X-Forwarded-For` header line, in order.
+    pub x_forwarded_for: Vec<XffHeader>,
+    /// Every element of every `Forwarded` header line, in order.
+    pub forwarded: Vec<ForwardedElement>,
+    /// First `X-Real-IP`, escaped.
+    pub x_real_ip: Option<String>,
+    /// First `True-Client-IP` (Akamai, Cloudflare Enterprise), escaped.
+    pub true_client_ip: Option<String>,
+    /// First `CF-Connecting-IP` (Cloudflare), escaped.
+    pub cf_connecting_ip: Option<String>,
+    /// False when the bytes end inside the request line or headers.
+    pub complete: bool,
+}
+
+/// One HTTP response status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpResponse {
+    /// Version token (`HTTP/1.1`), escaped.
+    pub version: String,
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase, escaped.
+    pub reason: String,
+    /// False when the bytes end inside the status line or headers.
+    pub complete: bool,
+}
+
+/// True when `bytes` start with a known method followed by a space.
+pub fn looks_like_request(bytes: &[u8]) -> bool {
+    KNOWN_METHODS.iter().any(|method| {
+        bytes.len() > method.len() && bytes.starts_with(method) && bytes[method.len()] == b' '
+    })
+}
+
+/// True when `bytes` start with `HTTP/1.`.
+pub fn looks_like_response(bytes: &[u8]) -> bool {
+    bytes.starts_with(RESPONSE_PREFIX)
+}
+
+/// Every request in one direction of a connection, in order. See the module doc for where the
+/// listing stops.
+pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
+    let mut requests = Vec::new();
+    let mut pos = 0;
+    while requests.len() < MAX_MESSAGES {
+        pos = skip_empty_lines(bytes, pos);
+        let rest = &bytes[pos..];
+        if !starts_like_request(rest) {
+            break;
+        }
+        let head = read_head(rest);
+        let line = parse_request_line(head.start_line);
+        let is_connect = head.start_line.starts_with(b"CONNECT ");
+        requests.push(build_request(&head, line));
+        if !head.complete || is_connect {
+            break;
+        }
+        match request_body(&head.headers) {
+            Body::Length(len) => match pos.checked_add(head.len).and_then(|p| p.checked_add(len)) {
+                Some(next) if next <= bytes.len() => pos = next,
+                _ => break,
+            },
+            Body::None => pos += head.len,
+            Body::Unknown => break,
+        }
+    }
+    requests
+}
+
+/// Every response in one direction of a connection, in order. See the module doc for where the
+/// listing stops; a response to `HEAD` that announces a length may end it early, because the
+/// request side is not known here.
+pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
+    let mut responses = Vec::new();
+    let mut pos = 0;
+    while responses.len() < MAX_MESSAGES {
+        pos = skip_empty_lines(bytes, pos);
+        let rest = &bytes[pos..];
+        if !looks_like_response(rest) {
+            break;
+        }
+        let head = read_head(rest);
+        let Some((version, status, reason)) =
+            parse_status_line(head.start_line, head.start_line_complete)
+        else {
+            break;
+        };
+        responses.push(HttpResponse {
+            version: escape_bytes(version, MAX_TOKEN_CHARS),
+            status,
+            reason: escape_bytes(reason, MAX_TOKEN_CHARS),
+            complete: head.complete,
+        });
+        if !head.complete || status == 101 {
+            break;
+        }
+        let body = if (100..200).contains(&status) || status == 204 || status == 304 {
+            Body::None
+        } else {
+            match request_body(&head.headers) {
+                // Without a length, the body runs to the close.
+                Body::None => Body::Unknown,
+                other => other,
+            }
+        };
+        match body {
+            Body::Length(len) => match pos.checked_add(head.len).and_then(|p| p.checked_add(len)) {
+                Some(next) if next <= bytes.len() => pos = next,
+                _ => break,
+            },
+            Body::None => pos += head.len,
+            Body::Unknown => break,
+        }
+    }
+    responses
+}
+
+/// A message head: start line and header fields, as slices of the input.
+struct Head<'a> {
+    /// Start line without its line ending.
+    start_line: &'a [u8],
+    /// Whether the start line's line ending was seen.
+    start_line_complete: bool,
+    /// Header fields (name, value with folded lines joined), in order.
+    headers: Vec<(&'a [u8], Cow<'a, [u8]>)>,
+    /// Whether the empty line ending the head was seen.
+    complete: bool,
+    /// Bytes used by the head, including its final empty line.
+    len: usize,
+}
+
+/// Reads a message head; lines end in LF with an optional CR before it. A header line without
+/// a colon is ignored; a cut last line is left out.
+fn read_head(bytes: &[u8]) -> Head<'_> {
+    let mut lines = Lines { bytes, pos: 0 };
+    let Some(start_line) = lines.next() else {
+        return Head {
+            start_line: strip_cr(bytes),
+            start_line_complete: false,
+            headers: Vec::new(),
+            complete: false,
+            len: bytes.len(),
+        };
+    };
+    let mut headers: Vec<(&[u8], Cow<'_, [u8]>)> = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            return Head {
+                start_line,
+                start_line_complete: true,
+                headers,
+                complete: true,
+                len: lines.pos,
+            };
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            // Obsolete line folding (RFC 9112 §5.2): continues the previous value.
+            if let Some((_, value)) = headers.last_mut() {
+                let joined = value.to_mut();
+                joined.push(b' ');
+                joined.extend_from_slice(trim_ows(line));
+            }
+            continue;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let name = trim_ows(&line[..colon]);
+            headers.push((name, Cow::Borrowed(trim_ows(&line[colon + 1..]))));
+        }
+    }
+    Head {
+        start_line,
+        start_line_complete: true,
+        headers,
+        complete: false,
+        len: bytes.len(),
+    }
+}
+
+/// Complete lines (ending in LF), without their line ending.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.bytes.get(self.pos..)?;
+        let lf = rest.iter().position(|&b| b == b'\n')?;
+        self.pos += lf + 1;
+        Some(strip_cr(&rest[..lf]))
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Skips CRLF / LF lines between messages (RFC 9112 §2.2 allows them before a request).
+fn skip_empty_lines(bytes: &[u8], mut pos: usize) -> usize {
+    loop {
+        match bytes.get(pos..) {
+            Some([b'\r', b'\n', ..]) => pos += 2,
+            Some([b'\n', ..]) => pos += 1,
+            _ => return pos.min(bytes.len()),
+        }
+    }
+}
+
+/// A known method and a space, or any method token whose complete line ends in `HTTP/x.y`.
+fn starts_like_request(bytes: &[u8]) -> bool {
+    if looks_like_request(bytes) {
+        return true;
+    }
+    let Some(space) = bytes
+        .iter()
+        .take(MAX_METHOD_LEN + 1)
+        .position(|&b| b == b' ')
+    else {
+        return false;
+    };
+    if space == 0 || !bytes[..space].iter().all(|&b| is_tchar(b)) {
+        return false;
+    }
+    let Some(line) = (Lines { bytes, pos: 0 }).next() else {
+        return false;
+    };
+    line.rsplit(|&b| b == b' ')
+        .next()
+        .is_some_and(|version| version.starts_with(b"HTTP/") && version.len() == 8)
+}
+
+/// RFC 9110 token characters.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Method, target and version (empty when absent) of a request line.
+fn parse_request_line(line: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    let (method, rest) = match line.iter().position(|&b| b == b' ') {
+        Some(space) => (&line[..space], &line[space + 1..]),
+        None => (line, &line[line.len()..]),
+    };
+    match rest.iter().rposition(|&b| b == b' ') {
+        Some(space) if rest[space + 1..].starts_with(b"HTTP/") => {
+            (method, &rest[..space], &rest[space + 1..])
+        }
+        _ => (method, rest, &rest[rest.len()..]),
+    }
+}
+
+/// Version, status and reason of a status line; None when the status code is cut or not
+/// three digits.
+fn parse_status_line(line: &[u8], line_complete: bool) -> Option<(&[u8], u16, &[u8])> {
+    let space = line.iter().position(|&b| b == b' ')?;
+    let version = &line[..space];
+    let rest = &line[space + 1..];
+    let code = rest.get(..3)?;
+    if !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let after = &rest[3..];
+    // The code may end the line only when the line ending was seen ("HTTP/1.1 20" is cut).
+    if !(after.first() == Some(&b' ') || (after.is_empty() && line_complete)) {
+        return None;
+    }
+    let status = code
+        .iter()
+        .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    Some((version, status, after.get(1..).unwrap_or_default()))
+}
+
+fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8])) -> HttpRequest {
+    let mut request = HttpRequest {
+        method: escape_bytes(method, MAX_TOKEN_CHARS),
+        uri: escape_bytes(uri, MAX_URI_CHARS),
+        version: escape_bytes(version, MAX_TOKEN_CHARS),
+        host: None,
+        x_forwarded_for: Vec::new(),
+        forwarded: Vec::new(),
+        x_real_ip: None,
+        true_client_ip: None,
+        cf_connecting_ip: None,
+        complete: head.complete,
+    };
+    for (name, value) in &head.headers {
+        let first = |slot: &mut Option<String>| {
+            if slot.is_none() {
+                *slot = Some(escape_bytes(value, MAX_VALUE_CHARS));
+            }
+        };
+        if name.eq_ignore_ascii_case(b"host") {
+            first(&mut request.host);
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            request.x_forwarded_for.push(parse_xff(value));
+        } else if name.eq_ignore_ascii_case(b"forwarded") {
+            parse_forwarded(value, &mut request.forwarded);
+        } else if name.eq_ignore_ascii_case(b"x-real-ip") {
+            first(&mut request.x_real_ip);
+        } else if name.eq_ignore_ascii_case(b"true-client-ip") {
+            first(&mut request.true_client_ip);
+        } else if name.eq_ignore_ascii_case(b"cf-connecting-ip") {
+            first(&mut request.cf_connecting_ip);
+        }
+    }
+    request
+}
+
+/// How the body after a head is delimited.
+#[derive(Debug, PartialEq, Eq)]
+enum Body {
+    /// No body.
+    None,
+    /// `Content-Length` bytes.
+    Length(usize),
+    /// Chunked, another transfer coding, conflicting lengths or up to the close: the next
+    /// message cannot be found without decoding it.
+    Unknown,
+}
+
+/// Body of a request from its headers (RFC 9112 §6.3): no framing header means no body.
+fn request_body(headers: &[(&[u8], Cow<'_, [u8]>)]) -> Body {
+    let mut length: Option<usize> = None;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            return Body::Unknown;
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            // A list of identical values is allowed (RFC 9110 §8.6); anything else is not.
+            for item in value.split(|&b| b == b',') {
+                match (parse_decimal(trim_ows(item)), length) {
+                    (Some(n), None) => length = Some(n),
+                    (Some(n), Some(seen)) if n == seen => {}
+                    _ => return Body::Unknown,
+                }
+            }
+        }
+    }
+    length.map_or(Body::None, Body::Length)
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |acc, d| {
+        acc.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+    })
+}
