@@ -1,64 +1,185 @@
-//! Inspection of one flow: runs the first-bytes parsers over each direction and gathers what
-//! they say into the flow's report.
+//! Inspection of one flow: runs the first-bytes parsers over each direction (or each kept UDP
+//! datagram) and gathers what they say. Judging what it means is the job of `checks`.
 
 use serde::Serialize;
 
+use super::http::{self, HttpRequest, HttpResponse};
+use super::payload::{self, PayloadKind};
+use super::proxy::{self, ProxyHeader};
+use super::spp::{self, SppHeader};
+use super::tls::{self, ClientHello, TlsParse};
+use super::toa::{self, Toa};
 use crate::flow::{Flow, Proto, StreamEnd, TO_CLIENT, TO_SERVER};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowInspection {
+    /// The PROXY header at the start of the client's bytes (or of its first datagram).
+    pub proxy: Option<ProxyHeader>,
+    /// Whether a PROXY header could be looked for, and what was found.
+    pub proxy_seen: ProxySeen,
+    /// Segments the PROXY header spanned, when more than one (a v2 receiver must reject it).
+    pub proxy_segments: Option<u32>,
+    /// UDP: how many of the kept datagrams carried a PROXY header.
+    pub proxy_datagrams: Option<DatagramCount>,
     pub first_bytes: FirstBytesPair,
+    pub http: Option<HttpFacts>,
+    pub tls: Option<ClientHello>,
+    /// TCP option 254 (TOA) on a handshake packet.
+    pub toa: Option<ToaSeen>,
+    /// Cloudflare Simple Proxy Protocol in front of the first datagram.
+    pub spp: Option<SppHeader>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxySeen {
+    /// A PROXY header (see `proxy` for its status).
+    Present,
+    /// The first bytes are something else.
+    Absent,
+    /// Bytes were sent, but the capture kept none of them (snaplen): nothing can be said.
+    NotCaptured,
+    /// The client sent no payload at all.
+    NoPayload,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DatagramCount {
+    pub inspected: usize,
+    pub with_header: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FirstBytesPair {
-    pub to_server: FirstBytes,
-    pub to_client: FirstBytes,
+    pub to_server: DirectionBytes,
+    pub to_client: DirectionBytes,
 }
 
-/// What the capture holds of a direction's first bytes.
+/// What the capture holds of a direction's first bytes, and what they are.
 #[derive(Debug, Clone, Serialize)]
-pub struct FirstBytes {
+pub struct DirectionBytes {
     /// Contiguous bytes captured from the start of the direction (capped).
     pub captured: usize,
     /// Payload bytes the direction carried on the wire.
     pub wire_bytes: u64,
     pub end: StreamEnd,
-    /// Where the first segments ended (a header spanning two of them was split).
+    /// Where the first segments ended.
     pub segment_ends: Vec<u32>,
+    /// What the bytes are (after a PROXY header, if any).
+    pub kind: PayloadKind,
+    /// One escaped line describing them.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpFacts {
+    pub requests: Vec<HttpRequest>,
+    pub responses: Vec<HttpResponse>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ToaSeen {
+    pub packet: u64,
+    #[serde(flatten)]
+    pub toa: Toa,
 }
 
 pub fn inspect_flow(f: &Flow) -> FlowInspection {
-    FlowInspection {
-        first_bytes: FirstBytesPair {
-            to_server: first_bytes(f, TO_SERVER),
-            to_client: first_bytes(f, TO_CLIENT),
-        },
+    match f.proto {
+        Proto::Tcp => inspect_tcp(f),
+        Proto::Udp => inspect_udp(f),
     }
 }
 
-fn first_bytes(f: &Flow, dir: usize) -> FirstBytes {
-    match f.proto {
-        Proto::Tcp => {
-            let s = &f.streams[dir];
-            FirstBytes {
-                captured: s.bytes().len(),
-                wire_bytes: s.wire_bytes,
-                end: s.end(),
-                segment_ends: s.segment_ends.clone(),
-            }
-        }
-        Proto::Udp => {
-            let d = f.datagrams[dir].first();
-            FirstBytes {
-                captured: d.map_or(0, |d| d.head.len()),
-                wire_bytes: f.bytes[dir],
-                end: match d {
-                    Some(d) if (d.head.len() as u32) < d.wire_len => StreamEnd::NotCaptured,
-                    _ => StreamEnd::Complete,
-                },
-                segment_ends: Vec::new(),
-            }
-        }
+fn inspect_tcp(f: &Flow) -> FlowInspection {
+    let up = &f.streams[TO_SERVER];
+    let down = &f.streams[TO_CLIENT];
+    let header = proxy::inspect(up.bytes());
+    let after = header.as_ref().map_or(0, |h| h.payload_offset.min(up.bytes().len()));
+    let proxy_seen = match (&header, up.bytes().is_empty(), up.wire_bytes) {
+        (Some(_), _, _) => ProxySeen::Present,
+        (None, _, 0) => ProxySeen::NoPayload,
+        (None, true, _) => ProxySeen::NotCaptured,
+        (None, false, _) => ProxySeen::Absent,
+    };
+    let proxy_segments = header.as_ref().and_then(|h| {
+        let spanned = up.segment_ends.iter().take_while(|end| (**end as usize) < h.header_len).count() as u32 + 1;
+        (spanned > 1).then_some(spanned)
+    });
+    let client_bytes = &up.bytes()[after..];
+    let server_bytes = down.bytes();
+    let requests = if http::looks_like_request(client_bytes) { http::parse_requests(client_bytes) } else { Vec::new() };
+    let responses = if http::looks_like_response(server_bytes) { http::parse_responses(server_bytes) } else { Vec::new() };
+    let tls = match tls::parse_client_hello(client_bytes) {
+        TlsParse::ClientHello(hello) => Some(hello),
+        _ => None,
+    };
+    let toa = f.tcp.toa_option.as_ref().and_then(|(packet, value)| {
+        toa::parse_toa(toa::TOA_KIND, value).map(|toa| ToaSeen { packet: *packet, toa })
+    });
+    FlowInspection {
+        proxy: header,
+        proxy_seen,
+        proxy_segments,
+        proxy_datagrams: None,
+        first_bytes: FirstBytesPair {
+            to_server: direction(client_bytes, up.bytes().len(), up.wire_bytes, up.end(), &up.segment_ends),
+            to_client: direction(server_bytes, server_bytes.len(), down.wire_bytes, down.end(), &down.segment_ends),
+        },
+        http: (!requests.is_empty() || !responses.is_empty()).then_some(HttpFacts { requests, responses }),
+        tls,
+        toa,
+        spp: None,
+    }
+}
+
+fn inspect_udp(f: &Flow) -> FlowInspection {
+    let up = &f.datagrams[TO_SERVER];
+    let headers: Vec<Option<ProxyHeader>> = up.iter().map(|d| proxy::inspect(&d.head)).collect();
+    let with_header = headers.iter().filter(|h| h.is_some()).count();
+    let first = up.first();
+    let header = headers.into_iter().flatten().next();
+    let spp = first.and_then(|d| spp::parse_spp(&d.head));
+    let skip = header.as_ref().map(|h| h.payload_offset).or(spp.as_ref().map(|s| s.header_len)).unwrap_or(0);
+    let proxy_seen = match (first, &header) {
+        (_, Some(_)) => ProxySeen::Present,
+        (None, None) => ProxySeen::NoPayload,
+        (Some(d), None) if d.head.is_empty() && d.wire_len > 0 => ProxySeen::NotCaptured,
+        (Some(d), None) if d.wire_len == 0 => ProxySeen::NoPayload,
+        (Some(_), None) => ProxySeen::Absent,
+    };
+    FlowInspection {
+        proxy: header,
+        proxy_seen,
+        proxy_segments: None,
+        proxy_datagrams: (!up.is_empty()).then_some(DatagramCount { inspected: up.len(), with_header }),
+        first_bytes: FirstBytesPair { to_server: datagram(f, TO_SERVER, skip), to_client: datagram(f, TO_CLIENT, 0) },
+        http: None,
+        tls: None,
+        toa: None,
+        spp,
+    }
+}
+
+fn direction(bytes: &[u8], captured: usize, wire_bytes: u64, end: StreamEnd, segment_ends: &[u32]) -> DirectionBytes {
+    let fb = payload::classify(bytes);
+    DirectionBytes { captured, wire_bytes, end, segment_ends: segment_ends.to_vec(), kind: fb.kind, summary: fb.summary }
+}
+
+fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
+    let d = f.datagrams[dir].first();
+    let head = d.map_or(&[][..], |d| &d.head[skip.min(d.head.len())..]);
+    let end = match d {
+        Some(d) if (d.head.len() as u32) < d.wire_len => StreamEnd::NotCaptured,
+        _ => StreamEnd::Complete,
+    };
+    let fb = payload::classify(head);
+    DirectionBytes {
+        captured: d.map_or(0, |d| d.head.len()),
+        wire_bytes: f.bytes[dir],
+        end,
+        segment_ends: Vec::new(),
+        kind: fb.kind,
+        summary: fb.summary,
     }
 }

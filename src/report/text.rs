@@ -9,7 +9,6 @@ use comfy_table::{ContentArrangement, LineStyle, Table, TableStyle};
 use super::model::{FlowReport, Report, ServiceReport};
 use crate::checks::{Finding, Severity};
 use crate::config::OutputConfig;
-use crate::flow::StreamEnd;
 
 /// A header rule and nothing else: compact, and easy to read in a diff.
 pub(super) const TABLE_STYLE: TableStyle =
@@ -242,10 +241,32 @@ fn tcp_state(f: &FlowReport) -> String {
 }
 
 fn first_bytes(f: &FlowReport) -> String {
-    let fb = &f.inspection.first_bytes.to_server;
-    match fb.end {
-        _ if fb.wire_bytes == 0 => "none".into(),
-        StreamEnd::NotCaptured if fb.captured == 0 => "not captured".into(),
-        _ => format!("{} bytes", fb.captured),
+    use crate::inspect::flow::ProxySeen;
+    let ins = &f.inspection;
+    let after = &ins.first_bytes.to_server;
+    let rest = if after.kind == crate::inspect::payload::PayloadKind::Empty { String::new() } else { after.summary.clone() };
+    match ins.proxy_seen {
+        ProxySeen::Present => {
+            let h = ins.proxy.as_ref().expect("present means a header");
+            let mut s = format!("PROXY v{}", h.version);
+            if let Some(c) = h.command {
+                s.push(' ');
+                s.push_str(&word(&c));
+            }
+            if let (Some(src), Some(port)) = (&h.src, h.src_port) {
+                s.push_str(&format!(" {src}:{port}"));
+            }
+            if h.status != crate::inspect::proxy::Status::Complete {
+                s.push_str(&format!(" [{}]", word(&h.status)));
+            }
+            if !rest.is_empty() {
+                s.push_str(" + ");
+                s.push_str(&rest);
+            }
+            s
+        }
+        ProxySeen::NotCaptured => "not captured (snaplen)".into(),
+        ProxySeen::NoPayload => "no payload".into(),
+        ProxySeen::Absent => rest,
     }
 }
