@@ -16,3 +16,4 @@ pub mod inspect;
 pub mod report;
 pub mod run;
 pub mod source;
+pub mod summary;

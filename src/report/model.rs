@@ -2,16 +2,15 @@
 //! contract (schema `lbcheck/1`: fields are added, never renamed or removed).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
 use crate::analyze::{Analysis, InputSummary};
 use crate::checks::{self, Finding, Verdicts};
 use crate::config::Config;
-use crate::decode::Tunnel;
-use crate::flow::{Flow, Proto, RoleBy, TO_CLIENT, TO_SERVER};
-use crate::inspect::flow::FlowInspection;
+use crate::flow::{Flow, Proto};
+pub use crate::summary::FlowReport;
 use crate::source::{FileFormat, InterfaceInfo};
 
 pub const SCHEMA: &str = "lbcheck/1";
@@ -69,94 +68,6 @@ pub struct Side {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Endpoint {
-    pub ip: IpAddr,
-    pub port: u16,
-}
-
-impl From<SocketAddr> for Endpoint {
-    fn from(a: SocketAddr) -> Self {
-        Self {
-            ip: a.ip(),
-            port: a.port(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct PerDirection {
-    pub to_server: u64,
-    pub to_client: u64,
-}
-
-impl From<[u64; 2]> for PerDirection {
-    fn from(v: [u64; 2]) -> Self {
-        Self {
-            to_server: v[TO_SERVER],
-            to_client: v[TO_CLIENT],
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TcpReport {
-    /// Packet numbers (null when not seen).
-    pub syn: Option<u64>,
-    pub synack: Option<u64>,
-    pub handshake_complete: bool,
-    pub syn_count: u32,
-    pub synack_count: u32,
-    pub fin_from_client: Option<u64>,
-    pub fin_from_server: Option<u64>,
-    pub rst_from_client: Option<u64>,
-    pub rst_from_server: Option<u64>,
-    pub retransmissions: u32,
-    pub out_of_order: u32,
-    /// No SYN fixed the start of the client's byte stream: the capture began mid-connection.
-    pub started_mid_stream: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct IcmpReport {
-    pub packet: u64,
-    pub version: u8,
-    #[serde(rename = "type")]
-    pub icmp_type: u8,
-    pub code: u8,
-    /// client | server: who the error was sent to.
-    pub toward: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FlowReport {
-    pub id: u32,
-    /// Index into `input`.
-    pub input: usize,
-    pub proto: Proto,
-    pub interface: u32,
-    pub vlan: Vec<u16>,
-    /// LINUX_SLL2 interface index of the first packet.
-    pub ifindex: Option<u32>,
-    pub client: Endpoint,
-    pub server: Endpoint,
-    pub role_by: RoleBy,
-    pub first_packet: u64,
-    pub last_packet: u64,
-    pub packets: PerDirection,
-    pub bytes: PerDirection,
-    pub truncated_packets: u64,
-    pub tcp: Option<TcpReport>,
-    pub tunnel: Option<Tunnel>,
-    pub icmp_errors: Vec<IcmpReport>,
-    /// client | health-check | unknown
-    pub kind: &'static str,
-    /// Name of the LB range the client address is in (verdict engine).
-    pub lb_range: Option<String>,
-    #[serde(flatten)]
-    pub inspection: FlowInspection,
-}
-
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub packets: u64,
@@ -187,7 +98,7 @@ pub fn build(analysis: Analysis, config: &Config) -> Report {
         .collect();
     let flows: Vec<FlowReport> = selected
         .iter()
-        .map(|(input, f)| flow_report(*input, f))
+        .map(|(input, f)| crate::summary::flow_summary(*input, f))
         .collect();
     let services = services(&flows);
     let mut findings = checks::capture_findings(&analysis.inputs);
@@ -219,56 +130,6 @@ fn input_report(s: &InputSummary) -> InputReport {
         first_ts: s.first_ts.map(ts_string),
         last_ts: s.last_ts.map(ts_string),
         cut_short: s.cut_short.clone(),
-    }
-}
-
-fn flow_report(input: usize, f: &Flow) -> FlowReport {
-    let link = f.link[TO_SERVER].or(f.link[TO_CLIENT]).unwrap_or_default();
-    let t = &f.tcp;
-    FlowReport {
-        id: f.id,
-        input,
-        proto: f.proto,
-        interface: f.interface,
-        vlan: link.vlan_ids().to_vec(),
-        ifindex: link.ifindex,
-        client: f.client.into(),
-        server: f.server.into(),
-        role_by: f.role_by,
-        first_packet: f.first_packet,
-        last_packet: f.last_packet,
-        packets: f.packets.into(),
-        bytes: f.bytes.into(),
-        truncated_packets: f.truncated_packets,
-        tcp: (f.proto == Proto::Tcp).then(|| TcpReport {
-            syn: t.syn,
-            synack: t.synack,
-            handshake_complete: t.handshake_ack.is_some(),
-            syn_count: t.syn_count,
-            synack_count: t.synack_count,
-            fin_from_client: t.fin[TO_SERVER],
-            fin_from_server: t.fin[TO_CLIENT],
-            rst_from_client: t.rst[TO_SERVER],
-            rst_from_server: t.rst[TO_CLIENT],
-            retransmissions: t.retransmissions,
-            out_of_order: t.out_of_order,
-            started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
-        }),
-        tunnel: f.tunnel,
-        icmp_errors: f
-            .icmp_errors
-            .iter()
-            .map(|e| IcmpReport {
-                packet: e.packet,
-                version: if e.v6 { 6 } else { 4 },
-                icmp_type: e.icmp_type,
-                code: e.code,
-                toward: if e.toward_client { "client" } else { "server" },
-            })
-            .collect(),
-        kind: "unknown",
-        lb_range: None,
-        inspection: crate::inspect::flow::inspect_flow(f),
     }
 }
 
