@@ -45,6 +45,27 @@ pub struct PcapArgs {
     #[arg(long, value_enum, value_name = "PROTO")]
     pub proto: Option<ProtoArg>,
 
+    /// Where the capture was taken (default: inferred, and the report says from what).
+    #[arg(long, value_enum, value_name = "SIDE")]
+    pub side: Option<crate::checks::SideValue>,
+
+    /// The load balancer's virtual IP (the address clients connect to).
+    #[arg(long, value_name = "IP")]
+    pub vip: Vec<std::net::IpAddr>,
+
+    /// Add a load-balancer source range, e.g. my-nlb=10.0.1.0/24 (see `lbcheck ranges`).
+    #[arg(long, value_name = "[NAME=]CIDR")]
+    pub lb_range: Vec<String>,
+
+    /// Addresses allowed to send PROXY / X-Forwarded-For; headers from others are flagged.
+    #[arg(long, value_name = "CIDR")]
+    pub trusted_lb: Vec<ipnet::IpNet>,
+
+    /// Assert a verdict for CI, e.g. client-ip=proxy-v2, snat=no, proxy=v2, return-path=ok,
+    /// no-findings=warning (nothing at or above warning). Exit 1 when one fails.
+    #[arg(long, value_name = "CHECK=VALUE")]
+    pub expect: Vec<String>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

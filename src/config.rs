@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::checks::CheckConfig;
+use crate::checks::expect::{self, ExpectError};
+use crate::checks::lb_ranges::RangeArgError;
 use crate::cli::{ColorChoice, Format, PcapArgs, ProtoArg};
 use crate::flow::Proto;
 
@@ -10,6 +13,7 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     pub ports: Vec<u16>,
     pub proto: Option<Proto>,
+    pub check: CheckConfig,
     pub output: OutputConfig,
 }
 
@@ -25,6 +29,10 @@ pub struct OutputConfig {
 pub enum ConfigError {
     #[error("--port 0 is not a port")]
     PortZero,
+    #[error(transparent)]
+    Expect(#[from] ExpectError),
+    #[error(transparent)]
+    Range(#[from] RangeArgError),
 }
 
 impl Config {
@@ -35,7 +43,20 @@ impl Config {
         let mut ports = args.port.clone();
         ports.sort_unstable();
         ports.dedup();
+        let mut check = CheckConfig {
+            side: args.side,
+            vips: args.vip.clone(),
+            trusted_lb: args.trusted_lb.clone(),
+            ..CheckConfig::default()
+        };
+        for r in &args.lb_range {
+            check.lb_ranges.add_user(r)?;
+        }
+        for e in &args.expect {
+            check.expectations.push(expect::parse(e)?);
+        }
         Ok(Self {
+            check,
             files: args.files.clone(),
             ports,
             proto: args.proto.map(|p| match p {
@@ -57,6 +78,7 @@ impl Config {
             files,
             ports: Vec::new(),
             proto: None,
+            check: CheckConfig::default(),
             output: OutputConfig {
                 format: Format::Json,
                 color: ColorChoice::Never,

@@ -43,6 +43,16 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
                     eprintln!("lbcheck: warning: {}", f.summary);
                 }
             }
+            for e in report.expectations.iter().filter(|e| !e.ok) {
+                let because = e
+                    .because
+                    .as_deref()
+                    .map_or(String::new(), |b| format!(" ({b})"));
+                eprintln!(
+                    "lbcheck: expectation failed: {}={} but found {}{because}",
+                    e.check, e.expected, e.found
+                );
+            }
             Ok(crate::report::exit_code(&report))
         }
         Command::Ranges(args) => {

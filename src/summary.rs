@@ -91,8 +91,12 @@ pub struct FlowReport {
     pub icmp_errors: Vec<IcmpReport>,
     /// client | health-check | unknown
     pub kind: &'static str,
+    /// Why the flow was taken for a health check.
+    pub kind_reason: Option<String>,
     /// Name of the LB range the client address is in (verdict engine).
     pub lb_range: Option<String>,
+    /// The client as far as the backend can know it, and what conveyed it.
+    pub client_ip: Option<ClientIp>,
     #[serde(flatten)]
     pub inspection: FlowInspection,
 }
@@ -142,8 +146,18 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
             })
             .collect(),
         kind: "unknown",
+        kind_reason: None,
         lb_range: None,
+        client_ip: None,
         inspection: crate::inspect::flow::inspect_flow(f),
     }
 }
 
+/// The client address a flow conveys, and by what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientIp {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
+    /// ip-source | proxy-v2 | proxy-v1 | xff | forwarded | toa | spp
+    pub by: &'static str,
+}

@@ -1,4 +1,4 @@
-//! Bad input gets one clear line on stderr and exit 2 (or, for a capture cut inside its last
+//! Bad input gets one clear line on stderr and exit 2 (exit 1 means findings, not bad input) (or, for a capture cut inside its last
 //! record, a warning and the analysis of what came before). Never a panic.
 
 use std::path::{Path, PathBuf};
@@ -212,14 +212,14 @@ fn every_shared_capture_exits_cleanly() {
             let o = lbcheck(&["pcap", "--format", format, path.to_str().unwrap()]);
             let err = stderr(&o);
             assert!(
-                matches!(o.status.code(), Some(0 | 2)),
+                matches!(o.status.code(), Some(0..=2)),
                 "{}: exit {:?}: {err}",
                 path.display(),
                 o.status.code()
             );
             assert!(!err.contains("panicked"), "{}: {err}", path.display());
             assert!(err.lines().count() <= 3, "{}: {err}", path.display());
-            if o.status.code() == Some(0) && format == "json" {
+            if o.status.code() != Some(2) && format == "json" {
                 let json: serde_json::Value = serde_json::from_slice(&o.stdout)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert_eq!(json["schema"], "lbcheck/1");

@@ -18,10 +18,16 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
                     cut.what,
                     cut.offset,
                     plural(cut.packets_before, "packet"),
-                    if cut.packets_before == 1 { "was" } else { "were" }
+                    if cut.packets_before == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    }
                 ),
             );
-            f.detail = Some("the capture was cut short, as when tcpdump is killed before it flushes".into());
+            f.detail = Some(
+                "the capture was cut short, as when tcpdump is killed before it flushes".into(),
+            );
             f.input = Some(i);
             out.push(f);
         }

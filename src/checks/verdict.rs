@@ -12,6 +12,8 @@ pub enum ClientIpVerdict {
     Xff,
     Forwarded,
     Toa,
+    /// Cloudflare Simple Proxy Protocol (UDP).
+    Spp,
     Lost,
     Mixed,
     NotApplicable,

@@ -95,7 +95,9 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
     let up = &f.streams[TO_SERVER];
     let down = &f.streams[TO_CLIENT];
     let header = proxy::inspect(up.bytes());
-    let after = header.as_ref().map_or(0, |h| h.payload_offset.min(up.bytes().len()));
+    let after = header
+        .as_ref()
+        .map_or(0, |h| h.payload_offset.min(up.bytes().len()));
     let proxy_seen = match (&header, up.bytes().is_empty(), up.wire_bytes) {
         (Some(_), _, _) => ProxySeen::Present,
         (None, _, 0) => ProxySeen::NoPayload,
@@ -103,19 +105,35 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         (None, false, _) => ProxySeen::Absent,
     };
     let proxy_segments = header.as_ref().and_then(|h| {
-        let spanned = up.segment_ends.iter().take_while(|end| (**end as usize) < h.header_len).count() as u32 + 1;
+        let spanned = up
+            .segment_ends
+            .iter()
+            .take_while(|end| (**end as usize) < h.header_len)
+            .count() as u32
+            + 1;
         (spanned > 1).then_some(spanned)
     });
     let client_bytes = &up.bytes()[after..];
     let server_bytes = down.bytes();
-    let requests = if http::looks_like_request(client_bytes) { http::parse_requests(client_bytes) } else { Vec::new() };
-    let responses = if http::looks_like_response(server_bytes) { http::parse_responses(server_bytes) } else { Vec::new() };
+    let requests = if http::looks_like_request(client_bytes) {
+        http::parse_requests(client_bytes)
+    } else {
+        Vec::new()
+    };
+    let responses = if http::looks_like_response(server_bytes) {
+        http::parse_responses(server_bytes)
+    } else {
+        Vec::new()
+    };
     let tls = match tls::parse_client_hello(client_bytes) {
         TlsParse::ClientHello(hello) => Some(hello),
         _ => None,
     };
     let toa = f.tcp.toa_option.as_ref().and_then(|(packet, value)| {
-        toa::parse_toa(toa::TOA_KIND, value).map(|toa| ToaSeen { packet: *packet, toa })
+        toa::parse_toa(toa::TOA_KIND, value).map(|toa| ToaSeen {
+            packet: *packet,
+            toa,
+        })
     });
     FlowInspection {
         proxy: header,
@@ -123,10 +141,25 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         proxy_segments,
         proxy_datagrams: None,
         first_bytes: FirstBytesPair {
-            to_server: direction(client_bytes, up.bytes().len(), up.wire_bytes, up.end(), &up.segment_ends),
-            to_client: direction(server_bytes, server_bytes.len(), down.wire_bytes, down.end(), &down.segment_ends),
+            to_server: direction(
+                client_bytes,
+                up.bytes().len(),
+                up.wire_bytes,
+                up.end(),
+                &up.segment_ends,
+            ),
+            to_client: direction(
+                server_bytes,
+                server_bytes.len(),
+                down.wire_bytes,
+                down.end(),
+                &down.segment_ends,
+            ),
         },
-        http: (!requests.is_empty() || !responses.is_empty()).then_some(HttpFacts { requests, responses }),
+        http: (!requests.is_empty() || !responses.is_empty()).then_some(HttpFacts {
+            requests,
+            responses,
+        }),
         tls,
         toa,
         spp: None,
@@ -140,7 +173,11 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
     let first = up.first();
     let header = headers.into_iter().flatten().next();
     let spp = first.and_then(|d| spp::parse_spp(&d.head));
-    let skip = header.as_ref().map(|h| h.payload_offset).or(spp.as_ref().map(|s| s.header_len)).unwrap_or(0);
+    let skip = header
+        .as_ref()
+        .map(|h| h.payload_offset)
+        .or(spp.as_ref().map(|s| s.header_len))
+        .unwrap_or(0);
     let proxy_seen = match (first, &header) {
         (_, Some(_)) => ProxySeen::Present,
         (None, None) => ProxySeen::NoPayload,
@@ -152,8 +189,14 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
         proxy: header,
         proxy_seen,
         proxy_segments: None,
-        proxy_datagrams: (!up.is_empty()).then_some(DatagramCount { inspected: up.len(), with_header }),
-        first_bytes: FirstBytesPair { to_server: datagram(f, TO_SERVER, skip), to_client: datagram(f, TO_CLIENT, 0) },
+        proxy_datagrams: (!up.is_empty()).then_some(DatagramCount {
+            inspected: up.len(),
+            with_header,
+        }),
+        first_bytes: FirstBytesPair {
+            to_server: datagram(f, TO_SERVER, skip),
+            to_client: datagram(f, TO_CLIENT, 0),
+        },
         http: None,
         tls: None,
         toa: None,
@@ -161,9 +204,22 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
     }
 }
 
-fn direction(bytes: &[u8], captured: usize, wire_bytes: u64, end: StreamEnd, segment_ends: &[u32]) -> DirectionBytes {
+fn direction(
+    bytes: &[u8],
+    captured: usize,
+    wire_bytes: u64,
+    end: StreamEnd,
+    segment_ends: &[u32],
+) -> DirectionBytes {
     let fb = payload::classify(bytes);
-    DirectionBytes { captured, wire_bytes, end, segment_ends: segment_ends.to_vec(), kind: fb.kind, summary: fb.summary }
+    DirectionBytes {
+        captured,
+        wire_bytes,
+        end,
+        segment_ends: segment_ends.to_vec(),
+        kind: fb.kind,
+        summary: fb.summary,
+    }
 }
 
 fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {

@@ -39,13 +39,16 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// 0: analysed, no error-level finding; 1: an error-level finding (or, later, a failed
-/// expectation). Exit 2 (could not analyse) is decided before a report exists.
+/// 0: analysed, no error-level finding (or, with `--expect`, every expectation met); 1: an
+/// error-level finding (or a failed expectation). Exit 2 (could not analyse) is decided before a
+/// report exists.
 pub fn exit_code(report: &Report) -> u8 {
+    let failed = report.expectations.iter().any(|e| !e.ok);
     u8::from(
-        report
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Error),
+        failed
+            || report
+                .findings
+                .iter()
+                .any(|f| f.severity == Severity::Error),
     )
 }

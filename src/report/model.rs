@@ -7,11 +7,13 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::analyze::{Analysis, InputSummary};
-use crate::checks::{self, Finding, Verdicts};
+use crate::checks::expect::ExpectResult;
+use crate::checks::service::Side;
+use crate::checks::{self, Finding, SideValue, Verdicts};
 use crate::config::Config;
 use crate::flow::{Flow, Proto};
-pub use crate::summary::FlowReport;
 use crate::source::{FileFormat, InterfaceInfo};
+pub use crate::summary::FlowReport;
 
 pub const SCHEMA: &str = "lbcheck/1";
 
@@ -26,6 +28,8 @@ pub struct Report {
     pub verdicts: Verdicts,
     pub services: Vec<ServiceReport>,
     pub findings: Vec<Finding>,
+    /// `--expect` results (empty without `--expect`).
+    pub expectations: Vec<ExpectResult>,
     pub flows: Vec<FlowReport>,
     pub stats: Stats,
 }
@@ -58,14 +62,8 @@ pub struct ServiceReport {
     pub side: Side,
     pub verdicts: Verdicts,
     pub flows: Vec<u32>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Side {
-    /// client | lb | backend | unknown
-    pub value: &'static str,
-    pub inferred: bool,
-    pub reason: Option<String>,
+    /// Flows taken for health checks (counted apart from client traffic).
+    pub health_checks: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -96,13 +94,38 @@ pub fn build(analysis: Analysis, config: &Config) -> Report {
         .filter(|(_, f)| config.proto.is_none_or(|p| p == f.proto))
         .filter(|(_, f)| config.ports.is_empty() || config.ports.contains(&f.server.port()))
         .collect();
-    let flows: Vec<FlowReport> = selected
+    let mut flows: Vec<FlowReport> = selected
         .iter()
         .map(|(input, f)| crate::summary::flow_summary(*input, f))
         .collect();
-    let services = services(&flows);
+    checks::flows::annotate(&mut flows, &config.check);
+    let mut services = services(&flows);
     let mut findings = checks::capture_findings(&analysis.inputs);
-    findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
+    for s in &mut services {
+        let members: Vec<&FlowReport> = flows.iter().filter(|f| s.flows.contains(&f.id)).collect();
+        let judgement = checks::service::judge(&members, &config.check);
+        s.verdicts = judgement.verdicts;
+        s.side = judgement.side;
+        s.health_checks = judgement.health_checks;
+        let name = format!("{}/{}", s.proto.name(), s.port);
+        for mut f in judgement
+            .findings
+            .into_iter()
+            .chain(checks::header_findings(&members, &config.check))
+        {
+            f.service = Some(name.clone());
+            findings.push(f);
+        }
+    }
+    findings
+        .sort_by(|a, b| (a.severity, a.code, &a.service).cmp(&(b.severity, b.code, &b.service)));
+    let main = services.first();
+    let expectations = checks::expect::evaluate(
+        &config.check.expectations,
+        &main.map(|s| s.verdicts).unwrap_or_default(),
+        main.map_or("unknown", |s| side_word(s.side.value)),
+        &findings,
+    );
     let stats = stats(&analysis.inputs, flows.len() as u64);
     Report {
         schema: SCHEMA,
@@ -115,6 +138,7 @@ pub fn build(analysis: Analysis, config: &Config) -> Report {
         verdicts: services.first().map(|s| s.verdicts).unwrap_or_default(),
         services,
         findings,
+        expectations,
         flows,
         stats,
     }
@@ -144,12 +168,13 @@ fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
                 port: f.server.port,
                 server_ips: Vec::new(),
                 side: Side {
-                    value: "unknown",
+                    value: SideValue::Unknown,
                     inferred: false,
                     reason: None,
                 },
                 verdicts: Verdicts::default(),
                 flows: Vec::new(),
+                health_checks: 0,
             });
         if !s.server_ips.contains(&f.server.ip) {
             s.server_ips.push(f.server.ip);
@@ -198,5 +223,14 @@ fn stop_name(stop: crate::decode::Stop) -> &'static str {
         Stop::CutInHeader => "cut-in-header",
         Stop::BadIp => "bad-ip",
         Stop::Fragment => "ip-fragment",
+    }
+}
+
+fn side_word(s: SideValue) -> &'static str {
+    match s {
+        SideValue::Client => "client",
+        SideValue::Lb => "lb",
+        SideValue::Backend => "backend",
+        SideValue::Unknown => "unknown",
     }
 }

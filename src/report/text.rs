@@ -1,6 +1,7 @@
 //! The text report: verdicts first (three lines and a person knows), then findings with their
 //! evidence and fix, then the flow table. Deterministic for a given report (golden tests).
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use colored::{ColoredString, Colorize};
@@ -75,6 +76,20 @@ pub fn render(
             )?;
         }
     }
+    if !report.expectations.is_empty() {
+        writeln!(w, "\n{}", "Expectations".bold())?;
+        for e in &report.expectations {
+            let tag = if e.ok {
+                "ok    ".green()
+            } else {
+                "FAILED".red().bold()
+            };
+            writeln!(w, "  {tag} {}={}  (found {})", e.check, e.expected, e.found)?;
+            if let Some(b) = &e.because {
+                writeln!(w, "         because {b}")?;
+            }
+        }
+    }
     if !report.findings.is_empty() {
         writeln!(w, "\n{}", "Findings".bold())?;
         for f in &report.findings {
@@ -114,6 +129,12 @@ fn service(w: &mut dyn Write, s: &ServiceReport) -> std::io::Result<()> {
     ] {
         writeln!(w, "  {label:<15} {}", paint(&value))?;
     }
+    let side = word(&s.side.value);
+    match (&s.side.reason, s.side.inferred) {
+        (Some(r), true) => writeln!(w, "  {:<15} {} (inferred: {r})", "capture side", side)?,
+        (Some(r), false) => writeln!(w, "  {:<15} {} ({r})", "capture side", side)?,
+        (None, _) => writeln!(w, "  {:<15} {}", "capture side", side)?,
+    }
     Ok(())
 }
 
@@ -139,7 +160,11 @@ fn finding(w: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
         Severity::Warning => "WARNING".yellow().bold(),
         Severity::Info => "info   ".normal(),
     };
-    writeln!(w, "  {tag} {}  {}", f.code, f.summary)?;
+    let svc = f
+        .service
+        .as_deref()
+        .map_or(String::new(), |s| format!("[{s}] "));
+    writeln!(w, "  {tag} {svc}{}  {}", f.code, f.summary)?;
     if let Some(d) = &f.detail {
         writeln!(w, "          {d}")?;
     }
@@ -154,6 +179,9 @@ fn finding(w: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
     }
     for line in &f.fix {
         writeln!(w, "          fix: {line}")?;
+    }
+    if let Some(c) = f.confirm.tcpdump.as_ref().or(f.confirm.tshark.as_ref()) {
+        writeln!(w, "          confirm: {c}")?;
     }
     Ok(())
 }
@@ -244,7 +272,11 @@ fn first_bytes(f: &FlowReport) -> String {
     use crate::inspect::flow::ProxySeen;
     let ins = &f.inspection;
     let after = &ins.first_bytes.to_server;
-    let rest = if after.kind == crate::inspect::payload::PayloadKind::Empty { String::new() } else { after.summary.clone() };
+    let rest = if after.kind == crate::inspect::payload::PayloadKind::Empty {
+        String::new()
+    } else {
+        after.summary.clone()
+    };
     match ins.proxy_seen {
         ProxySeen::Present => {
             let h = ins.proxy.as_ref().expect("present means a header");
@@ -254,10 +286,10 @@ fn first_bytes(f: &FlowReport) -> String {
                 s.push_str(&word(&c));
             }
             if let (Some(src), Some(port)) = (&h.src, h.src_port) {
-                s.push_str(&format!(" {src}:{port}"));
+                let _ = write!(s, " {src}:{port}");
             }
             if h.status != crate::inspect::proxy::Status::Complete {
-                s.push_str(&format!(" [{}]", word(&h.status)));
+                let _ = write!(s, " [{}]", word(&h.status));
             }
             if !rest.is_empty() {
                 s.push_str(" + ");

@@ -85,7 +85,9 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
 fn describe_non_capture(magic: [u8; 4]) -> String {
     if magic.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         let text: String = magic.iter().map(|b| char::from(*b)).collect();
-        format!("not a pcap or pcapng file: it starts with text {text:?}; was it saved with `tcpdump -w`?")
+        format!(
+            "not a pcap or pcapng file: it starts with text {text:?}; was it saved with `tcpdump -w`?"
+        )
     } else {
         let hex = u32::from_be_bytes(magic);
         format!("not a pcap or pcapng file: unknown magic number {hex:08x}")

@@ -1,0 +1,151 @@
+//! Per-flow judgement: is it a health check, is its source a known LB range, and which client
+//! does it convey (and by what).
+
+use std::net::IpAddr;
+
+use super::CheckConfig;
+use crate::inspect::proxy::{Command, ProxyHeader, Status};
+use crate::summary::{ClientIp, FlowReport};
+
+/// Request paths that health checkers use (AWS, GCP, Kubernetes, HAProxy and nginx examples).
+const HEALTH_PATHS: &[&str] = &[
+    "/health",
+    "/healthz",
+    "/healthcheck",
+    "/health-check",
+    "/_health",
+    "/ready",
+    "/readyz",
+    "/livez",
+    "/ping",
+    "/status",
+    "/hc",
+    "/lb-status",
+    "/lbcheck",
+    "/haproxy_check",
+    "/nginx_status",
+];
+
+/// Range names whose sources are health checkers only (not forwarded client traffic).
+const HEALTH_CHECK_RANGES: &[&str] = &["gcp-legacy-health-check", "azure-probe"];
+
+pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
+    for f in flows {
+        f.lb_range = cfg.lb_ranges.lookup(f.client.ip).map(|m| m.name);
+        f.client_ip = Some(conveyed_client(f));
+        match health_check_reason(f) {
+            Some(reason) => {
+                f.kind = "health-check";
+                f.kind_reason = Some(reason);
+            }
+            None => f.kind = "client",
+        }
+    }
+}
+
+/// The header that conveys the client, when it is complete enough to name one.
+pub fn proxy_client(h: &ProxyHeader) -> Option<(IpAddr, Option<u16>)> {
+    if h.command != Some(Command::Proxy) || h.status == Status::Malformed {
+        return None;
+    }
+    let ip: IpAddr = h.src.as_deref()?.parse().ok()?;
+    Some((ip, h.src_port))
+}
+
+fn conveyed_client(f: &FlowReport) -> ClientIp {
+    let ins = &f.inspection;
+    if let Some(h) = &ins.proxy {
+        if let Some((ip, port)) = proxy_client(h) {
+            return ClientIp {
+                ip,
+                port,
+                by: if h.version == 2 {
+                    "proxy-v2"
+                } else {
+                    "proxy-v1"
+                },
+            };
+        }
+    }
+    if let Some(t) = &ins.toa {
+        return ClientIp {
+            ip: t.toa.ip,
+            port: Some(t.toa.port),
+            by: "toa",
+        };
+    }
+    if let Some(s) = &ins.spp {
+        return ClientIp {
+            ip: s.client_ip,
+            port: Some(s.client_port),
+            by: "spp",
+        };
+    }
+    if let Some(http) = &ins.http {
+        if let Some(req) = http.requests.first() {
+            // The balancer appends its peer to the end of the last header: that entry is the
+            // one it vouches for; anything before it came from the client.
+            if let Some(entry) = req.x_forwarded_for.last().and_then(|h| h.entries.last()) {
+                if let (Some(ip), true) = (entry.ip, entry.valid) {
+                    return ClientIp {
+                        ip,
+                        port: entry.port,
+                        by: "xff",
+                    };
+                }
+            }
+            if let Some(el) = req.forwarded.last() {
+                if let Some(ip) = el.for_.as_ref().filter(|a| a.valid).and_then(|a| a.ip) {
+                    return ClientIp {
+                        ip,
+                        port: el.for_.as_ref().and_then(|a| a.port),
+                        by: "forwarded",
+                    };
+                }
+            }
+        }
+    }
+    ClientIp {
+        ip: f.client.ip,
+        port: Some(f.client.port),
+        by: "ip-source",
+    }
+}
+
+fn health_check_reason(f: &FlowReport) -> Option<String> {
+    let ins = &f.inspection;
+    if let Some(h) = &ins.proxy {
+        if h.command == Some(Command::Local) {
+            return Some("PROXY v2 LOCAL command (sent by the balancer itself)".into());
+        }
+        if h.version == 1 && h.src.is_some() && h.src == h.dst {
+            return Some(
+                "PROXY v1 line whose source equals its destination (classic ELB health check)"
+                    .into(),
+            );
+        }
+    }
+    if let Some(name) = &f.lb_range {
+        if HEALTH_CHECK_RANGES.contains(&name.as_str()) {
+            return Some(format!("source in the {name} health-check range"));
+        }
+    }
+    if let Some(req) = ins.http.as_ref().and_then(|h| h.requests.first()) {
+        let path = req.uri.split(['?', '#']).next().unwrap_or("");
+        if HEALTH_PATHS.iter().any(|p| path.eq_ignore_ascii_case(p)) {
+            return Some(format!(
+                "{} {} looks like a health-check request",
+                req.method, req.uri
+            ));
+        }
+    }
+    if let Some(t) = &f.tcp {
+        let connect_close = t.handshake_complete
+            && ins.first_bytes.to_server.wire_bytes == 0
+            && (t.fin_from_client.is_some() || t.rst_from_client.is_some());
+        if connect_close && ins.proxy.is_none() {
+            return Some("connect-then-close with no payload (a TCP health check)".into());
+        }
+    }
+    None
+}

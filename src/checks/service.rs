@@ -1,0 +1,542 @@
+//! Verdicts for one service (protocol + server port), from its annotated flows. Health checks
+//! are counted apart and never drag a verdict; flows that cannot be judged (payload not
+//! captured) are left out rather than guessed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::verdict::{ClientIpVerdict, ProxyVerdict, ReturnPathVerdict, SnatVerdict, Verdicts};
+use super::{CheckConfig, Finding, Severity, SideValue};
+use crate::flow::Proto;
+use crate::inspect::flow::ProxySeen;
+use crate::summary::FlowReport;
+
+/// Where the capture was taken, and how we know.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Side {
+    pub value: SideValue,
+    pub inferred: bool,
+    pub reason: Option<String>,
+}
+
+pub struct ServiceJudgement {
+    pub verdicts: Verdicts,
+    pub side: Side,
+    pub findings: Vec<Finding>,
+    pub health_checks: usize,
+}
+
+pub fn judge(flows: &[&FlowReport], cfg: &CheckConfig) -> ServiceJudgement {
+    let clients: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.kind != "health-check")
+        .collect();
+    let health_checks = flows.len() - clients.len();
+    // With nothing but health checks, judge those: it is all the capture shows.
+    let judged: &[&FlowReport] = if clients.is_empty() { flows } else { &clients };
+    let side = side(flows, cfg);
+    let mut findings = Vec::new();
+    let proxy_protocol = proxy_verdict(judged);
+    let (snat, snat_findings) = snat_verdict(judged, &side);
+    findings.extend(snat_findings);
+    // Health checks convey no client: with nothing else, the client IP question has no answer.
+    let client_ip = if clients.is_empty() {
+        ClientIpVerdict::Unknown
+    } else {
+        client_ip_verdict(judged, snat, &side, &mut findings)
+    };
+    let return_path = return_path_verdict(judged, &mut findings);
+    if health_checks > 0 {
+        let hc: Vec<&FlowReport> = flows
+            .iter()
+            .copied()
+            .filter(|f| f.kind == "health-check")
+            .collect();
+        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &hc {
+            *reasons
+                .entry(f.kind_reason.as_deref().unwrap_or(""))
+                .or_default() += 1;
+        }
+        let list: Vec<String> = reasons.iter().map(|(r, n)| format!("{n}× {r}")).collect();
+        let mut f = Finding::new(
+            "health-check.flows",
+            Severity::Info,
+            format!(
+                "{health_checks} health-check flows counted apart from client traffic: {}",
+                list.join("; ")
+            ),
+        );
+        f.flows = hc.iter().map(|f| f.id).collect();
+        f.packets = hc.iter().map(|f| f.first_packet).collect();
+        findings.push(f);
+    }
+    ServiceJudgement {
+        verdicts: Verdicts {
+            client_ip,
+            snat,
+            proxy_protocol,
+            return_path,
+        },
+        side,
+        findings,
+        health_checks,
+    }
+}
+
+fn side(flows: &[&FlowReport], cfg: &CheckConfig) -> Side {
+    if let Some(value) = cfg.side {
+        return Side {
+            value,
+            inferred: false,
+            reason: Some("given with --side".into()),
+        };
+    }
+    let conveyed: BTreeSet<IpAddr> = flows
+        .iter()
+        .filter_map(|f| f.client_ip.as_ref())
+        .filter(|c| c.by != "ip-source")
+        .map(|c| c.ip)
+        .collect();
+    if let Some(f) = flows.iter().find(|f| conveyed.contains(&f.client.ip)) {
+        return Side {
+            value: SideValue::Lb,
+            inferred: true,
+            reason: Some(format!(
+                "the capture holds both legs: client {} connects itself (flow {}) and is conveyed by a header on another flow",
+                f.client.ip, f.id
+            )),
+        };
+    }
+    if let Some(f) = flows.iter().find(|f| f.inspection.proxy.is_some()) {
+        return Side {
+            value: SideValue::Backend,
+            inferred: true,
+            reason: Some(format!(
+                "PROXY headers arrive at {} (flow {})",
+                f.server.ip, f.id
+            )),
+        };
+    }
+    if let Some(f) = flows.iter().find(|f| {
+        f.client_ip
+            .as_ref()
+            .is_some_and(|c| c.by == "xff" || c.by == "forwarded")
+    }) {
+        return Side {
+            value: SideValue::Backend,
+            inferred: true,
+            reason: Some(format!(
+                "forwarding headers arrive at {} (flow {})",
+                f.server.ip, f.id
+            )),
+        };
+    }
+    if let Some(f) = flows.iter().find(|f| f.lb_range.is_some()) {
+        return Side {
+            value: SideValue::Backend,
+            inferred: true,
+            reason: Some(format!(
+                "sources in a load-balancer range reach {} (flow {})",
+                f.server.ip, f.id
+            )),
+        };
+    }
+    if !cfg.vips.is_empty() && flows.iter().all(|f| cfg.vips.contains(&f.server.ip)) {
+        return Side {
+            value: SideValue::Client,
+            inferred: true,
+            reason: Some(
+                "every flow goes to a --vip address and nothing has been rewritten yet".into(),
+            ),
+        };
+    }
+    Side {
+        value: SideValue::Unknown,
+        inferred: true,
+        reason: Some("no header, LB range or --vip tells where this capture was taken".into()),
+    }
+}
+
+fn proxy_verdict(flows: &[&FlowReport]) -> ProxyVerdict {
+    let mut seen: BTreeSet<u8> = BTreeSet::new();
+    let mut without = false;
+    for f in flows {
+        match f.inspection.proxy_seen {
+            ProxySeen::Present => {
+                seen.insert(f.inspection.proxy.as_ref().map_or(0, |h| h.version));
+            }
+            ProxySeen::Absent => without = true,
+            ProxySeen::NotCaptured | ProxySeen::NoPayload => {}
+        }
+    }
+    match (seen.len(), without) {
+        (0, false) => ProxyVerdict::Unknown,
+        (0, true) => ProxyVerdict::None,
+        (1, false) if seen.contains(&2) => ProxyVerdict::V2,
+        (1, false) => ProxyVerdict::V1,
+        _ => ProxyVerdict::Mixed,
+    }
+}
+
+/// Is the source the balancer rather than the client?
+fn snat_verdict(flows: &[&FlowReport], side: &Side) -> (SnatVerdict, Vec<Finding>) {
+    let mut findings = Vec::new();
+    if side.value == SideValue::Client {
+        return (SnatVerdict::Unknown, findings);
+    }
+    // A conveyed client that differs from the IP source proves a translation.
+    let rewritten: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| {
+            f.client_ip
+                .as_ref()
+                .is_some_and(|c| c.by != "ip-source" && c.ip != f.client.ip)
+        })
+        .collect();
+    let in_range: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.lb_range.is_some())
+        .collect();
+    if !rewritten.is_empty() {
+        let sources: BTreeSet<IpAddr> = rewritten.iter().map(|f| f.client.ip).collect();
+        let clients: BTreeSet<IpAddr> = rewritten
+            .iter()
+            .filter_map(|f| f.client_ip.as_ref().map(|c| c.ip))
+            .collect();
+        let mut f = Finding::new(
+            "snat.detected",
+            Severity::Info,
+            format!(
+                "the balancer translates the source: {} source address{} ({}) {} {} distinct client{} in headers",
+                sources.len(),
+                if sources.len() == 1 { "" } else { "es" },
+                list(&sources, 3),
+                if sources.len() == 1 {
+                    "carries"
+                } else {
+                    "carry"
+                },
+                clients.len(),
+                if clients.len() == 1 { "" } else { "s" }
+            ),
+        );
+        f.flows = rewritten.iter().map(|f| f.id).collect();
+        f.packets = rewritten.iter().map(|f| f.first_packet).collect();
+        findings.push(f);
+        return (SnatVerdict::Yes, findings);
+    }
+    if !in_range.is_empty() {
+        return (SnatVerdict::Yes, findings);
+    }
+    let with_header: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.client_ip.as_ref().is_some_and(|c| c.by != "ip-source"))
+        .collect();
+    if !with_header.is_empty() {
+        // Every header names the IP source itself: the client reached us unchanged.
+        return (SnatVerdict::No, findings);
+    }
+    let judged: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.inspection.proxy_seen == ProxySeen::Absent)
+        .collect();
+    if !judged.is_empty()
+        && judged
+            .iter()
+            .all(|f| is_global_or_documentation(f.client.ip))
+    {
+        return (SnatVerdict::No, findings);
+    }
+    (SnatVerdict::Unknown, findings)
+}
+
+fn client_ip_verdict(
+    flows: &[&FlowReport],
+    snat: SnatVerdict,
+    side: &Side,
+    findings: &mut Vec<Finding>,
+) -> ClientIpVerdict {
+    if side.value == SideValue::Client {
+        return ClientIpVerdict::NotApplicable;
+    }
+    let mut by_value: BTreeMap<&'static str, Vec<&FlowReport>> = BTreeMap::new();
+    for f in flows {
+        let Some(c) = &f.client_ip else { continue };
+        let header_broken = f
+            .inspection
+            .proxy
+            .as_ref()
+            .is_some_and(|h| h.status != crate::inspect::proxy::Status::Complete);
+        let request_cut = f.inspection.first_bytes.to_server.end
+            == crate::flow::StreamEnd::NotCaptured
+            && f.inspection
+                .http
+                .as_ref()
+                .and_then(|h| h.requests.first())
+                .is_some_and(|r| !r.complete);
+        if c.by == "ip-source" && (header_broken || request_cut) {
+            // A broken PROXY header, or request headers the capture cut (an X-Forwarded-For
+            // may be in the part not captured): this flow cannot say.
+            continue;
+        }
+        let value = match c.by {
+            "ip-source" => match (f.inspection.proxy_seen, snat) {
+                (ProxySeen::NotCaptured, _) | (_, SnatVerdict::Unknown) => continue,
+                (_, SnatVerdict::Yes) => "lost",
+                (_, SnatVerdict::No) => "preserved",
+            },
+            other => other,
+        };
+        by_value.entry(value).or_default().push(f);
+    }
+    if by_value.contains_key("lost") {
+        let lost = &by_value["lost"];
+        let sources: BTreeSet<IpAddr> = lost.iter().map(|f| f.client.ip).collect();
+        let range = lost.iter().find_map(|f| f.lb_range.clone());
+        let mut f = Finding::new(
+            "client-ip.lost",
+            Severity::Error,
+            format!(
+                "the backend sees the balancer's address ({}), not the client: no PROXY header, X-Forwarded-For or TOA conveys it on {} flow{}",
+                list(&sources, 3),
+                lost.len(),
+                if lost.len() == 1 { "" } else { "s" }
+            ),
+        );
+        f.detail = Some(match range {
+            Some(r) => format!(
+                "the source is in the {r} range: the balancer translates the client address (SNAT)"
+            ),
+            None => "the source address is the balancer's (SNAT)".into(),
+        });
+        f.flows = lost.iter().map(|f| f.id).collect();
+        f.packets = lost.iter().map(|f| f.first_packet).collect();
+        f.fix = vec![
+            "enable PROXY protocol v2 on the balancer (AWS NLB: target group attribute proxy_protocol_v2.enabled=true; HAProxy: server … send-proxy-v2; nginx stream: proxy_protocol on;)".into(),
+            format!(
+                "and on the backend: nginx `listen {} proxy_protocol;` + `set_real_ip_from {};` + `real_ip_header proxy_protocol;` (HAProxy: `bind :{} accept-proxy`)",
+                lost[0].server.port,
+                lb_cidr_hint(&sources),
+                lost[0].server.port
+            ),
+            "or, for HTTP, have the balancer add X-Forwarded-For (HAProxy `option forwardfor`) and trust it only from the balancer (nginx `set_real_ip_from` + `real_ip_header X-Forwarded-For;`)".into(),
+            "or keep the client address end to end: client IP preservation / instance targets (AWS), or a pass-through (DNAT) balancer".into(),
+        ];
+        f.confirm.tcpdump = Some(format!(
+            "tcpdump -nn -r CAPTURE -A 'tcp dst port {} and src host {}'",
+            lost[0].server.port, lost[0].client.ip
+        ));
+        findings.push(f);
+    }
+    match by_value.len() {
+        0 => ClientIpVerdict::Unknown,
+        1 => word_to_verdict(by_value.keys().next().copied().unwrap_or("unknown")),
+        _ => {
+            let parts: Vec<String> = by_value
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}: flows {}",
+                        v.iter()
+                            .take(5)
+                            .map(|f| f.id.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                })
+                .collect();
+            let mut f = Finding::new(
+                "client-ip.mixed",
+                Severity::Warning,
+                format!(
+                    "flows of this service disagree on how the client reaches the backend ({})",
+                    parts.join("; ")
+                ),
+            );
+            f.flows = by_value.values().flatten().map(|f| f.id).collect();
+            findings.push(f);
+            ClientIpVerdict::Mixed
+        }
+    }
+}
+
+fn word_to_verdict(w: &str) -> ClientIpVerdict {
+    match w {
+        "preserved" => ClientIpVerdict::Preserved,
+        "proxy-v2" => ClientIpVerdict::ProxyV2,
+        "proxy-v1" => ClientIpVerdict::ProxyV1,
+        "xff" => ClientIpVerdict::Xff,
+        "forwarded" => ClientIpVerdict::Forwarded,
+        "toa" => ClientIpVerdict::Toa,
+        "spp" => ClientIpVerdict::Spp,
+        "lost" => ClientIpVerdict::Lost,
+        _ => ClientIpVerdict::Unknown,
+    }
+}
+
+/// What the packets say about replies: every handshake that completed proves a round trip; a
+/// SYN that never got a SYN-ACK, or an ICMP error about the flow, shows a broken one.
+fn return_path_verdict(flows: &[&FlowReport], findings: &mut Vec<Finding>) -> ReturnPathVerdict {
+    let tcp: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.proto == Proto::Tcp)
+        .collect();
+    // The client aborting (RST) is its own choice; a SYN seen once may just be the last packet
+    // of the capture. A retransmitted SYN that never got an answer is a broken return path.
+    let unanswered_syn = |f: &&FlowReport| {
+        f.tcp.as_ref().is_some_and(|t| {
+            t.syn.is_some()
+                && t.synack.is_none()
+                && t.rst_from_server.is_none()
+                && t.rst_from_client.is_none()
+        })
+    };
+    let unanswered: Vec<&FlowReport> = tcp
+        .iter()
+        .copied()
+        .filter(unanswered_syn)
+        .filter(|f| f.tcp.as_ref().is_some_and(|t| t.syn_count >= 2))
+        .collect();
+    let single: Vec<&FlowReport> = tcp
+        .iter()
+        .copied()
+        .filter(unanswered_syn)
+        .filter(|f| f.tcp.as_ref().is_some_and(|t| t.syn_count < 2))
+        .collect();
+    if !single.is_empty() {
+        let mut f = Finding::new(
+            "return-path.syn-unanswered-once",
+            Severity::Info,
+            format!(
+                "{} SYN{} without a SYN-ACK and without a retry in the capture (the capture may have ended first)",
+                single.len(),
+                if single.len() == 1 { "" } else { "s" }
+            ),
+        );
+        f.flows = single.iter().map(|f| f.id).collect();
+        f.packets = single
+            .iter()
+            .filter_map(|f| f.tcp.as_ref().and_then(|t| t.syn))
+            .collect();
+        findings.push(f);
+    }
+    let icmp: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| !f.icmp_errors.is_empty())
+        .collect();
+    if !unanswered.is_empty() {
+        let mut f = Finding::new(
+            "return-path.no-synack",
+            Severity::Error,
+            format!(
+                "{} connection{} got no SYN-ACK back (SYN sent {} time{} in all): replies do not come back this way",
+                unanswered.len(),
+                if unanswered.len() == 1 { "" } else { "s" },
+                unanswered
+                    .iter()
+                    .filter_map(|f| f.tcp.as_ref())
+                    .map(|t| t.syn_count)
+                    .sum::<u32>(),
+                if unanswered.len() == 1
+                    && unanswered[0].tcp.as_ref().is_some_and(|t| t.syn_count == 1)
+                {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+        );
+        f.flows = unanswered.iter().map(|f| f.id).collect();
+        f.packets = unanswered
+            .iter()
+            .filter_map(|f| f.tcp.as_ref().and_then(|t| t.syn))
+            .collect();
+        f.confirm.tcpdump = Some(format!(
+            "tcpdump -nn -r CAPTURE 'tcp[tcpflags] & tcp-syn != 0 and port {}'",
+            unanswered[0].server.port
+        ));
+        findings.push(f);
+    }
+    if !icmp.is_empty() {
+        let mut f = Finding::new(
+            "return-path.icmp-error",
+            Severity::Warning,
+            format!(
+                "{} flow{} drew ICMP errors (unreachable, time exceeded…)",
+                icmp.len(),
+                if icmp.len() == 1 { "" } else { "s" }
+            ),
+        );
+        f.flows = icmp.iter().map(|f| f.id).collect();
+        f.packets = icmp
+            .iter()
+            .flat_map(|f| f.icmp_errors.iter().map(|e| e.packet))
+            .collect();
+        findings.push(f);
+    }
+    if !unanswered.is_empty() {
+        return ReturnPathVerdict::Broken;
+    }
+    let completed = tcp
+        .iter()
+        .filter(|f| f.tcp.as_ref().is_some_and(|t| t.handshake_complete))
+        .count();
+    if completed > 0 && icmp.is_empty() {
+        ReturnPathVerdict::Ok
+    } else {
+        ReturnPathVerdict::Unknown
+    }
+}
+
+fn list(ips: &BTreeSet<IpAddr>, max: usize) -> String {
+    let mut v: Vec<String> = ips.iter().take(max).map(ToString::to_string).collect();
+    if ips.len() > max {
+        v.push(format!("+{} more", ips.len() - max));
+    }
+    v.join(", ")
+}
+
+/// A CIDR to trust for `set_real_ip_from`: the LB's /24 (IPv4) or /64 (IPv6) as a starting point.
+fn lb_cidr_hint(sources: &BTreeSet<IpAddr>) -> String {
+    match sources.iter().next() {
+        Some(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "<LB subnet>".into(),
+    }
+}
+
+/// A global address (or a documentation one, as in tests and examples): a real client can
+/// come from it. Private, shared (RFC 6598), loopback and link-local ones may be a balancer.
+fn is_global_or_documentation(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            let shared = o[0] == 100 && (o[1] & 0xc0) == 64;
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || shared)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            let unique_local = (first & 0xfe00) == 0xfc00;
+            let link_local = (first & 0xffc0) == 0xfe80;
+            !(v6.is_loopback() || v6.is_unspecified() || unique_local || link_local)
+        }
+    }
+}
