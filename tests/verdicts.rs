@@ -29,7 +29,16 @@ fn codes(r: &Value) -> Vec<String> {
 }
 
 /// (capture, client_ip, snat, proxy_protocol, return_path, findings that must be present)
-const CASES: &[(&str, &str, &str, &str, &str, &[&str])] = &[
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+const CASES: &[Case] = &[
     (
         "proxy_v2_tcp4_tlvs_alpn_authority_crc_uniqueid_ssl_http.pcap",
         "proxy-v2",
