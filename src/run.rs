@@ -33,7 +33,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Pcap(args) => {
             let config = Config::from_args(args)?;
             let analysis = crate::analyze::analyze(&config)?;
-            let report = crate::report::build(analysis, &config);
+            let report = crate::report::build(&analysis, &config);
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             crate::report::render(&report, &config.output, &mut out)?;

@@ -81,6 +81,9 @@ pub struct FlowReport {
     pub client: Endpoint,
     pub server: Endpoint,
     pub role_by: RoleBy,
+    /// Ethernet next hops: the MAC the requests came from and the one replies went to, as seen
+    /// from the captured host's side (equal on a symmetric path).
+    pub next_hop: Option<NextHop>,
     pub first_packet: u64,
     pub last_packet: u64,
     pub packets: PerDirection,
@@ -114,6 +117,7 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         client: f.client.into(),
         server: f.server.into(),
         role_by: f.role_by,
+        next_hop: next_hop(f),
         first_packet: f.first_packet,
         last_packet: f.last_packet,
         packets: f.packets.into(),
@@ -160,4 +164,39 @@ pub struct ClientIp {
     pub port: Option<u16>,
     /// ip-source | proxy-v2 | proxy-v1 | xff | forwarded | toa | spp
     pub by: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextHop {
+    /// The captured host: client or server.
+    pub local: &'static str,
+    pub requests_via: String,
+    pub replies_via: String,
+}
+
+/// Works out which end is the captured host (its MAC is on both directions) and returns the
+/// remote hop of each direction.
+fn next_hop(f: &Flow) -> Option<NextHop> {
+    let up = f.link[TO_SERVER]?;
+    let down = f.link[TO_CLIENT]?;
+    let (us, ud, ds, dd) = (up.src_mac?, up.dst_mac?, down.src_mac?, down.dst_mac?);
+    let (local, req, rep) = if ud == ds {
+        ("server", us, dd)
+    } else if us == dd {
+        ("client", ud, ds)
+    } else {
+        return None;
+    };
+    Some(NextHop {
+        local,
+        requests_via: mac(req),
+        replies_via: mac(rep),
+    })
+}
+
+fn mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

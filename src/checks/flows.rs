@@ -30,9 +30,37 @@ const HEALTH_PATHS: &[&str] = &[
 const HEALTH_CHECK_RANGES: &[&str] = &["gcp-legacy-health-check", "azure-probe"];
 
 pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
-    for f in flows {
+    for f in flows.iter_mut() {
         f.lb_range = cfg.lb_ranges.lookup(f.client.ip).map(|m| m.name);
         f.client_ip = Some(conveyed_client(f));
+    }
+    // When one flow's source is the client another flow conveys, the capture holds both legs
+    // (a capture on the balancer): the first leg's own X-Forwarded-For came from the client
+    // itself and conveys nothing.
+    let conveyed: std::collections::BTreeSet<IpAddr> = flows
+        .iter()
+        .filter_map(|f| {
+            f.client_ip
+                .as_ref()
+                .filter(|c| c.by != "ip-source" && c.ip != f.client.ip)
+                .map(|c| c.ip)
+        })
+        .collect();
+    for f in flows.iter_mut() {
+        let client_supplied = f
+            .client_ip
+            .as_ref()
+            .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
+            && conveyed.contains(&f.client.ip);
+        if client_supplied {
+            f.client_ip = Some(ClientIp {
+                ip: f.client.ip,
+                port: Some(f.client.port),
+                by: "ip-source",
+            });
+        }
+    }
+    for f in flows.iter_mut() {
         match health_check_reason(f) {
             Some(reason) => {
                 f.kind = "health-check";
@@ -41,6 +69,7 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
             None => f.kind = "client",
         }
     }
+    client_supplied_xff(flows);
 }
 
 /// The header that conveys the client, when it is complete enough to name one.
@@ -148,4 +177,65 @@ fn health_check_reason(f: &FlowReport) -> Option<String> {
         }
     }
     None
+}
+
+/// Once the capture point is known: on a client's own capture, or on the client-facing leg of a
+/// balancer's, a forwarding header was written by the client itself and conveys nothing.
+pub fn apply_side(flows: &mut [FlowReport], side: super::SideValue) {
+    use super::SideValue;
+    for f in flows.iter_mut() {
+        let client_leg = match side {
+            SideValue::Client => true,
+            // On the balancer, the legs toward backends come from balancer addresses.
+            SideValue::Lb => f.lb_range.is_none() && f.inspection.proxy.is_none(),
+            SideValue::Backend | SideValue::Unknown => false,
+        };
+        if client_leg
+            && f.client_ip
+                .as_ref()
+                .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
+        {
+            f.client_ip = Some(ClientIp {
+                ip: f.client.ip,
+                port: Some(f.client.port),
+                by: "ip-source",
+            });
+        }
+    }
+}
+
+/// A balancer adds X-Forwarded-For to every request it forwards. When one source sends some
+/// requests with it and some without, the header came from the client (curl -H …), not from
+/// a balancer: it conveys nothing. Health checks are left out (balancers do not add it to
+/// their own probes).
+fn client_supplied_xff(flows: &mut [FlowReport]) {
+    use std::collections::BTreeMap;
+    let mut by_source: BTreeMap<IpAddr, (usize, usize)> = BTreeMap::new();
+    for f in flows.iter().filter(|f| f.kind != "health-check") {
+        let Some(req) = f.inspection.http.as_ref().and_then(|h| h.requests.first()) else {
+            continue;
+        };
+        let e = by_source.entry(f.client.ip).or_default();
+        if req.x_forwarded_for.is_empty() && req.forwarded.is_empty() {
+            e.1 += 1
+        } else {
+            e.0 += 1
+        }
+    }
+    for f in flows.iter_mut() {
+        let mixed = by_source
+            .get(&f.client.ip)
+            .is_some_and(|(with, without)| *with > 0 && *without > 0);
+        if mixed
+            && f.client_ip
+                .as_ref()
+                .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
+        {
+            f.client_ip = Some(ClientIp {
+                ip: f.client.ip,
+                port: Some(f.client.port),
+                by: "ip-source",
+            });
+        }
+    }
 }

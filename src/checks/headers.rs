@@ -273,24 +273,27 @@ fn header_faults<'a>(flows: &[&'a FlowReport], out: &mut Vec<Finding>) {
 }
 
 fn xff_findings(flows: &[&FlowReport], out: &mut Vec<Finding>) {
-    let mut multi = Vec::new();
-    let mut forged_example = None;
+    let mut headers = Vec::new();
+    let mut entries = Vec::new();
+    let mut example = None;
     let mut invalid = Vec::new();
     for f in flows {
         let Some(req) = f.inspection.http.as_ref().and_then(|h| h.requests.first()) else {
             continue;
         };
-        let entries: usize = req.x_forwarded_for.iter().map(|h| h.entries.len()).sum();
-        if entries > 1 {
-            multi.push(*f);
-            if forged_example.is_none() {
-                let all: Vec<&str> = req
-                    .x_forwarded_for
-                    .iter()
-                    .flat_map(|h| h.entries.iter().map(|e| e.raw.as_str()))
-                    .collect();
-                forged_example = Some(all.join(", "));
-            }
+        let count: usize = req.x_forwarded_for.iter().map(|h| h.entries.len()).sum();
+        if req.x_forwarded_for.len() > 1 {
+            headers.push(*f);
+        } else if count > 1 {
+            entries.push(*f);
+        }
+        if count > 1 && example.is_none() {
+            let all: Vec<&str> = req
+                .x_forwarded_for
+                .iter()
+                .flat_map(|h| h.entries.iter().map(|e| e.raw.as_str()))
+                .collect();
+            example = Some(all.join(", "));
         }
         if req
             .x_forwarded_for
@@ -301,21 +304,37 @@ fn xff_findings(flows: &[&FlowReport], out: &mut Vec<Finding>) {
             invalid.push(*f);
         }
     }
-    if !multi.is_empty() {
+    let fixes = || {
+        vec![
+            "nginx: `set_real_ip_from <balancer addresses>; real_ip_header X-Forwarded-For; real_ip_recursive on;` (takes the right-most untrusted entry)".to_string(),
+            "HAProxy in front: `http-request del-header X-Forwarded-For` before `option forwardfor`, so clients cannot inject entries".to_string(),
+        ]
+    };
+    let example = example.unwrap_or_default();
+    if !headers.is_empty() {
+        let mut f = grouped(
+            "xff.multiple-headers",
+            Severity::Warning,
+            &headers,
+            format!(
+                "several X-Forwarded-For header lines ({example}): only the last entry of the last line was added by the balancer; the earlier ones are whatever the client sent"
+            ),
+            headers.iter().map(|f| f.first_packet).collect(),
+        );
+        f.fix = fixes();
+        out.push(f);
+    }
+    if !entries.is_empty() {
         let mut f = grouped(
             "xff.multiple-entries",
-            Severity::Warning,
-            &multi,
+            Severity::Info,
+            &entries,
             format!(
-                "X-Forwarded-For carries several addresses ({}): only the last one was added by the balancer; earlier ones are whatever the client sent",
-                forged_example.unwrap_or_default()
+                "X-Forwarded-For lists several hops ({example}): each proxy appends its peer; trust entries only from the right, as far as your own proxies go"
             ),
-            multi.iter().map(|f| f.first_packet).collect(),
+            entries.iter().map(|f| f.first_packet).collect(),
         );
-        f.fix = vec![
-            "nginx: `set_real_ip_from <balancer addresses>; real_ip_header X-Forwarded-For; real_ip_recursive on;` (takes the right-most untrusted entry)".into(),
-            "HAProxy in front: `http-request del-header X-Forwarded-For` before `option forwardfor`, so clients cannot inject entries".into(),
-        ];
+        f.fix = fixes();
         out.push(f);
     }
     if !invalid.is_empty() {

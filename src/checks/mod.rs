@@ -6,6 +6,7 @@ pub mod expect;
 pub mod flows;
 mod headers;
 pub mod lb_ranges;
+pub mod return_path;
 pub mod service;
 pub mod verdict;
 

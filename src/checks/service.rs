@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::verdict::{ClientIpVerdict, ProxyVerdict, ReturnPathVerdict, SnatVerdict, Verdicts};
+use super::verdict::{ClientIpVerdict, ProxyVerdict, SnatVerdict, Verdicts};
 use super::{CheckConfig, Finding, Severity, SideValue};
-use crate::flow::Proto;
 use crate::inspect::flow::ProxySeen;
 use crate::summary::FlowReport;
 
@@ -26,7 +25,11 @@ pub struct ServiceJudgement {
     pub health_checks: usize,
 }
 
-pub fn judge(flows: &[&FlowReport], cfg: &CheckConfig) -> ServiceJudgement {
+pub fn judge(
+    flows: &[&FlowReport],
+    side: &Side,
+    rp: &super::return_path::ReturnPath,
+) -> ServiceJudgement {
     let clients: Vec<&FlowReport> = flows
         .iter()
         .copied()
@@ -35,7 +38,7 @@ pub fn judge(flows: &[&FlowReport], cfg: &CheckConfig) -> ServiceJudgement {
     let health_checks = flows.len() - clients.len();
     // With nothing but health checks, judge those: it is all the capture shows.
     let judged: &[&FlowReport] = if clients.is_empty() { flows } else { &clients };
-    let side = side(flows, cfg);
+    let side = side.clone();
     let mut findings = Vec::new();
     let proxy_protocol = proxy_verdict(judged);
     let (snat, snat_findings) = snat_verdict(judged, &side);
@@ -46,7 +49,7 @@ pub fn judge(flows: &[&FlowReport], cfg: &CheckConfig) -> ServiceJudgement {
     } else {
         client_ip_verdict(judged, snat, &side, &mut findings)
     };
-    let return_path = return_path_verdict(judged, &mut findings);
+    let return_path = super::return_path::verdict(judged, rp);
     if health_checks > 0 {
         let hc: Vec<&FlowReport> = flows
             .iter()
@@ -85,7 +88,8 @@ pub fn judge(flows: &[&FlowReport], cfg: &CheckConfig) -> ServiceJudgement {
     }
 }
 
-fn side(flows: &[&FlowReport], cfg: &CheckConfig) -> Side {
+/// Where the capture was taken, from every flow in it (a property of the capture point).
+pub fn side(flows: &[&FlowReport], cfg: &CheckConfig) -> Side {
     if let Some(value) = cfg.side {
         return Side {
             value,
@@ -241,10 +245,16 @@ fn snat_verdict(flows: &[&FlowReport], side: &Side) -> (SnatVerdict, Vec<Finding
         // Every header names the IP source itself: the client reached us unchanged.
         return (SnatVerdict::No, findings);
     }
+    // Flows whose first bytes are known to carry no header (or that carried no payload at all).
     let judged: Vec<&FlowReport> = flows
         .iter()
         .copied()
-        .filter(|f| f.inspection.proxy_seen == ProxySeen::Absent)
+        .filter(|f| {
+            matches!(
+                f.inspection.proxy_seen,
+                ProxySeen::Absent | ProxySeen::NoPayload
+            )
+        })
         .collect();
     if !judged.is_empty()
         && judged
@@ -377,122 +387,6 @@ fn word_to_verdict(w: &str) -> ClientIpVerdict {
         "spp" => ClientIpVerdict::Spp,
         "lost" => ClientIpVerdict::Lost,
         _ => ClientIpVerdict::Unknown,
-    }
-}
-
-/// What the packets say about replies: every handshake that completed proves a round trip; a
-/// SYN that never got a SYN-ACK, or an ICMP error about the flow, shows a broken one.
-fn return_path_verdict(flows: &[&FlowReport], findings: &mut Vec<Finding>) -> ReturnPathVerdict {
-    let tcp: Vec<&FlowReport> = flows
-        .iter()
-        .copied()
-        .filter(|f| f.proto == Proto::Tcp)
-        .collect();
-    // The client aborting (RST) is its own choice; a SYN seen once may just be the last packet
-    // of the capture. A retransmitted SYN that never got an answer is a broken return path.
-    let unanswered_syn = |f: &&FlowReport| {
-        f.tcp.as_ref().is_some_and(|t| {
-            t.syn.is_some()
-                && t.synack.is_none()
-                && t.rst_from_server.is_none()
-                && t.rst_from_client.is_none()
-        })
-    };
-    let unanswered: Vec<&FlowReport> = tcp
-        .iter()
-        .copied()
-        .filter(unanswered_syn)
-        .filter(|f| f.tcp.as_ref().is_some_and(|t| t.syn_count >= 2))
-        .collect();
-    let single: Vec<&FlowReport> = tcp
-        .iter()
-        .copied()
-        .filter(unanswered_syn)
-        .filter(|f| f.tcp.as_ref().is_some_and(|t| t.syn_count < 2))
-        .collect();
-    if !single.is_empty() {
-        let mut f = Finding::new(
-            "return-path.syn-unanswered-once",
-            Severity::Info,
-            format!(
-                "{} SYN{} without a SYN-ACK and without a retry in the capture (the capture may have ended first)",
-                single.len(),
-                if single.len() == 1 { "" } else { "s" }
-            ),
-        );
-        f.flows = single.iter().map(|f| f.id).collect();
-        f.packets = single
-            .iter()
-            .filter_map(|f| f.tcp.as_ref().and_then(|t| t.syn))
-            .collect();
-        findings.push(f);
-    }
-    let icmp: Vec<&FlowReport> = flows
-        .iter()
-        .copied()
-        .filter(|f| !f.icmp_errors.is_empty())
-        .collect();
-    if !unanswered.is_empty() {
-        let mut f = Finding::new(
-            "return-path.no-synack",
-            Severity::Error,
-            format!(
-                "{} connection{} got no SYN-ACK back (SYN sent {} time{} in all): replies do not come back this way",
-                unanswered.len(),
-                if unanswered.len() == 1 { "" } else { "s" },
-                unanswered
-                    .iter()
-                    .filter_map(|f| f.tcp.as_ref())
-                    .map(|t| t.syn_count)
-                    .sum::<u32>(),
-                if unanswered.len() == 1
-                    && unanswered[0].tcp.as_ref().is_some_and(|t| t.syn_count == 1)
-                {
-                    ""
-                } else {
-                    "s"
-                }
-            ),
-        );
-        f.flows = unanswered.iter().map(|f| f.id).collect();
-        f.packets = unanswered
-            .iter()
-            .filter_map(|f| f.tcp.as_ref().and_then(|t| t.syn))
-            .collect();
-        f.confirm.tcpdump = Some(format!(
-            "tcpdump -nn -r CAPTURE 'tcp[tcpflags] & tcp-syn != 0 and port {}'",
-            unanswered[0].server.port
-        ));
-        findings.push(f);
-    }
-    if !icmp.is_empty() {
-        let mut f = Finding::new(
-            "return-path.icmp-error",
-            Severity::Warning,
-            format!(
-                "{} flow{} drew ICMP errors (unreachable, time exceeded…)",
-                icmp.len(),
-                if icmp.len() == 1 { "" } else { "s" }
-            ),
-        );
-        f.flows = icmp.iter().map(|f| f.id).collect();
-        f.packets = icmp
-            .iter()
-            .flat_map(|f| f.icmp_errors.iter().map(|e| e.packet))
-            .collect();
-        findings.push(f);
-    }
-    if !unanswered.is_empty() {
-        return ReturnPathVerdict::Broken;
-    }
-    let completed = tcp
-        .iter()
-        .filter(|f| f.tcp.as_ref().is_some_and(|t| t.handshake_complete))
-        .count();
-    if completed > 0 && icmp.is_empty() {
-        ReturnPathVerdict::Ok
-    } else {
-        ReturnPathVerdict::Unknown
     }
 }
 

@@ -163,15 +163,17 @@ fn fallback_l4(proto: u8, body: &[u8], declared: u32) -> L4<'_> {
                 ..TcpSegment::default()
             };
             if let Some(h) = body.get(..TCP_MIN_HEADER) {
+                // The fixed header is here: flags and sequence numbers are known even when the
+                // capture cut the options (snaplen 60 with timestamps) or the payload.
                 let header_len = ((h[12] >> 4) as usize) * 4;
                 seg.seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
                 seg.ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
                 seg.flags = h[13];
                 seg.window = u16::from_be_bytes([h[14], h[15]]);
-                if header_len >= TCP_MIN_HEADER && body.len() >= header_len {
+                if header_len >= TCP_MIN_HEADER {
                     seg.header_complete = true;
-                    seg.options = &body[TCP_MIN_HEADER..header_len];
-                    seg.payload = &body[header_len..];
+                    seg.options = &body[TCP_MIN_HEADER..header_len.min(body.len())];
+                    seg.payload = body.get(header_len..).unwrap_or(&[]);
                     seg.wire_len = declared
                         .saturating_sub(header_len as u32)
                         .max(seg.payload.len() as u32);

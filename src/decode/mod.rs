@@ -91,7 +91,8 @@ pub struct TcpSegment<'a> {
     pub ack: u32,
     pub flags: u8,
     pub window: u16,
-    /// False when the capture cut the TCP header: only the ports are known.
+    /// False when the capture cut the fixed TCP header: only the ports are known. (Options
+    /// may still be cut when true: `options` holds what was captured.)
     pub header_complete: bool,
     /// Captured payload (may be shorter than `wire_len`).
     pub payload: &'a [u8],

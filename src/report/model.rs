@@ -1,7 +1,7 @@
 //! The one report model. Text and JSON are two renderings of it; its serde shape is the JSON
 //! contract (schema `lbcheck/1`: fields are added, never renamed or removed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -11,7 +11,7 @@ use crate::checks::expect::ExpectResult;
 use crate::checks::service::Side;
 use crate::checks::{self, Finding, SideValue, Verdicts};
 use crate::config::Config;
-use crate::flow::{Flow, Proto};
+use crate::flow::Proto;
 use crate::source::{FileFormat, InterfaceInfo};
 pub use crate::summary::FlowReport;
 
@@ -87,23 +87,37 @@ pub fn ts_string(nanos: i64) -> String {
 }
 
 /// Builds the report from the analysed flows.
-pub fn build(analysis: Analysis, config: &Config) -> Report {
-    let selected: Vec<(usize, Flow)> = analysis
+pub fn build(analysis: &Analysis, config: &Config) -> Report {
+    let mut all: Vec<FlowReport> = analysis
         .flows
-        .into_iter()
-        .filter(|(_, f)| config.proto.is_none_or(|p| p == f.proto))
-        .filter(|(_, f)| config.ports.is_empty() || config.ports.contains(&f.server.port()))
-        .collect();
-    let mut flows: Vec<FlowReport> = selected
         .iter()
+        .filter(|(_, f)| config.proto.is_none_or(|p| p == f.proto))
         .map(|(input, f)| crate::summary::flow_summary(*input, f))
         .collect();
-    checks::flows::annotate(&mut flows, &config.check);
+    checks::flows::annotate(&mut all, &config.check);
+    // Where the capture was taken is a property of the capture point: judged from every flow.
+    let side = checks::service::side(&all.iter().collect::<Vec<_>>(), &config.check);
+    checks::flows::apply_side(&mut all, side.value);
+    // Return paths are judged over the whole capture: a broken one often shows as a second
+    // flow on another port (the real server answering directly), which `--port` would hide.
+    let mut return_path = checks::return_path::analyze(&all);
+    let wanted = |f: &FlowReport| config.ports.is_empty() || config.ports.contains(&f.server.port);
+    let mut keep: BTreeSet<u32> = all.iter().filter(|f| wanted(f)).map(|f| f.id).collect();
+    return_path
+        .findings
+        .retain(|f| f.flows.iter().any(|id| keep.contains(id)));
+    for f in &return_path.findings {
+        keep.extend(f.flows.iter().copied());
+    }
+    let flows: Vec<FlowReport> = all.into_iter().filter(|f| keep.contains(&f.id)).collect();
     let mut services = services(&flows);
+    // Services the user asked for with --port come first (partners of a return-path finding
+    // may add others).
+    services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
     let mut findings = checks::capture_findings(&analysis.inputs);
     for s in &mut services {
         let members: Vec<&FlowReport> = flows.iter().filter(|f| s.flows.contains(&f.id)).collect();
-        let judgement = checks::service::judge(&members, &config.check);
+        let judgement = checks::service::judge(&members, &side, &return_path);
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
         s.health_checks = judgement.health_checks;
@@ -117,6 +131,7 @@ pub fn build(analysis: Analysis, config: &Config) -> Report {
             findings.push(f);
         }
     }
+    findings.extend(return_path.findings);
     findings
         .sort_by(|a, b| (a.severity, a.code, &a.service).cmp(&(b.severity, b.code, &b.service)));
     let main = services.first();

@@ -1,0 +1,408 @@
+//! Return paths from one capture: do replies come back the way requests went? Looks across
+//! flows of the whole capture, because a broken return path often shows as a second flow (a
+//! SYN-ACK from the real server's own address, a UDP reply from an address the client never
+//! asked). Findings name the flows and packets; services take `broken` from their flows.
+
+use std::collections::BTreeSet;
+
+use super::{Finding, Severity};
+use crate::flow::{Proto, RoleBy};
+use crate::summary::FlowReport;
+
+/// ICMP destination unreachable (v4 type 3, v6 type 1): the reply path hit a wall.
+const ICMP4_UNREACHABLE: u8 = 3;
+const ICMP6_UNREACHABLE: u8 = 1;
+
+pub struct ReturnPath {
+    pub findings: Vec<Finding>,
+    /// Flows whose replies are shown not to come back.
+    pub broken: BTreeSet<u32>,
+}
+
+pub fn analyze(flows: &[FlowReport]) -> ReturnPath {
+    let mut rp = ReturnPath {
+        findings: Vec::new(),
+        broken: BTreeSet::new(),
+    };
+    let considered: Vec<&FlowReport> = flows.iter().filter(|f| f.kind != "health-check").collect();
+    no_synack(&considered, &mut rp);
+    synack_unacknowledged(&considered, &mut rp);
+    synack_reset(&considered, &mut rp);
+    orphan_synack(&considered, &mut rp);
+    udp_reply_from_elsewhere(&considered, &mut rp);
+    icmp_errors(&considered, &mut rp);
+    asymmetric_next_hop(&considered, &mut rp);
+    rp
+}
+
+/// The verdict word for one service's flows.
+pub fn verdict(service_flows: &[&FlowReport], rp: &ReturnPath) -> super::ReturnPathVerdict {
+    use super::ReturnPathVerdict as V;
+    if service_flows.iter().any(|f| rp.broken.contains(&f.id)) {
+        return V::Broken;
+    }
+    let round_trip = service_flows.iter().any(|f| match f.proto {
+        Proto::Tcp => f.tcp.as_ref().is_some_and(|t| t.handshake_complete),
+        Proto::Udp => f.packets.to_server > 0 && f.packets.to_client > 0,
+    });
+    if round_trip { V::Ok } else { V::Unknown }
+}
+
+fn tcp_where<'a>(
+    flows: &[&'a FlowReport],
+    pred: impl Fn(&crate::summary::TcpReport) -> bool,
+) -> Vec<&'a FlowReport> {
+    flows
+        .iter()
+        .copied()
+        .filter(|f| f.tcp.as_ref().is_some_and(&pred))
+        .collect()
+}
+
+fn push(rp: &mut ReturnPath, mut f: Finding, flows: &[&FlowReport], packets: Vec<u64>) {
+    f.flows = flows.iter().map(|f| f.id).collect();
+    f.packets = packets;
+    rp.findings.push(f);
+}
+
+fn s(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// SYN retransmitted, never answered (a single SYN may just be the capture's last packet).
+fn no_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    let hits = tcp_where(flows, |t| {
+        t.syn.is_some()
+            && t.synack.is_none()
+            && t.rst_from_server.is_none()
+            && t.rst_from_client.is_none()
+            && t.syn_count >= 2
+    });
+    if hits.is_empty() {
+        return;
+    }
+    rp.broken.extend(hits.iter().map(|f| f.id));
+    let syns: u32 = hits
+        .iter()
+        .filter_map(|f| f.tcp.as_ref())
+        .map(|t| t.syn_count)
+        .sum();
+    let mut f = Finding::new(
+        "return-path.no-synack",
+        Severity::Error,
+        format!(
+            "{} connection{} never got a SYN-ACK although the SYN was retransmitted ({syns} SYNs): nothing comes back this way",
+            hits.len(),
+            s(hits.len())
+        ),
+    );
+    f.detail = Some("on a client or LB capture: the server's replies take another path (asymmetric routing, DSR without the VIP on the server) or the server is unreachable".into());
+    f.fix = vec![
+        "on the backend: route replies to clients via the balancer (default route or policy routing: `ip rule add fwmark 1 lookup 100`)".into(),
+        "for DSR: the VIP on a non-ARP interface (`ip addr add VIP/32 dev lo`, sysctl `arp_ignore=1`, `arp_announce=2`)".into(),
+    ];
+    f.confirm.tcpdump = Some(format!(
+        "tcpdump -nn -r CAPTURE 'tcp port {} and tcp[tcpflags] & tcp-syn != 0'",
+        hits[0].server.port
+    ));
+    let packets = hits
+        .iter()
+        .filter_map(|f| f.tcp.as_ref().and_then(|t| t.syn))
+        .collect();
+    push(rp, f, &hits, packets);
+}
+
+/// The server answers (SYN-ACK) but the client's ACK never arrives, and the SYN or SYN-ACK is
+/// retransmitted: the reply went somewhere the client is not.
+fn synack_unacknowledged(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    let hits = tcp_where(flows, |t| {
+        t.synack.is_some()
+            && t.syn.is_some()
+            && !t.handshake_complete
+            && t.rst_from_client.is_none()
+            && t.rst_from_server.is_none()
+            && (t.syn_count >= 2 || t.synack_count >= 2)
+    });
+    if hits.is_empty() {
+        return;
+    }
+    rp.broken.extend(hits.iter().map(|f| f.id));
+    let mut f = Finding::new(
+        "return-path.synack-lost",
+        Severity::Error,
+        format!(
+            "{} connection{}: the server answers with a SYN-ACK but the client never completes the handshake and retransmits: the SYN-ACK does not reach it",
+            hits.len(),
+            s(hits.len())
+        ),
+    );
+    f.detail = Some("typical of asymmetric routing: the backend's replies leave by its default route instead of through the balancer, and are dropped (blackhole, rp_filter) or arrive from an address the client never contacted".into());
+    f.fix = vec![
+        "route replies through the balancer: backend default route via the LB, or `ip rule add from <backend-ip> lookup <table-via-LB>`".into(),
+        "with IP transparency (`proxy_bind $remote_addr transparent`): mark replies and route them back through the proxy host (`iptables -t mangle … -j MARK --set-mark 1`, `ip rule add fwmark 1 lookup 100`, `ip route add local 0.0.0.0/0 dev lo table 100`)".into(),
+        "relax reverse-path filtering where replies legitimately return on another interface: sysctl `net.ipv4.conf.all.rp_filter=2`".into(),
+    ];
+    let packets = hits
+        .iter()
+        .filter_map(|f| f.tcp.as_ref().and_then(|t| t.synack))
+        .collect();
+    push(rp, f, &hits, packets);
+}
+
+/// The server's SYN-ACK is answered by a RST from the client, not an ACK: the client did not
+/// recognise it (it came from an address the client never contacted — the server's own
+/// instead of the VIP — after the reply bypassed the balancer's NAT).
+fn synack_reset(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    let hits = tcp_where(flows, |t| {
+        t.syn.is_some()
+            && t.synack.is_some()
+            && !t.handshake_complete
+            && t.rst_from_client.is_some()
+    });
+    if hits.is_empty() {
+        return;
+    }
+    rp.broken.extend(hits.iter().map(|f| f.id));
+    let mut f = Finding::new(
+        "return-path.synack-reset",
+        Severity::Error,
+        format!(
+            "{} connection{}: the client answers the server's SYN-ACK with a RST: it did not recognise the reply, which left without passing back through the balancer",
+            hits.len(),
+            s(hits.len())
+        ),
+    );
+    f.detail = Some("with DNAT or DSR the reply must carry the VIP as its source; a reply routed around the balancer keeps the real server's address and the client resets it".into());
+    f.fix = vec![
+        "route the backend's replies through the balancer (default route via the LB, or policy routing), or for DSR answer from the VIP (VIP on loopback, `arp_ignore=1`, `arp_announce=2`)".into(),
+    ];
+    let packets = hits
+        .iter()
+        .filter_map(|f| f.tcp.as_ref().and_then(|t| t.rst_from_client))
+        .collect();
+    push(rp, f, &hits, packets);
+}
+
+/// A SYN-ACK arrives for a connection the client never opened with that address: the real
+/// server answering directly instead of through the VIP (DSR without the VIP configured, or a
+/// default route that bypasses the balancer). The client resets it.
+fn orphan_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    for orphan in flows
+        .iter()
+        .copied()
+        .filter(|f| f.role_by == RoleBy::SynAck && f.tcp.as_ref().is_some_and(|t| t.syn.is_none()))
+    {
+        let asked = flows.iter().copied().find(|f| {
+            f.id != orphan.id
+                && f.client.ip == orphan.client.ip
+                && f.client.port == orphan.client.port
+                && f.tcp
+                    .as_ref()
+                    .is_some_and(|t| t.syn.is_some() && t.synack.is_none())
+        });
+        let mut f = Finding::new(
+            "return-path.orphan-synack",
+            Severity::Error,
+            match asked {
+                Some(a) => format!(
+                    "the client's SYN went to {}:{} but the SYN-ACK came from {}:{}: the real server answers directly, and the client {}",
+                    a.server.ip,
+                    a.server.port,
+                    orphan.server.ip,
+                    orphan.server.port,
+                    if orphan
+                        .tcp
+                        .as_ref()
+                        .is_some_and(|t| t.rst_from_client.is_some())
+                    {
+                        "resets it"
+                    } else {
+                        "ignores it"
+                    }
+                ),
+                None => format!(
+                    "a SYN-ACK from {}:{} to {}:{} answers no SYN in this capture",
+                    orphan.server.ip, orphan.server.port, orphan.client.ip, orphan.client.port
+                ),
+            },
+        );
+        f.fix = vec![
+            "replies must leave from the address the client contacted: route them back through the balancer, or for DSR put the VIP on the server's loopback (`ip addr add VIP/32 dev lo`, `arp_ignore=1`, `arp_announce=2`) so it answers from the VIP".into(),
+        ];
+        let mut involved = vec![orphan];
+        let mut packets: Vec<u64> = orphan
+            .tcp
+            .as_ref()
+            .and_then(|t| t.synack)
+            .into_iter()
+            .collect();
+        packets.extend(orphan.tcp.as_ref().and_then(|t| t.rst_from_client));
+        if let Some(a) = asked {
+            involved.push(a);
+            packets.extend(a.tcp.as_ref().and_then(|t| t.syn));
+        }
+        rp.broken.extend(involved.iter().map(|f| f.id));
+        packets.sort_unstable();
+        push(rp, f, &involved, packets);
+    }
+}
+
+/// UDP: a request to one address, a reply from another (DSR without origin NAT).
+fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    let udp: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.proto == Proto::Udp)
+        .collect();
+    for req in udp
+        .iter()
+        .copied()
+        .filter(|f| f.packets.to_server > 0 && f.packets.to_client == 0)
+    {
+        let Some(reply) = udp.iter().copied().find(|f| {
+            f.id != req.id
+                && f.client.ip == req.client.ip
+                && f.client.port == req.client.port
+                && f.packets.to_server == 0
+                && f.packets.to_client > 0
+                && f.server.ip != req.server.ip
+        }) else {
+            continue;
+        };
+        rp.broken.extend([req.id, reply.id]);
+        let mut f = Finding::new(
+            "return-path.reply-not-from-vip",
+            Severity::Error,
+            format!(
+                "the query went to {}:{} but the reply came from {}:{}: the client's socket does not accept it{}",
+                req.server.ip,
+                req.server.port,
+                reply.server.ip,
+                reply.server.port,
+                if reply.icmp_errors.is_empty() {
+                    ""
+                } else {
+                    " and answers with ICMP unreachable"
+                }
+            ),
+        );
+        f.detail = Some("direct server return without origin NAT: the real server replies from its own address instead of the VIP".into());
+        f.fix = vec![
+            "rewrite the source of replies to the VIP on the real server (nftables: `ip saddr <server-ip> udp sport <port> snat to <VIP>` in a postrouting/egress hook, or `tc … action nat egress <server-ip> <VIP>`)".into(),
+            "or add the VIP to the server's loopback and have the service answer from it".into(),
+        ];
+        let mut packets = vec![req.first_packet, reply.first_packet];
+        packets.extend(reply.icmp_errors.iter().map(|e| e.packet));
+        push(rp, f, &[req, reply], packets);
+    }
+}
+
+fn icmp_errors(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    let hits: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| !f.icmp_errors.is_empty())
+        .collect();
+    if hits.is_empty() {
+        return;
+    }
+    let unreachable: Vec<u32> = hits
+        .iter()
+        .filter(|f| {
+            f.icmp_errors.iter().any(|e| {
+                e.icmp_type
+                    == if e.version == 6 {
+                        ICMP6_UNREACHABLE
+                    } else {
+                        ICMP4_UNREACHABLE
+                    }
+            })
+        })
+        .map(|f| f.id)
+        .collect();
+    rp.broken.extend(unreachable.iter().copied());
+    let kinds: BTreeSet<String> = hits
+        .iter()
+        .flat_map(|f| {
+            f.icmp_errors
+                .iter()
+                .map(|e| icmp_name(e.version, e.icmp_type, e.code))
+        })
+        .collect();
+    let mut f = Finding::new(
+        "return-path.icmp-error",
+        if unreachable.is_empty() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
+        format!(
+            "{} flow{} drew ICMP errors: {}",
+            hits.len(),
+            s(hits.len()),
+            kinds.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    );
+    f.confirm.tcpdump = Some("tcpdump -nn -v -r CAPTURE 'icmp or icmp6'".into());
+    let packets = hits
+        .iter()
+        .flat_map(|f| f.icmp_errors.iter().map(|e| e.packet))
+        .collect();
+    push(rp, f, &hits, packets);
+}
+
+fn icmp_name(version: u8, t: u8, code: u8) -> String {
+    match (version, t, code) {
+        (4, 3, 0) => "network unreachable".into(),
+        (4, 3, 1) => "host unreachable".into(),
+        (4, 3, 3) | (6, 1, 4) => "port unreachable".into(),
+        (4, 3, 4) => "fragmentation needed".into(),
+        (4, 3, 13) | (6, 1, 1) => "administratively prohibited".into(),
+        (6, 1, 3) => "address unreachable".into(),
+        (6, 2, _) => "packet too big".into(),
+        (4, 11, _) | (6, 3, _) => "time exceeded".into(),
+        (4, 5, _) => "redirect".into(),
+        (v, t, c) => format!("ICMPv{v} type {t} code {c}"),
+    }
+}
+
+/// Requests arrive from one router, replies leave toward another.
+fn asymmetric_next_hop(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    let hits: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| {
+            f.next_hop
+                .as_ref()
+                .is_some_and(|n| n.requests_via != n.replies_via)
+        })
+        .collect();
+    let Some(first) = hits.first() else { return };
+    let n = first.next_hop.as_ref().expect("filtered on it");
+    let mut f = Finding::new(
+        "return-path.asymmetric-next-hop",
+        Severity::Warning,
+        format!(
+            "{} flow{}: traffic {} the {} through {} but replies {} through {}: the return path bypasses the way in",
+            hits.len(),
+            s(hits.len()),
+            if n.local == "server" {
+                "reaches"
+            } else {
+                "leaves"
+            },
+            n.local,
+            n.requests_via,
+            if n.local == "server" {
+                "leave"
+            } else {
+                "arrive"
+            },
+            n.replies_via
+        ),
+    );
+    f.detail = Some("fine behind ECMP routers; with a stateful balancer or firewall on the way in, the replies must come back through it".into());
+    f.fix = vec!["point the return route at the balancer (default route, or `ip rule` source/fwmark routing) and check `rp_filter`".into()];
+    let packets = hits.iter().map(|f| f.first_packet).collect();
+    push(rp, f, &hits, packets);
+}
