@@ -217,9 +217,9 @@ fn client_supplied_xff(flows: &mut [FlowReport]) {
         };
         let e = by_source.entry(f.client.ip).or_default();
         if req.x_forwarded_for.is_empty() && req.forwarded.is_empty() {
-            e.1 += 1
+            e.1 += 1;
         } else {
-            e.0 += 1
+            e.0 += 1;
         }
     }
     for f in flows.iter_mut() {
