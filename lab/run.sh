@@ -385,6 +385,10 @@ stmt_cap() {
   local cmd role
   cmd=$(awk -F'\t' -v f="$file" '$1==f {print $3}' "$CAP_CMDS_FILE" | tail -1)
   role=$(awk -F'\t' -v f="$file" '$1==f {print $2}' "$CAP_CMDS_FILE" | tail -1)
+  case "$role" in
+    c) role="client ($C_IP, $C_IP6)";; lb) role="lb ($VIP, $VIP6 / $LB_B, $LB_SNAT)";;
+    b1) role="backend1 ($BE1)";; t2) role="trunk (veth end receiving the tcpreplay'ed frames)";;
+  esac
   jq -cn --arg file "$file" --arg side "$side" --arg proto "$proto" --argjson port "$port" \
     --arg expect "$expect" --arg findings "$findings" --arg clients "$clients" \
     --arg lbsrc "$lbsrc" --arg cmd "$cmd" --arg role "$role" --arg note "$note" '
@@ -394,7 +398,7 @@ stmt_cap() {
        findings: ($findings | csv),
        clients: ($clients | csv),
        lb_source: (if $lbsrc == "" then null else $lbsrc end),
-       capture: {namespace_role: $role, command: $cmd}}
+       capture: {namespace: $role, command: $cmd}}
        + (if $note == "" then {} else {note: $note} end))}' >>"$STMT_CAPS"
 }
 
@@ -418,6 +422,28 @@ check_captures() {
     printf '%s\t%s packets\n' "$f" "${n:-?}" >>"$SDIR/captures.txt"
   done
   [[ $bad == 0 ]] || die "scenario $(basename "$SDIR") produced incomplete captures"
+}
+
+
+# ---------------------------------------------------------------- sanity checks
+# A scenario is "ok" only when the traffic really did what the scenario claims.
+must_out() { # PATTERN [MIN_COUNT]: client-output.txt must match
+  local n
+  n=$(grep -cE -- "$1" "$SDIR/client-output.txt" || true)
+  [[ "$n" -ge "${2:-1}" ]] || die "expected client output /$1/ at least ${2:-1}x, got $n"
+}
+pcap_count() { # FILE BPF
+  tcpdump -nr "$SDIR/$1" "$2" 2>/dev/null | wc -l
+}
+must_pcap() { # FILE BPF MIN [MAX]
+  local n; n=$(pcap_count "$1" "$2")
+  [[ "$n" -ge "$3" ]] || die "$1: expected >= $3 packets matching '$2', got $n"
+  [[ -z "${4:-}" || "$n" -le "$4" ]] || die "$1: expected <= $4 packets matching '$2', got $n"
+}
+must_proxy() { # FILE AWK_CONDITION MIN  (over lab/tshark-proxy.sh output: $2 version, $3 cmd, $4 src4, $5 src6)
+  local n
+  n=$("$LAB_DIR/tshark-proxy.sh" "$SDIR/$1" | awk -F'\t' "$2 {n++} END {print n+0}")
+  [[ "$n" -ge "$3" ]] || die "$1: expected >= $3 PROXY headers with $2, got $n"
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -444,6 +470,8 @@ sc_dnat_passthrough() {
   curl_c "GET from $C_IP2" --interface $C_IP2 http://$VIP/
   curl_c "GET from $C_IP2 (2)" --interface $C_IP2 http://$VIP/
   cap_stop
+  must_out 'remote=192\.0\.2\.10:' 2; must_out 'remote=192\.0\.2\.20:' 1
+  must_pcap backend.pcap 'src host 192.0.2.10 and tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' 1
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap backend.pcap backend tcp 8080 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
@@ -473,6 +501,8 @@ backend be
   curl_c "GET from $C_IP2" --interface $C_IP2 http://$VIP/
   sleep 1
   cap_stop
+  must_out 'remote=100\.64\.0\.2:' 4
+  must_pcap backend.pcap 'src host 192.0.2.10' 0 0
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap backend.pcap backend tcp 8080 "client_ip=lost,snat=yes,proxy_protocol=none,return_path=ok" "client-ip.lost" "$C_IP,$C_IP2" "$LB_SNAT" \
@@ -543,6 +573,9 @@ sc_snat_proxy_v2() {
   sleep 1.2   # at least one health check per server inside the capture
   pp2_traffic
   cap_stop
+  must_out 'pp=192\.0\.2\.10:' 2; must_out 'pp=2001:db8:c::10:' 2
+  must_proxy backend.pcap '$2 == 2 && $3 == 0' 1
+  must_proxy backend.pcap '$2 == 2 && $3 == 1 && $5 == "2001:db8:c::10"' 1
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2,$C_IP6" ""
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2,$C_IP6" ""
   stmt_cap backend.pcap backend tcp 8081 "client_ip=proxy-v2,snat=yes,proxy_protocol=v2,return_path=ok" "" "$C_IP,$C_IP2,$C_IP6" "$LB_SNAT" \
@@ -562,6 +595,8 @@ sc_snat_proxy_v2_tls() {
   sleep 1.2
   tls_traffic
   cap_stop
+  must_out '^HTTP/2 200' 4; must_out 'pp=192\.0\.2\.10:' 8
+  must_proxy backend.pcap '$2 == 2 && $3 == 1' 4
   stmt_cap client.pcap client tcp 443 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
   stmt_cap lb.pcap lb tcp 443 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
   stmt_cap backend.pcap backend tcp 8081 "client_ip=proxy-v2,snat=yes,proxy_protocol=v2,return_path=ok" "" "$C_IP" "$LB_SNAT" \
@@ -604,6 +639,9 @@ backend be
   for i in 1 2 3; do curl_c "nginx stream v4 #$i" http://$VIP:81/; done
   for i in 1 2; do curl_c "nginx stream v6 #$i" -g "http://[$VIP6]:81/"; done
   cap_stop
+  must_out 'remote=100\.64\.0\.2 pp=2001:db8:c::10:' 1; must_out 'remote=100\.64\.0\.3 pp=2001:db8:c::10:' 1
+  must_out 'remote=100\.64\.0\.3 pp=192\.0\.2\.10:' 1
+  must_proxy backend.pcap '$2 == 1' 4
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP6" "" "services on ports 80 (HAProxy) and 81 (nginx stream)"
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP6" "" "services on ports 80 (HAProxy) and 81 (nginx stream)"
   stmt_cap backend.pcap backend tcp 8081 "client_ip=proxy-v1,snat=yes,proxy_protocol=v1,return_path=ok" "" "$C_IP,$C_IP6" "$LB_SNAT,$LB_SNAT2" \
@@ -632,7 +670,10 @@ backend be
   local i
   for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
   cap_stop
-  grep -h -E ' 400 ' "$RUN/nginx-b1/access.log" >"$SDIR/backend-nginx-access.log" || true
+  cp "$RUN/nginx-b1/access.log" "$SDIR/backend-nginx-access.log"
+  cp "$RUN/nginx-b1/error.log" "$SDIR/backend-nginx-error.log"
+  grep -q '" 400 ' "$SDIR/backend-nginx-access.log" || die "no 400 in nginx access.log"
+  must_out '^HTTP/1.1 400 Bad Request' 4
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" "the client receives 'HTTP/1.1 400 Bad Request' from nginx through the LB"
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" ""
   stmt_cap backend.pcap backend tcp 8080 "snat=yes,proxy_protocol=v2" "proxy.sent-to-plain-backend" "$C_IP" "$LB_SNAT" \
@@ -662,8 +703,9 @@ backend be
   local i
   for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
   cap_stop
-  grep -h 'broken header' "$RUN/nginx-b1/error.log" >"$SDIR/backend-nginx-error.log" || true
-  [[ -s "$SDIR/backend-nginx-error.log" ]] || die "no 'broken header' in nginx error.log"
+  cp "$RUN/nginx-b1/error.log" "$SDIR/backend-nginx-error.log"
+  grep -q 'broken header' "$SDIR/backend-nginx-error.log" || die "no 'broken header' in nginx error.log"
+  must_out 'Empty reply from server' 4
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" "curl: empty reply from server (the backend closed)"
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" ""
   stmt_cap backend.pcap backend tcp 8081 "client_ip=lost,snat=yes,proxy_protocol=none" "proxy.expected-but-missing" "$C_IP" "$LB_SNAT" \
@@ -695,6 +737,7 @@ backend be
   for i in 1 2; do curl_c "GET from $C_IP2 #$i" --interface $C_IP2 http://$VIP/; done
   for i in 1 2 3 4; do curl_c "GET forged XFF #$i" -H "X-Forwarded-For: 203.0.113.250" http://$VIP/; done
   cap_stop
+  must_out 'xff=203\.0\.113\.250, 192\.0\.2\.10$' 4; must_out 'remote=100\.64\.0\.2:' 8
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" "" "some requests carry a client-forged 'X-Forwarded-For: 203.0.113.250'"
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap backend.pcap backend tcp 8080 "client_ip=xff,snat=yes,proxy_protocol=none,return_path=ok" "xff.multiple-headers" "$C_IP,$C_IP2" "$LB_SNAT" \
@@ -734,6 +777,7 @@ backend hop2
   for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
   for i in 1 2; do curl_c "GET forged XFF #$i" -H "X-Forwarded-For: 203.0.113.250" http://$VIP/; done
   cap_stop
+  must_out 'remote=100\.64\.0\.3:[0-9]+ xff=192\.0\.2\.10, 100\.64\.0\.2$' 4
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
   stmt_cap backend.pcap backend tcp 8080 "client_ip=xff,snat=yes,proxy_protocol=none,return_path=ok" "" "$C_IP" "$LB_SNAT2" \
@@ -764,6 +808,7 @@ sc_transparent() {
   for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
   for i in 1 2; do curl_c "GET from $C_IP2 #$i" --interface $C_IP2 http://$VIP/; done
   cap_stop
+  must_out 'remote=192\.0\.2\.10:' 4; must_out 'remote=192\.0\.2\.20:' 2
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
   stmt_cap backend.pcap backend tcp 8080 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" "" \
@@ -821,6 +866,9 @@ EOF
 
 sc_udp_dsr_origin_nat() {
   udp_dsr_common 1
+  must_out 'ANSWER: 1' 4
+  must_pcap client.pcap 'udp and src host 198.51.100.10 and src port 53' 4
+  must_pcap client.pcap 'udp and src net 203.0.113.0/24' 0 0
   stmt_cap client.pcap client udp 53 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" "" "every reply comes from $VIP:53"
   stmt_cap lb.pcap lb udp 53 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" "DSR: the LB sees the requests only; replies bypass it"
   stmt_cap backend.pcap backend udp 53 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" \
@@ -830,6 +878,9 @@ sc_udp_dsr_origin_nat() {
 
 sc_udp_dsr_no_nat() {
   udp_dsr_common 0
+  must_pcap client.pcap 'udp and src net 203.0.113.0/24 and src port 53' 4
+  must_pcap client.pcap 'icmp[icmptype] == icmp-unreach' 4
+  must_pcap client.pcap 'udp and src host 198.51.100.10' 0 0
   stmt_cap client.pcap client udp 53 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=broken" "return-path.reply-not-from-vip" "$C_IP" "" \
     "requests go to $VIP:53, replies come from $BE1:53 / $BE2:53; dig drops them (unexpected source), the connected socat socket makes the kernel answer ICMP port unreachable"
   stmt_cap lb.pcap lb udp 53 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" "DSR: the LB sees the requests only"
@@ -852,6 +903,9 @@ sc_asymmetric_blackhole() {
   local p2=$!
   wait $p1 $p2 || true
   cap_stop
+  must_pcap client.pcap 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack != 0' 0 0
+  must_pcap client.pcap 'tcp[tcpflags] == tcp-syn' 4
+  must_pcap backend.pcap 'src host 203.0.113.11 and tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack != 0' 1
   stmt_cap client.pcap client tcp 80 "snat=no,proxy_protocol=unknown,return_path=broken" "return-path.no-synack" "$C_IP" "" "SYNs retransmitted, no SYN-ACK"
   stmt_cap lb.pcap lb tcp 80 "snat=no,proxy_protocol=unknown,return_path=broken" "return-path.no-synack" "$C_IP" "" "the LB sees the SYNs only"
   stmt_cap backend.pcap backend tcp 8080 "client_ip=preserved,snat=no,proxy_protocol=unknown,return_path=broken" "" "$C_IP" "" \
@@ -873,6 +927,9 @@ sc_asymmetric_leak() {
   local p2=$!
   wait $p1 $p2 || true
   cap_stop
+  must_pcap client.pcap 'src net 203.0.113.0/24 and tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack != 0' 2
+  must_pcap client.pcap 'src host 192.0.2.10 and dst net 203.0.113.0/24 and tcp[tcpflags] & tcp-rst != 0' 2
+  must_pcap client.pcap 'src host 198.51.100.10' 0 0
   stmt_cap client.pcap client tcp 80 "snat=no,proxy_protocol=unknown,return_path=broken" "return-path.no-synack,return-path.orphan-synack" "$C_IP" "" \
     "SYNs to $VIP:80 are never answered by the VIP; SYN-ACKs arrive from $BE1:8080 / $BE2:8080 (un-NATed, bypassing the LB) and the client answers each with RST"
   stmt_cap lb.pcap lb tcp 80 "snat=no,proxy_protocol=unknown,return_path=broken" "return-path.no-synack" "$C_IP" "" "the LB sees the SYNs only"
@@ -919,6 +976,14 @@ $(haproxy_tls_cfg)"
   cap_stop
   local v="client_ip=proxy-v2,snat=yes,proxy_protocol=v2,return_path=ok"
   local cl="$C_IP,$C_IP6"
+  must_pcap vlan-trunk.pcap 'vlan 100' 10
+  must_proxy backend.pcap '$2 == 2 && $3 == 1' 4
+  chmod 644 "$SDIR/two-ifaces.pcapng"
+  [[ "$(tshark -n -r "$SDIR/two-ifaces.pcapng" -T fields -e frame.interface_id 2>/dev/null | sort -u | wc -l)" == 2 ]] \
+    || die "two-ifaces.pcapng does not hold packets from two interfaces"
+  [[ "$(capinfos -t -r "$SDIR/nano.pcap" | cut -f2)" == *nanosecond* ]] || die "nano.pcap is not a nanosecond pcap"
+  [[ "$(capinfos -T -r -E "$SDIR/any-sll2.pcap" | cut -f2)" == "linux-sll2" ]] || die "any-sll2.pcap is not LINUX_SLL2"
+  [[ "$(capinfos -T -r -E "$SDIR/any-sll.pcap" | cut -f2)" == "linux-sll" ]] || die "any-sll.pcap is not LINUX_SLL"
   stmt_cap backend.pcap backend tcp 8081 "$v" "" "$cl" "$LB_SNAT" "reference capture (EN10MB, microseconds, full snaplen)"
   stmt_cap any-sll2.pcap lb tcp 8081 "$v" "" "$cl" "$LB_SNAT" \
     "LINUX_SLL2 (tcpdump 4.99 default for -i any) in the LB namespace: both legs (client->VIP :80/:443 and $LB_SNAT->backends :8081) plus loopback; the 8081 service is PROXY v2"
