@@ -43,6 +43,7 @@ SCENARIOS=(
   snat-proxy-v1
   proxy-to-plain-backend
   proxy-expected-missing
+  nlb-local-healthcheck
   xff
   xff-two-hop
   transparent
@@ -62,6 +63,7 @@ describe() {
     snat-proxy-v1) echo "HAProxy send-proxy and nginx stream proxy_protocol on (v1, IPv4 + IPv6) to nginx listen proxy_protocol";;
     proxy-to-plain-backend) echo "HAProxy send-proxy-v2 to a plain nginx listener: 400 Bad Request";;
     proxy-expected-missing) echo "no PROXY sent to nginx listen proxy_protocol: broken header, connection closed";;
+    nlb-local-healthcheck) echo "AWS NLB-style PROXY v2 LOCAL health checks (family 0x11, no address block, CRC32C) next to HAProxy send-proxy-v2";;
     xff) echo "HAProxy http mode option forwardfor, plus client-forged X-Forwarded-For";;
     xff-two-hop) echo "HAProxy forwardfor -> nginx proxy_add_x_forwarded_for -> backend (two hops)";;
     transparent) echo "nginx stream proxy_bind \$remote_addr transparent + fwmark/ip rule: backends see real client IPs";;
@@ -694,23 +696,33 @@ backend be
   balance roundrobin
   source $LB_SNAT
   server be1 $BE1:8081 check inter 1s
-  server be2 $BE2:8081 check inter 1s"
-  wait_listen lb tcp 80
+  server be2 $BE2:8081 check inter 1s
+frontend fe_tls_passthrough
+  mode tcp
+  bind $VIP:443
+  default_backend be_tls
+backend be_tls
+  mode tcp
+  source $LB_SNAT
+  server be1 $BE1:8081"
+  wait_listen lb tcp 80; wait_listen lb tcp 443
   cap client.pcap c eth0
   cap lb.pcap lb f0
   cap backend.pcap b1 eth0
   sleep 1.2
   local i
   for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
+  for i in 1 2; do curl_c "TLS passthrough #$i" -k --resolve lab.example:443:$VIP https://lab.example/; done
   cap_stop
   cp "$RUN/nginx-b1/error.log" "$SDIR/backend-nginx-error.log"
-  grep -q 'broken header' "$SDIR/backend-nginx-error.log" || die "no 'broken header' in nginx error.log"
+  grep -aq 'broken header: "GET / HTTP/1.1' "$SDIR/backend-nginx-error.log" || die "no 'broken header' in nginx error.log"
   must_out 'Empty reply from server' 4
-  stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" "curl: empty reply from server (the backend closed)"
+  grep -aq $'broken header: "\x16\x03' "$SDIR/backend-nginx-error.log" || die "no TLS ClientHello 'broken header' in nginx error.log"
+  stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" "" "curl: empty reply from server (the backend closed); port 443 (TLS passed through by HAProxy mode tcp) is a second service"
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none" "" "$C_IP" ""
   stmt_cap backend.pcap backend tcp 8081 "client_ip=lost,snat=yes,proxy_protocol=none" "proxy.expected-but-missing" "$C_IP" "$LB_SNAT" \
-    "plain HTTP requests (and HAProxy TCP health checks: connect and close) reach 'listen ... proxy_protocol'; nginx logs 'broken header' and closes without answering (see backend-nginx-error.log)"
-  stmt_write proxy-expected-missing "HAProxy sends no PROXY header to nginx 'listen $BE1:8081 proxy_protocol': nginx logs 'broken header: \"GET / HTTP/1.1...\" while reading PROXY protocol' and closes; the health checks give 'broken header: \"\"'."
+    "plain HTTP requests, TLS ClientHellos (HAProxy TCP passthrough of VIP:443, always to $BE1) and HAProxy TCP health checks (connect and close) reach 'listen ... proxy_protocol' without a header; nginx logs 'broken header' with the HTTP request line or the raw ClientHello bytes and closes without answering (see backend-nginx-error.log); the health checks (connect, close, no bytes) leave no log line"
+  stmt_write proxy-expected-missing "HAProxy sends no PROXY header to nginx 'listen $BE1:8081 proxy_protocol': nginx logs 'broken header: \"GET / HTTP/1.1...\" while reading PROXY protocol' and closes; HAProxy's TCP health checks (connect and close) leave no log line in nginx 1.22. A TLS passthrough listener ($VIP:443, mode tcp, no PROXY) sends the ClientHello where nginx expects PROXY."
 }
 
 sc_xff() {
@@ -1000,6 +1012,60 @@ $(haproxy_tls_cfg)"
   stmt_cap vlan-trunk.pcap backend tcp 8081 "$v" "" "$cl" "$LB_SNAT" \
     "backend.pcap re-tagged with 802.1Q VLAN 100 (tcprewrite), replayed with tcpreplay across a veth pair and captured by tcpdump on the far end; timestamps are replay times"
   stmt_write capture-variants "snat-proxy-v2 and snat-proxy-v2-tls traffic (HAProxy send-proxy-v2 to nginx listen proxy_protocol on 8081, IPv4, IPv6 and TLS clients, health checks as LOCAL) captured in the formats lbcheck must read. The same flows appear in every backend-side file."
+}
+
+# The exact 100-byte PROXY v2 LOCAL header an AWS NLB sends with its health checks
+# (kubernetes/kubernetes#57250, notes/PROTOCOL.md): family byte 0x11 (TCP/IPv4),
+# length 84, but no address block: CRC32C TLV (0xbce5951f over the 100 bytes) at
+# offset 16, then a 74-byte NOOP pad.
+NLB_LOCAL_HEX=0d0a0d0a000d0a515549540a20110054030004bce5951f04004a$(printf '%0148d' 0)
+
+ns_do() { # ROLE LABEL CMD... ; output appended to client-output.txt
+  local role=$1 label=$2; shift 2
+  local rc=0 out
+  out=$(ip netns exec "$(N "$role")" "$@" 2>&1) || rc=$?
+  printf '### %s (rc=%s)\n%s\n' "$label" "$rc" "$out" >>"$SDIR/client-output.txt"
+}
+
+sc_nlb_local_healthcheck() {
+  topo lb forward
+  backends_up
+  haproxy_start "
+frontend fe
+  mode tcp
+  bind $VIP:80
+  default_backend be
+backend be
+  mode tcp
+  balance roundrobin
+  source $LB_SNAT
+  server be1 $BE1:8081 send-proxy-v2
+  server be2 $BE2:8081 send-proxy-v2"
+  wait_listen lb tcp 80
+  local hc="$RUN/nlb-local.bin" hchttp="$RUN/nlb-local-http.bin"
+  # shellcheck disable=SC2059
+  printf "$(sed 's/../\\x&/g' <<<"$NLB_LOCAL_HEX")" >"$hc"
+  [[ $(stat -c %s "$hc") == 100 ]] || die "NLB LOCAL header is not 100 bytes"
+  { cat "$hc"; printf 'GET /health HTTP/1.1\r\nHost: %s:8081\r\nConnection: close\r\n\r\n' "$BE1"; } >"$hchttp"
+  cap client.pcap c eth0
+  cap backend.pcap b1 eth0
+  local i
+  for i in 1 2; do
+    ns_do lb "NLB-style TCP health check (LOCAL header only) #$i" \
+      timeout 3 socat -T1 -t0.3 "OPEN:$hc" "TCP4:$BE1:8081,bind=$LB_SNAT2"
+    ns_do lb "NLB-style HTTP health check (LOCAL header + GET /health) #$i" \
+      timeout 3 socat -T1 -t1 "OPEN:$hchttp!!-" "TCP4:$BE1:8081,bind=$LB_SNAT2"
+  done
+  for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
+  cap_stop
+  cp "$RUN/nginx-b1/access.log" "$SDIR/backend-nginx-access.log"
+  must_out 'pp=192\.0\.2\.10:' 4
+  grep -q '^100\.64\.0\.3 .*"GET /health HTTP/1.1" 200' "$SDIR/backend-nginx-access.log" || die "nginx did not answer the LOCAL+HTTP health check"
+  must_pcap backend.pcap "src host $LB_SNAT2 and tcp dst port 8081 and tcp[tcpflags] & tcp-syn != 0" 4
+  stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
+  stmt_cap backend.pcap backend tcp 8081 "client_ip=proxy-v2,snat=yes,proxy_protocol=v2,return_path=ok" "" "$C_IP" "$LB_SNAT,$LB_SNAT2" \
+    "client flows from $LB_SNAT carry PROXY v2 PROXY TCP4 (HAProxy, no TLVs); the 4 flows from $LB_SNAT2 are health checks carrying the AWS NLB LOCAL header byte for byte: 20 11 00 54 with no address block, CRC32C TLV at offset 16 = 0xbce5951f (valid over all 100 bytes), NOOP pad of 74 bytes; 2 send nothing after it, 2 send 'GET /health' which nginx answers 200. A decoder that takes the address layout from the family byte (tshark 4.0, ppp, go-proxyproto) misreads the TLVs as addresses."
+  stmt_write nlb-local-healthcheck "HAProxy send-proxy-v2 (no checks) from $LB_SNAT to nginx 'listen $BE1:8081 proxy_protocol', plus an 'NLB-style health checker' in the LB namespace: socat bound to $LB_SNAT2 sending the exact 100-byte AWS NLB PROXY v2 LOCAL header (family 0x11, length 84, no address block, CRC32C + NOOP TLVs), alone or followed by 'GET /health'. nginx 1.22 skips a LOCAL header by its length and serves the request."
 }
 
 run_scenario() { # NAME INDEX
