@@ -523,8 +523,8 @@ backend be
   mode tcp
   balance roundrobin
   source $LB_SNAT
-  server be1 $BE1:8081 send-proxy-v2 check inter 1s
-  server be2 $BE2:8081 send-proxy-v2 check inter 1s
+  server be1 $BE1:8081 send-proxy-v2 check check-send-proxy inter 1s
+  server be2 $BE2:8081 send-proxy-v2 check check-send-proxy inter 1s
 EOF
 }
 
@@ -539,8 +539,8 @@ backend be_tls
   mode http
   balance roundrobin
   source $LB_SNAT
-  server be1 $BE1:8081 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id check inter 1s
-  server be2 $BE2:8081 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id check inter 1s
+  server be1 $BE1:8081 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id check check-send-proxy inter 1s
+  server be2 $BE2:8081 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id check check-send-proxy inter 1s
 EOF
 }
 
@@ -553,7 +553,7 @@ pp2_traffic() {
 }
 
 tls_traffic() {
-  local tls=(--resolve lab.example:443:$VIP --cacert "$PKI/ca.crt")
+  local tls=(--resolve "lab.example:443:$VIP" --cacert "$PKI/ca.crt")
   curl_c "TLS h2 no client cert" "${tls[@]}" --http2 https://lab.example/
   curl_c "TLS h2 no client cert (2)" "${tls[@]}" --http2 https://lab.example/
   curl_c "TLS http/1.1 no client cert" "${tls[@]}" --http1.1 https://lab.example/
@@ -581,8 +581,8 @@ sc_snat_proxy_v2() {
   stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2,$C_IP6" ""
   stmt_cap lb.pcap lb tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2,$C_IP6" ""
   stmt_cap backend.pcap backend tcp 8081 "client_ip=proxy-v2,snat=yes,proxy_protocol=v2,return_path=ok" "" "$C_IP,$C_IP2,$C_IP6" "$LB_SNAT" \
-    "client flows carry PROXY v2 PROXY (TCP4, or TCP6 for the IPv6 client $C_IP6 over an IPv4 connection); HAProxy health checks carry PROXY v2 LOCAL (kind health-check), about one per second"
-  stmt_write snat-proxy-v2 "HAProxy 'mode tcp', binds $VIP:80 and [$VIP6]:80, 'source $LB_SNAT', 'server ... send-proxy-v2 check inter 1s' to nginx 'listen $BE1:8081 proxy_protocol'. Health checks inherit PROXY v2 and are sent as LOCAL."
+    "client flows carry PROXY v2 PROXY (TCP4, or TCP6 for the IPv6 client $C_IP6 over an IPv4 connection); HAProxy health checks carry PROXY v2 LOCAL with family 0x00 and length 0 (kind health-check), about one per second"
+  stmt_write snat-proxy-v2 "HAProxy 'mode tcp', binds $VIP:80 and [$VIP6]:80, 'source $LB_SNAT', 'server ... send-proxy-v2 check check-send-proxy inter 1s' to nginx 'listen $BE1:8081 proxy_protocol'. Health checks send PROXY v2 LOCAL."
 }
 
 sc_snat_proxy_v2_tls() {
@@ -602,7 +602,7 @@ sc_snat_proxy_v2_tls() {
   stmt_cap client.pcap client tcp 443 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
   stmt_cap lb.pcap lb tcp 443 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP" ""
   stmt_cap backend.pcap backend tcp 8081 "client_ip=proxy-v2,snat=yes,proxy_protocol=v2,return_path=ok" "" "$C_IP" "$LB_SNAT" \
-    "PROXY v2 with TLVs: ALPN (0x01, h2 or http/1.1), AUTHORITY (0x02, lab.example), CRC32C (0x03, valid), UNIQUE_ID (0x05), SSL (0x20) with VERSION, CN (client-1.lab.example when a client cert was sent), CIPHER, SIG_ALG, KEY_ALG sub-TLVs; health checks are PROXY v2 LOCAL"
+    "PROXY v2 with TLVs: ALPN (0x01, h2 or http/1.1), AUTHORITY (0x02, lab.example), CRC32C (0x03, valid), UNIQUE_ID (0x05), SSL (0x20) with VERSION, CN (client-1.lab.example when a client cert was sent), CIPHER, SIG_ALG, KEY_ALG sub-TLVs; health checks are PROXY v2 LOCAL with family 0x00 and length 15: a CRC32C TLV and an empty SSL TLV (client 0x00, verify 0)"
   stmt_write snat-proxy-v2-tls "HAProxy terminates TLS on $VIP:443 (self-signed EC cert for lab.example made at run time, alpn h2,http/1.1, 'verify optional' with a lab CA) and sends 'send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id' to nginx listen proxy_protocol. HAProxy 2.6 has no 'alpn' proxy-v2-option: it always adds the ALPN TLV when ALPN was negotiated. curl uses --resolve lab.example:443:$VIP (SNI lab.example), --http2 / --http1.1, half the flows with a client certificate (CN client-1.lab.example)."
 }
 
@@ -663,7 +663,7 @@ backend be
   mode tcp
   balance roundrobin
   source $LB_SNAT
-  server be1 $BE1:8080 send-proxy-v2 check inter 1s
+  server be1 $BE1:8080 send-proxy-v2 check check-send-proxy inter 1s
   server be2 $BE2:8080 send-proxy-v2 check inter 1s"
   wait_listen lb tcp 80
   cap client.pcap c eth0
@@ -969,7 +969,7 @@ $(haproxy_tls_cfg)"
   local i
   for i in 1 2 3 4; do curl_c "GET v4 #$i" http://$VIP/; done
   for i in 1 2; do curl_c "GET v6 #$i" -g "http://[$VIP6]/"; done
-  local tls=(--resolve lab.example:443:$VIP --cacert "$PKI/ca.crt")
+  local tls=(--resolve "lab.example:443:$VIP" --cacert "$PKI/ca.crt")
   curl_c "TLS h2 client cert" "${tls[@]}" --http2 --cert "$PKI/client.crt" --key "$PKI/client.key" https://lab.example/
   curl_c "TLS h2 client cert (2)" "${tls[@]}" --http2 --cert "$PKI/client.crt" --key "$PKI/client.key" https://lab.example/
   curl_c "TLS http/1.1" "${tls[@]}" --http1.1 https://lab.example/
