@@ -65,6 +65,8 @@ pub struct DirectionBytes {
     pub end: StreamEnd,
     /// Where the first segments ended.
     pub segment_ends: Vec<u32>,
+    /// Packet number of the first segment (or datagram) carrying payload.
+    pub first_data_packet: Option<u64>,
     /// What the bytes are (after a PROXY header, if any).
     pub kind: PayloadKind,
     /// One escaped line describing them.
@@ -141,20 +143,8 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         proxy_segments,
         proxy_datagrams: None,
         first_bytes: FirstBytesPair {
-            to_server: direction(
-                client_bytes,
-                up.bytes().len(),
-                up.wire_bytes,
-                up.end(),
-                &up.segment_ends,
-            ),
-            to_client: direction(
-                server_bytes,
-                server_bytes.len(),
-                down.wire_bytes,
-                down.end(),
-                &down.segment_ends,
-            ),
+            to_server: direction(client_bytes, up),
+            to_client: direction(server_bytes, down),
         },
         http: (!requests.is_empty() || !responses.is_empty()).then_some(HttpFacts {
             requests,
@@ -204,19 +194,14 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
     }
 }
 
-fn direction(
-    bytes: &[u8],
-    captured: usize,
-    wire_bytes: u64,
-    end: StreamEnd,
-    segment_ends: &[u32],
-) -> DirectionBytes {
+fn direction(bytes: &[u8], stream: &crate::flow::Stream) -> DirectionBytes {
     let fb = payload::classify(bytes);
     DirectionBytes {
-        captured,
-        wire_bytes,
-        end,
-        segment_ends: segment_ends.to_vec(),
+        captured: stream.bytes().len(),
+        wire_bytes: stream.wire_bytes,
+        end: stream.end(),
+        segment_ends: stream.segment_ends.clone(),
+        first_data_packet: stream.first_data_packet,
         kind: fb.kind,
         summary: fb.summary,
     }
@@ -235,6 +220,10 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
         wire_bytes: f.bytes[dir],
         end,
         segment_ends: Vec::new(),
+        first_data_packet: f.datagrams[dir]
+            .iter()
+            .find(|d| d.wire_len > 0)
+            .map(|d| d.packet),
         kind: fb.kind,
         summary: fb.summary,
     }
