@@ -83,7 +83,7 @@ fn compare_with_tshark(capture: &Path, report: &Value, failures: &mut Vec<String
         };
         compared += 1;
         let mut diff = Vec::new();
-        if row.version != h["version"].to_string() {
+        if row.version != h["version"].to_string().as_str() {
             diff.push(format!(
                 "version {} vs tshark {}",
                 h["version"], row.version
@@ -104,7 +104,7 @@ fn compare_with_tshark(capture: &Path, report: &Value, failures: &mut Vec<String
             if row.src != h["src"].as_str().unwrap_or("") {
                 diff.push(format!("src {} vs tshark {}", h["src"], row.src));
             }
-            if row.port != h["src_port"].to_string() {
+            if row.port != h["src_port"].to_string().as_str() {
                 diff.push(format!("src port {} vs tshark {}", h["src_port"], row.port));
             }
         }
