@@ -134,13 +134,9 @@ pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
         if !head.complete || is_connect {
             break;
         }
-        match request_body(&head.headers) {
-            Body::Length(len) => match pos.checked_add(head.len).and_then(|p| p.checked_add(len)) {
-                Some(next) if next <= bytes.len() => pos = next,
-                _ => break,
-            },
-            Body::None => pos += head.len,
-            Body::Unknown => break,
+        match next_message(pos, &head, &request_body(&head.headers), bytes.len()) {
+            Some(next) => pos = next,
+            None => break,
         }
     }
     requests
@@ -182,16 +178,25 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
                 other => other,
             }
         };
-        match body {
-            Body::Length(len) => match pos.checked_add(head.len).and_then(|p| p.checked_add(len)) {
-                Some(next) if next <= bytes.len() => pos = next,
-                _ => break,
-            },
-            Body::None => pos += head.len,
-            Body::Unknown => break,
+        match next_message(pos, &head, &body, bytes.len()) {
+            Some(next) => pos = next,
+            None => break,
         }
     }
     responses
+}
+
+/// Where the message after the one at `pos` starts; None when its body cannot be skipped
+/// (unknown length, or more bytes than were captured).
+fn next_message(pos: usize, head: &Head<'_>, body: &Body, captured: usize) -> Option<usize> {
+    let body_len = match body {
+        Body::None => 0,
+        Body::Length(len) => *len,
+        Body::Unknown => return None,
+    };
+    pos.checked_add(head.len)?
+        .checked_add(body_len)
+        .filter(|&next| next <= captured)
 }
 
 /// A message head: start line and header fields, as slices of the input.
