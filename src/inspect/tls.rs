@@ -63,7 +63,8 @@ const MAX_NAME_CHARS: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "value", rename_all = "kebab-case")]
 pub enum TlsParse {
-    /// Not a TLS record.
+    /// Not the start of a TLS record. Fewer than 5 bytes count as this unless they can still
+    /// begin a handshake record.
     NotTls,
     /// A TLS record whose first message is not a `ClientHello` (an alert, a `ServerHello`, …);
     /// the text names it.
