@@ -153,6 +153,9 @@ fn tls_summary(bytes: &[u8], record: &str) -> FirstBytes {
             if !hello.alpn.is_empty() {
                 let _ = write!(summary, " ALPN={}", cut(&hello.alpn.join(","), 40));
             }
+            if hello.encrypted_client_hello {
+                summary.push_str(" ECH");
+            }
             if hello.records > 1 {
                 let _ = write!(summary, " [{} records]", hello.records);
             }
