@@ -25,7 +25,7 @@ mod tests;
 
 pub use addr::{ForwardedAddr, ForwardedElement, XffHeader};
 use addr::{parse_forwarded, parse_xff};
-use framing::{Body, Head, first_line, next_message, read_head, request_body, skip_empty_lines};
+use framing::{Body, Head, declared_body, first_line, next_message, read_head, skip_empty_lines};
 
 /// No more messages than this are listed per direction.
 pub const MAX_MESSAGES: usize = 256;
@@ -134,7 +134,7 @@ pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
         if !head.complete || is_connect {
             break;
         }
-        match next_message(pos, &head, &request_body(&head.headers), bytes.len()) {
+        match next_message(pos, &head, &declared_body(&head.headers), bytes.len()) {
             Some(next) => pos = next,
             None => break,
         }
@@ -172,7 +172,7 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
         let body = if (100..200).contains(&status) || status == 204 || status == 304 {
             Body::None
         } else {
-            match request_body(&head.headers) {
+            match declared_body(&head.headers) {
                 // Without a length, the body runs to the close.
                 Body::None => Body::Unknown,
                 other => other,

@@ -133,8 +133,9 @@ pub(super) enum Body {
     Unknown,
 }
 
-/// Body of a request from its headers (RFC 9112 §6.3): no framing header means no body.
-pub(super) fn request_body(headers: &[(&[u8], Cow<'_, [u8]>)]) -> Body {
+/// Body declared by the headers (RFC 9112 §6.3). No framing header gives [`Body::None`],
+/// which is right for a request; for a response the caller reads it as "to the close".
+pub(super) fn declared_body(headers: &[(&[u8], Cow<'_, [u8]>)]) -> Body {
     let mut length: Option<usize> = None;
     for (name, value) in headers {
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
