@@ -11,7 +11,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let first = classify(data);
-    assert!(first.summary.chars().count() <= MAX_SUMMARY_CHARS, "{first:?}");
+    assert!(
+        first.summary.chars().count() <= MAX_SUMMARY_CHARS,
+        "{first:?}"
+    );
     common::assert_json_strings_escaped(&first);
     let _ = parse_spp(data);
     let _ = toa::find_toa(data);

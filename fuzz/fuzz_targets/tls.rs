@@ -10,7 +10,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_client_hello(data);
-    if matches!(parsed, TlsParse::ClientHello(_) | TlsParse::NotClientHello(_)) {
+    if matches!(
+        parsed,
+        TlsParse::ClientHello(_) | TlsParse::NotClientHello(_)
+    ) {
         assert!(looks_like_tls(data).is_some());
     }
     common::assert_json_strings_escaped(&parsed);

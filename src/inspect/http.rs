@@ -14,18 +14,18 @@
 //! Every string in the results went through [`crate::inspect::escape`]; none is raw packet text.
 //! Never panics, on any input; no input makes it loop or allocate beyond a few times its size.
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 
 use crate::inspect::escape::escape_bytes;
 
 mod addr;
+mod framing;
 #[cfg(test)]
 mod tests;
 
 pub use addr::{ForwardedAddr, ForwardedElement, XffHeader};
-use addr::{parse_forwarded, parse_xff, trim_ows};
+use addr::{parse_forwarded, parse_xff};
+use framing::{Body, Head, declared_body, first_line, next_message, read_head, skip_empty_lines};
 
 /// No more messages than this are listed per direction.
 pub const MAX_MESSAGES: usize = 256;
@@ -134,13 +134,9 @@ pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
         if !head.complete || is_connect {
             break;
         }
-        match request_body(&head.headers) {
-            Body::Length(len) => match pos.checked_add(head.len).and_then(|p| p.checked_add(len)) {
-                Some(next) if next <= bytes.len() => pos = next,
-                _ => break,
-            },
-            Body::None => pos += head.len,
-            Body::Unknown => break,
+        match next_message(pos, &head, &declared_body(&head.headers), bytes.len()) {
+            Some(next) => pos = next,
+            None => break,
         }
     }
     requests
@@ -176,115 +172,18 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
         let body = if (100..200).contains(&status) || status == 204 || status == 304 {
             Body::None
         } else {
-            match request_body(&head.headers) {
+            match declared_body(&head.headers) {
                 // Without a length, the body runs to the close.
                 Body::None => Body::Unknown,
                 other => other,
             }
         };
-        match body {
-            Body::Length(len) => match pos.checked_add(head.len).and_then(|p| p.checked_add(len)) {
-                Some(next) if next <= bytes.len() => pos = next,
-                _ => break,
-            },
-            Body::None => pos += head.len,
-            Body::Unknown => break,
+        match next_message(pos, &head, &body, bytes.len()) {
+            Some(next) => pos = next,
+            None => break,
         }
     }
     responses
-}
-
-/// A message head: start line and header fields, as slices of the input.
-struct Head<'a> {
-    /// Start line without its line ending.
-    start_line: &'a [u8],
-    /// Whether the start line's line ending was seen.
-    start_line_complete: bool,
-    /// Header fields (name, value with folded lines joined), in order.
-    headers: Vec<(&'a [u8], Cow<'a, [u8]>)>,
-    /// Whether the empty line ending the head was seen.
-    complete: bool,
-    /// Bytes used by the head, including its final empty line.
-    len: usize,
-}
-
-/// Reads a message head; lines end in LF with an optional CR before it. A header line without
-/// a colon is ignored; a cut last line is left out.
-fn read_head(bytes: &[u8]) -> Head<'_> {
-    let mut lines = Lines { bytes, pos: 0 };
-    let Some(start_line) = lines.next() else {
-        return Head {
-            start_line: strip_cr(bytes),
-            start_line_complete: false,
-            headers: Vec::new(),
-            complete: false,
-            len: bytes.len(),
-        };
-    };
-    let mut headers: Vec<(&[u8], Cow<'_, [u8]>)> = Vec::new();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            return Head {
-                start_line,
-                start_line_complete: true,
-                headers,
-                complete: true,
-                len: lines.pos,
-            };
-        }
-        if matches!(line[0], b' ' | b'\t') {
-            // Obsolete line folding (RFC 9112 §5.2): continues the previous value.
-            if let Some((_, value)) = headers.last_mut() {
-                let joined = value.to_mut();
-                joined.push(b' ');
-                joined.extend_from_slice(trim_ows(line));
-            }
-            continue;
-        }
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let name = trim_ows(&line[..colon]);
-            headers.push((name, Cow::Borrowed(trim_ows(&line[colon + 1..]))));
-        }
-    }
-    Head {
-        start_line,
-        start_line_complete: true,
-        headers,
-        complete: false,
-        len: bytes.len(),
-    }
-}
-
-/// Complete lines (ending in LF), without their line ending.
-struct Lines<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let rest = self.bytes.get(self.pos..)?;
-        let lf = rest.iter().position(|&b| b == b'\n')?;
-        self.pos += lf + 1;
-        Some(strip_cr(&rest[..lf]))
-    }
-}
-
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Skips CRLF / LF lines between messages (RFC 9112 §2.2 allows them before a request).
-fn skip_empty_lines(bytes: &[u8], mut pos: usize) -> usize {
-    loop {
-        match bytes.get(pos..) {
-            Some([b'\r', b'\n', ..]) => pos += 2,
-            Some([b'\n', ..]) => pos += 1,
-            _ => return pos.min(bytes.len()),
-        }
-    }
 }
 
 /// A known method and a space, or any method token whose complete line ends in `HTTP/x.y`.
@@ -302,7 +201,7 @@ fn starts_like_request(bytes: &[u8]) -> bool {
     if space == 0 || !bytes[..space].iter().all(|&b| is_tchar(b)) {
         return false;
     }
-    let Some(line) = (Lines { bytes, pos: 0 }).next() else {
+    let Some(line) = first_line(bytes) else {
         return false;
     };
     line.rsplit(|&b| b == b' ')
@@ -384,46 +283,4 @@ fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8]))
         }
     }
     request
-}
-
-/// How the body after a head is delimited.
-#[derive(Debug, PartialEq, Eq)]
-enum Body {
-    /// No body.
-    None,
-    /// `Content-Length` bytes.
-    Length(usize),
-    /// Chunked, another transfer coding, conflicting lengths or up to the close: the next
-    /// message cannot be found without decoding it.
-    Unknown,
-}
-
-/// Body of a request from its headers (RFC 9112 §6.3): no framing header means no body.
-fn request_body(headers: &[(&[u8], Cow<'_, [u8]>)]) -> Body {
-    let mut length: Option<usize> = None;
-    for (name, value) in headers {
-        if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            return Body::Unknown;
-        }
-        if name.eq_ignore_ascii_case(b"content-length") {
-            // A list of identical values is allowed (RFC 9110 §8.6); anything else is not.
-            for item in value.split(|&b| b == b',') {
-                match (parse_decimal(trim_ows(item)), length) {
-                    (Some(n), None) => length = Some(n),
-                    (Some(n), Some(seen)) if n == seen => {}
-                    _ => return Body::Unknown,
-                }
-            }
-        }
-    }
-    length.map_or(Body::None, Body::Length)
-}
-
-fn parse_decimal(digits: &[u8]) -> Option<usize> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    digits.iter().try_fold(0usize, |acc, d| {
-        acc.checked_mul(10)?.checked_add(usize::from(d - b'0'))
-    })
 }

@@ -46,6 +46,7 @@ mod extension {
     pub const SERVER_NAME: u16 = 0;
     pub const ALPN: u16 = 16;
     pub const SUPPORTED_VERSIONS: u16 = 43;
+    pub const ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
     /// RFC 6066 §3 `NameType` `host_name`.
     pub const HOST_NAME: u8 = 0;
 }
@@ -63,7 +64,8 @@ const MAX_NAME_CHARS: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "value", rename_all = "kebab-case")]
 pub enum TlsParse {
-    /// Not a TLS record.
+    /// Not the start of a TLS record. Fewer than 5 bytes count as this unless they can still
+    /// begin a handshake record.
     NotTls,
     /// A TLS record whose first message is not a `ClientHello` (an alert, a `ServerHello`, …);
     /// the text names it.
@@ -89,6 +91,9 @@ pub struct ClientHello {
     pub alpn: Vec<String>,
     /// `supported_versions` in client order (`TLS1.3`, `GREASE`, `0x7f1c`…).
     pub supported_versions: Vec<String>,
+    /// Whether it carries `encrypted_client_hello` (RFC 9849): the `sni` is then the public
+    /// name of the client-facing server, not the host the client wants.
+    pub encrypted_client_hello: bool,
     /// Handshake records the message spanned (more than 1 is legal but unusual).
     pub records: usize,
 }
@@ -257,6 +262,7 @@ fn parse_hello_body(body: &[u8]) -> Result<ClientHello, String> {
         sni: None,
         alpn: Vec::new(),
         supported_versions: Vec::new(),
+        encrypted_client_hello: false,
         records: 0,
     };
     if reader.remaining() == 0 {
@@ -280,6 +286,7 @@ fn parse_hello_body(body: &[u8]) -> Result<ClientHello, String> {
             extension::SUPPORTED_VERSIONS if hello.supported_versions.is_empty() => {
                 hello.supported_versions = parse_supported_versions(data)?;
             }
+            extension::ENCRYPTED_CLIENT_HELLO => hello.encrypted_client_hello = true,
             _ => {}
         }
     }

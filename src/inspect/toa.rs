@@ -7,6 +7,12 @@
 //! Only kind 254 is read here; some vendors use other kinds (250, 252, 249 for VIP / VTOA
 //! variants), which are different structures.
 //!
+//! Kind 254 is also RFC 6994's shared experimental kind. TCP Fast Open before RFC 7413 used it
+//! with the experiment ID `0xF989` and a cookie of 4 to 16 bytes, so a 4- or 16-byte cookie has
+//! exactly the TOA lengths (and would read as port 63881). Fast Open options ride on SYN and
+//! SYN-ACK, TOA on the ACKs after them: callers should read TOA from segments without SYN
+//! (see [`TFO_EXPERIMENT_ID`]).
+//!
 //! Never panics, on any input.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -15,6 +21,10 @@ use serde::Serialize;
 
 /// TCP option kind of TOA (`TCPOPT_TOA`).
 pub const TOA_KIND: u8 = 254;
+
+/// RFC 6994 experiment ID of pre-RFC 7413 TCP Fast Open under kind 254: as a TOA "port" it is
+/// 63881.
+pub const TFO_EXPERIMENT_ID: u16 = 0xF989;
 
 /// Field offsets inside the option value.
 mod field {
@@ -131,6 +141,13 @@ mod tests {
         let toa = find_toa(ACK_OPTIONS_WITH_TOA_V4).unwrap();
         assert_eq!(toa.ip, "203.0.113.7".parse::<IpAddr>().unwrap());
         assert_eq!(toa.port, 51234);
+    }
+
+    #[test]
+    fn experimental_fast_open_cookie_has_toa_shape_and_shows_its_experiment_id_as_port() {
+        // SYN option: kind 254, length 8, ExID 0xF989, 4-byte cookie. Same bytes as a TOA.
+        let toa = parse_toa(TOA_KIND, &[0xf9, 0x89, 0xde, 0xad, 0xbe, 0xef]).unwrap();
+        assert_eq!(toa.port, TFO_EXPERIMENT_ID);
     }
 
     #[test]

@@ -60,6 +60,7 @@ fn openssl3_client_hello_with_sni_alpn_and_tls13() {
             sni: Some("example.com".to_owned()),
             alpn: vec!["h2".to_owned(), "http/1.1".to_owned()],
             supported_versions: vec!["TLS1.3".to_owned(), "TLS1.2".to_owned()],
+            encrypted_client_hello: false,
             records: 1,
         }
     );
@@ -83,6 +84,17 @@ fn client_hello_spanning_several_records() {
         assert_eq!(hello.sni.as_deref(), Some("example.com"), "size {size}");
         assert_eq!(hello.records, (one_record.len() - 5).div_ceil(size));
     }
+}
+
+#[test]
+fn encrypted_client_hello_extension_is_flagged() {
+    // Turn the padding extension (0x0015, the last one) into ECH (0xfe0d): same length.
+    let mut bytes = hex(OPENSSL_3_CLIENT_HELLO);
+    assert_eq!(&bytes[0x131..0x133], [0x00, 0x15]);
+    bytes[0x131..0x133].copy_from_slice(&[0xfe, 0x0d]);
+    let hello = hello(&bytes);
+    assert!(hello.encrypted_client_hello);
+    assert_eq!(hello.sni.as_deref(), Some("example.com"));
 }
 
 #[test]
