@@ -106,6 +106,7 @@ fn format_name(f: crate::source::FileFormat) -> &'static str {
     match f {
         crate::source::FileFormat::Pcap => "pcap",
         crate::source::FileFormat::Pcapng => "pcapng",
+        crate::source::FileFormat::Live => "live",
     }
 }
 

@@ -14,6 +14,8 @@ use super::{CutShort, InterfaceInfo, RawPacket, SourceError};
 pub enum FileFormat {
     Pcap,
     Pcapng,
+    /// Packets captured live (`lbcheck live`).
+    Live,
 }
 
 /// The file, with the magic number already taken put back in front.
