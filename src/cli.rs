@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse capture files (pcap or pcapng), read in turn.
     Pcap(PcapArgs),
+    /// Capture live on an interface (Linux, AF_PACKET), then analyse as `pcap` does.
+    Live(LiveArgs),
     /// Print the built-in table of load-balancer and health-check source ranges, with provenance.
     Ranges(RangesArgs),
     /// Write the man pages or shell completions.
@@ -37,6 +39,68 @@ pub struct PcapArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Stops after --duration, --count packets, or Ctrl-C (SIGINT/SIGTERM), then \
+prints the report. Needs CAP_NET_RAW (root, or `setcap cap_net_raw+ep` on the binary); it is \
+dropped, with CAP_NET_ADMIN, once the socket is open. Exit status as for `pcap`."
+)]
+pub struct LiveArgs {
+    /// Interface to capture on (`any`: every interface, as LINUX_SLL2).
+    #[arg(short, long = "interface", value_name = "IFACE")]
+    pub interface: String,
+
+    /// Stop after this long, e.g. 30s, 2m, 1h (a bare number is seconds).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Stop after this many packets (after the kernel filter).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Also save the analysed packets to a pcap file (nanosecond timestamps).
+    #[arg(short, long, value_name = "FILE.pcap")]
+    pub write: Option<PathBuf>,
+
+    /// Bytes kept per packet (enough for PROXY v2 with TLVs and the HTTP head).
+    #[arg(long, value_name = "BYTES", default_value_t = 65535,
+          value_parser = clap::value_parser!(u32).range(256..=262_144))]
+    pub snaplen: u32,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+/// `30s`, `2m`, `1h`, `500ms`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 30s, 2m)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use s, m or h)")),
+    };
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(format!("{text:?} is not a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// The analysis flags `pcap` and `live` share.
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
     /// Service port(s) to analyse; default: every port that receives SYNs (TCP) or requests (UDP).
     #[arg(long, value_name = "N[,N..]", value_delimiter = ',')]
     pub port: Vec<u16>,
@@ -132,4 +196,21 @@ pub enum GenerateWhat {
 /// The clap command, for man pages, completions and tests.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_s_m_h_suffixes() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("3d").is_err());
+        assert!(parse_duration("s").is_err());
+    }
 }

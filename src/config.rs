@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::checks::CheckConfig;
 use crate::checks::expect::{self, ExpectError};
 use crate::checks::lb_ranges::RangeArgError;
-use crate::cli::{ColorChoice, Format, PcapArgs, ProtoArg};
+use crate::cli::{AnalysisArgs, ColorChoice, Format, LiveArgs, PcapArgs, ProtoArg};
 use crate::flow::Proto;
 
 #[derive(Debug, Clone)]
@@ -37,6 +37,15 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_args(args: &PcapArgs) -> Result<Self, ConfigError> {
+        Self::from_analysis_args(args.files.clone(), &args.analysis)
+    }
+
+    /// The analysis part of `lbcheck live` (no files: packets come from the interface).
+    pub fn from_live_args(args: &LiveArgs) -> Result<Self, ConfigError> {
+        Self::from_analysis_args(Vec::new(), &args.analysis)
+    }
+
+    fn from_analysis_args(files: Vec<PathBuf>, args: &AnalysisArgs) -> Result<Self, ConfigError> {
         if args.port.contains(&0) {
             return Err(ConfigError::PortZero);
         }
@@ -57,7 +66,7 @@ impl Config {
         }
         Ok(Self {
             check,
-            files: args.files.clone(),
+            files,
             ports,
             proto: args.proto.map(|p| match p {
                 ProtoArg::Tcp => Proto::Tcp,

@@ -12,7 +12,10 @@ pub mod config;
 pub mod decode;
 pub mod flow;
 pub mod generate;
+pub mod host;
 pub mod inspect;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -34,27 +34,9 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             let config = Config::from_args(args)?;
             let analysis = crate::analyze::analyze(&config)?;
             let report = crate::report::build(&analysis, &config);
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            crate::report::render(&report, &config.output, &mut out)?;
-            out.flush()?;
-            for f in &report.findings {
-                if f.code == "capture.cut-short" {
-                    eprintln!("lbcheck: warning: {}", f.summary);
-                }
-            }
-            for e in report.expectations.iter().filter(|e| !e.ok) {
-                let because = e
-                    .because
-                    .as_deref()
-                    .map_or(String::new(), |b| format!(" ({b})"));
-                eprintln!(
-                    "lbcheck: expectation failed: {}={} but found {}{because}",
-                    e.check, e.expected, e.found
-                );
-            }
-            Ok(crate::report::exit_code(&report))
+            emit(&report, &config)
         }
+        Command::Live(args) => live(args),
         Command::Ranges(args) => {
             let mut out = std::io::stdout().lock();
             crate::report::ranges::render(args.format, &mut out)?;
@@ -71,6 +53,42 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+fn live(args: &crate::cli::LiveArgs) -> anyhow::Result<u8> {
+    crate::live::run(args)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn live(_: &crate::cli::LiveArgs) -> anyhow::Result<u8> {
+    anyhow::bail!(
+        "live capture is implemented for Linux only (AF_PACKET); capture with tcpdump and use `lbcheck pcap`"
+    )
+}
+
+/// Renders the report on stdout, says on stderr what the exit code is about, and returns it.
+pub(crate) fn emit(report: &crate::report::Report, config: &Config) -> anyhow::Result<u8> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    crate::report::render(report, &config.output, &mut out)?;
+    out.flush()?;
+    for f in &report.findings {
+        if matches!(f.code, "capture.cut-short" | "capture.kernel-drops") {
+            eprintln!("lbcheck: warning: {}", f.summary);
+        }
+    }
+    for e in report.expectations.iter().filter(|e| !e.ok) {
+        let because = e
+            .because
+            .as_deref()
+            .map_or(String::new(), |b| format!(" ({b})"));
+        eprintln!(
+            "lbcheck: expectation failed: {}={} but found {}{because}",
+            e.check, e.expected, e.found
+        );
+    }
+    Ok(crate::report::exit_code(report))
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

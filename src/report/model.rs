@@ -32,6 +32,9 @@ pub struct Report {
     pub expectations: Vec<ExpectResult>,
     pub flows: Vec<FlowReport>,
     pub stats: Stats,
+    /// `lbcheck live` only: the capturing host's routes and sysctls (absent for files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::host::HostFacts>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,6 +81,12 @@ pub struct Stats {
     pub flows_evicted: u64,
     pub port_reuse: u64,
     pub icmp_errors_unmatched: u64,
+    /// `lbcheck live` only: packets the kernel filter passed, and those it dropped because
+    /// lbcheck did not read them fast enough (PACKET_STATISTICS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_received: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_drops: Option<u64>,
 }
 
 pub fn ts_string(nanos: i64) -> String {
@@ -88,6 +97,12 @@ pub fn ts_string(nanos: i64) -> String {
 
 /// Builds the report from the analysed flows.
 pub fn build(analysis: &Analysis, config: &Config) -> Report {
+    build_with_findings(analysis, config, Vec::new())
+}
+
+/// [`build`], with findings the caller knows of (e.g. live capture's kernel drops), sorted in and
+/// seen by `--expect`.
+pub fn build_with_findings(analysis: &Analysis, config: &Config, extra: Vec<Finding>) -> Report {
     let mut all: Vec<FlowReport> = analysis
         .flows
         .iter()
@@ -115,6 +130,7 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
     // may add others).
     services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
     let mut findings = checks::capture_findings(&analysis.inputs);
+    findings.extend(extra);
     for s in &mut services {
         let members: Vec<&FlowReport> = flows.iter().filter(|f| s.flows.contains(&f.id)).collect();
         let judgement = checks::service::judge(&members, &side, &return_path);
@@ -156,6 +172,7 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
         expectations,
         flows,
         stats,
+        host: None,
     }
 }
 

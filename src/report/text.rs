@@ -96,6 +96,12 @@ pub fn render(
             finding(w, f)?;
         }
     }
+    if let Some(host) = &report.host {
+        writeln!(w, "\n{} ({})", "Host".bold(), host.interface)?;
+        for line in host.text_lines() {
+            writeln!(w, "  {line}")?;
+        }
+    }
     if !report.flows.is_empty() {
         flow_table(report, out, w)?;
     }

@@ -1,10 +1,12 @@
-//! Packet sources: capture files (pcap, pcapng) and, later, live capture.
+//! Packet sources: capture files (pcap, pcapng) and live capture (Linux AF_PACKET, `live`).
 //!
 //! A source yields [`RawPacket`]s one at a time, borrowing its own buffer, so a file of any size
 //! is read in constant memory. Only this module knows file formats; nothing here decodes packets.
 
 pub mod file;
 pub mod link_type;
+#[cfg(target_os = "linux")]
+pub mod live;
 mod pcap;
 mod pcapng;
 mod reader;

@@ -1,0 +1,311 @@
+//! The only unsafe code in lbcheck: the few Linux syscalls of an AF_PACKET capture, each wrapped
+//! in a safe function. Everything above this module is safe Rust.
+//!
+//! Why our own layer over `libc` rather than `pnet` datalink: pnet opens the socket with
+//! `ETH_P_ALL` already bound, so packets arrive before a filter can be attached, and it gives
+//! neither the kernel's drop counters (`PACKET_STATISTICS`) nor `PACKET_AUXDATA` (original
+//! length, stripped VLAN tag). The calls needed are few and each has a simple contract.
+//!
+//! Soundness, once for the whole module: every pointer handed to the kernel points to a live,
+//! properly aligned Rust value (or slice) of exactly the size passed with it, valid for the call's
+//! duration; the kernel writes at most the given sizes; every returned length is checked before
+//! it is used to slice. File descriptors are owned by `OwnedFd` and closed once.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::bpf::Insn;
+
+/// `SOL_PACKET` option numbers (linux/if_packet.h).
+const PACKET_STATISTICS: libc::c_int = 6;
+const PACKET_AUXDATA: libc::c_int = 8;
+/// `tp_status` bits of `tpacket_auxdata`.
+pub const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+pub const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// An AF_PACKET socket that receives nothing yet (protocol 0) — the filter goes on before
+/// [`bind`] starts the flow of packets, so no unfiltered packet is ever queued.
+pub fn packet_socket(cooked: bool) -> io::Result<OwnedFd> {
+    let ty = if cooked {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_RAW
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: socket(2) takes plain integers; a non-negative result is a new descriptor that
+    // nothing else owns, so OwnedFd may take it.
+    unsafe {
+        let fd = check(libc::socket(libc::AF_PACKET, ty | libc::SOCK_CLOEXEC, 0))?;
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    #[allow(unsafe_code)]
+    // SAFETY: `value` is a live `T` and its exact size is passed; the kernel only reads it.
+    unsafe {
+        check(libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            std::ptr::from_ref(value).cast(),
+            size_of::<T>() as libc::socklen_t,
+        ))?;
+    }
+    Ok(())
+}
+
+pub fn set_int(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: i32) -> io::Result<()> {
+    setsockopt(fd, level, name, &v)
+}
+
+/// Attaches a classic BPF program (`SO_ATTACH_FILTER`); the kernel copies it.
+pub fn attach_filter(fd: &OwnedFd, prog: &[Insn]) -> io::Result<()> {
+    let insns: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(insns.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?,
+        // The kernel only reads through this pointer (the field is `*mut` by C declaration).
+        filter: insns.as_ptr().cast_mut(),
+    };
+    // `insns` outlives the call: the kernel copies the program during setsockopt.
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+}
+
+pub fn enable_auxdata_and_timestamps(fd: &OwnedFd) -> io::Result<()> {
+    set_int(fd, libc::SOL_PACKET, PACKET_AUXDATA, 1)?;
+    set_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+}
+
+/// A receive timeout, so the capture loop wakes to check the stop flag and the clock.
+pub fn set_recv_timeout(fd: &OwnedFd, d: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::from(d.subsec_micros()),
+    };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
+}
+
+/// Starts receiving every protocol on `ifindex` (0: every interface).
+pub fn bind(fd: &OwnedFd, ifindex: i32) -> io::Result<()> {
+    #[allow(unsafe_code)]
+    // SAFETY: an all-zero sockaddr_ll is a valid value (plain integers and byte arrays); it is
+    // a live local of the size passed to bind(2), which only reads it.
+    unsafe {
+        let mut sa: libc::sockaddr_ll = zeroed();
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sa.sll_ifindex = ifindex;
+        check(libc::bind(
+            fd.as_raw_fd(),
+            std::ptr::from_ref(&sa).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        ))?;
+    }
+    Ok(())
+}
+
+/// What the kernel said about one received packet besides its bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecvMeta {
+    /// Bytes written into the buffer.
+    pub caplen: usize,
+    /// Length on the wire (`tp_len`), or the received length without auxdata.
+    pub orig_len: u32,
+    pub ts_nanos: Option<i64>,
+    pub ifindex: i32,
+    pub hatype: u16,
+    pub pkttype: u8,
+    /// Ethertype (`sll_protocol`, host order).
+    pub protocol: u16,
+    pub halen: u8,
+    pub addr: [u8; 8],
+    pub status: u32,
+    pub vlan_tci: u16,
+    pub vlan_tpid: u16,
+}
+
+/// Room for the control messages we ask for (a timespec and a tpacket_auxdata, with headers).
+const CMSG_SPACE: usize = 256;
+
+/// Receives one packet into `buf`. `Ok(None)` on timeout or interruption by a signal.
+pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<RecvMeta>> {
+    // u64 array: control messages need `cmsghdr` alignment (8 on 64-bit Linux).
+    let mut control = [0u64; CMSG_SPACE / 8];
+    #[allow(unsafe_code)]
+    // SAFETY: msghdr/sockaddr_ll are plain C structs for which all-zero is valid. Every pointer
+    // in `msg` points to a live local or to `buf`, with the matching length; recvmsg(2) writes
+    // within those lengths and reports how much. The CMSG_* macros walk `control` only within
+    // `msg_controllen` as the kernel set it, and each payload is read with read_unaligned
+    // after checking that its cmsg_len covers the struct.
+    unsafe {
+        let mut sa: libc::sockaddr_ll = zeroed();
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_name = std::ptr::from_mut(&mut sa).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of::<[u64; CMSG_SPACE / 8]>() as _;
+        let n = libc::recvmsg(fd.as_raw_fd(), &raw mut msg, libc::MSG_TRUNC);
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let full = n.unsigned_abs();
+        let mut meta = RecvMeta {
+            caplen: full.min(buf.len()),
+            orig_len: u32::try_from(full).unwrap_or(u32::MAX),
+            ifindex: sa.sll_ifindex,
+            hatype: sa.sll_hatype,
+            pkttype: sa.sll_pkttype,
+            protocol: u16::from_be(sa.sll_protocol),
+            halen: sa.sll_halen.min(8),
+            addr: sa.sll_addr,
+            ..RecvMeta::default()
+        };
+        let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !c.is_null() {
+            let h = &*c;
+            let data = libc::CMSG_DATA(c);
+            let have = (h.cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            if h.cmsg_level == libc::SOL_PACKET
+                && h.cmsg_type == PACKET_AUXDATA
+                && have >= size_of::<libc::tpacket_auxdata>()
+            {
+                let aux: libc::tpacket_auxdata = std::ptr::read_unaligned(data.cast());
+                meta.orig_len = aux.tp_len;
+                meta.status = aux.tp_status;
+                meta.vlan_tci = aux.tp_vlan_tci;
+                meta.vlan_tpid = aux.tp_vlan_tpid;
+            } else if h.cmsg_level == libc::SOL_SOCKET
+                && h.cmsg_type == libc::SCM_TIMESTAMPNS
+                && have >= size_of::<libc::timespec>()
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
+                meta.ts_nanos = Some(timespec_nanos(&ts));
+            }
+            c = libc::CMSG_NXTHDR(&raw const msg, c);
+        }
+        Ok(Some(meta))
+    }
+}
+
+/// time_t and c_long are i32 on 32-bit targets, i64 here: the conversion is not useless there.
+#[allow(clippy::useless_conversion)]
+fn timespec_nanos(ts: &libc::timespec) -> i64 {
+    i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
+}
+
+/// Packets the kernel passed the filter and dropped since the last call (the counters reset on
+/// each read).
+pub fn packet_stats(fd: &OwnedFd) -> io::Result<(u32, u32)> {
+    #[allow(unsafe_code)]
+    // SAFETY: tpacket_stats is two u32s (all-zero valid), a live local of the size passed;
+    // getsockopt(2) writes at most `len` bytes into it.
+    unsafe {
+        let mut st: libc::tpacket_stats = zeroed();
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        check(libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_STATISTICS,
+            std::ptr::from_mut(&mut st).cast(),
+            &raw mut len,
+        ))?;
+        Ok((st.tp_packets, st.tp_drops))
+    }
+}
+
+/// One address of one interface, from getifaddrs(3).
+#[derive(Debug, Clone)]
+pub struct IfAddr {
+    pub interface: String,
+    pub ip: IpAddr,
+    pub prefix: u8,
+}
+
+/// Every IPv4/IPv6 address on every interface of this network namespace.
+pub fn interface_addresses() -> io::Result<Vec<IfAddr>> {
+    let mut out = Vec::new();
+    #[allow(unsafe_code)]
+    // SAFETY: getifaddrs(3) allocates a linked list we walk read-only and free exactly once with
+    // freeifaddrs. Each ifa_addr/ifa_netmask is checked for null and its family read before the
+    // pointer is read as the sockaddr_in/sockaddr_in6 that family promises; ifa_name is a
+    // NUL-terminated string owned by the list, copied before the list is freed.
+    unsafe {
+        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+        check(libc::getifaddrs(&raw mut head))?;
+        let mut p = head;
+        while !p.is_null() {
+            let ifa = &*p;
+            p = ifa.ifa_next;
+            if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+                continue;
+            }
+            let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
+                .to_string_lossy()
+                .into_owned();
+            let family = i32::from((*ifa.ifa_addr).sa_family);
+            let (ip, prefix) = if family == libc::AF_INET {
+                let a: libc::sockaddr_in = std::ptr::read_unaligned(ifa.ifa_addr.cast());
+                let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                let prefix = if ifa.ifa_netmask.is_null() {
+                    32
+                } else {
+                    let m: libc::sockaddr_in = std::ptr::read_unaligned(ifa.ifa_netmask.cast());
+                    u32::from_be(m.sin_addr.s_addr).count_ones() as u8
+                };
+                (IpAddr::V4(ip), prefix)
+            } else if family == libc::AF_INET6 {
+                let a: libc::sockaddr_in6 = std::ptr::read_unaligned(ifa.ifa_addr.cast());
+                let prefix = if ifa.ifa_netmask.is_null() {
+                    128
+                } else {
+                    let m: libc::sockaddr_in6 = std::ptr::read_unaligned(ifa.ifa_netmask.cast());
+                    m.sin6_addr
+                        .s6_addr
+                        .iter()
+                        .map(|b| b.count_ones() as u8)
+                        .sum()
+                };
+                (IpAddr::V6(a.sin6_addr.s6_addr.into()), prefix)
+            } else {
+                continue;
+            };
+            out.push(IfAddr {
+                interface: name,
+                ip,
+                prefix,
+            });
+        }
+        libc::freeifaddrs(head);
+    }
+    Ok(out)
+}
