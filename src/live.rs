@@ -168,7 +168,7 @@ fn explain_return_paths(host: &mut HostFacts, findings: &mut [Finding], analysis
             if lines.len() >= RETURN_PATH_CLIENTS || lines.iter().any(|(c, _)| *c == client) {
                 continue;
             }
-            let fact = host.explain_return_path(client, request_mac(flow));
+            let fact = host.explain_return_path(client, flow.server.ip(), request_mac(flow));
             lines.push((client, fact.summary.clone()));
             if explained.insert(client) {
                 host.return_path.push(fact);

@@ -180,14 +180,26 @@ impl Lab {
         }
         self.exec("c", &["ip", "route", "add", "default", "via", VIP]);
         self.exec("b", &["ip", "route", "add", "default", "via", LB_BACK]);
-        // backend2 answers through a router that does not exist: the return path is broken.
+        // backend2's main table routes back via the LB, but a policy rule sends what leaves
+        // from its address to table 100, through a router that does not exist: the return
+        // path is broken, and only the kernel's route choice (netlink) shows it.
+        self.exec("b2", &["ip", "route", "add", "default", "via", LB_BACK2]);
         self.exec(
             "b2",
-            &["ip", "route", "add", "100.64.0.0/10", "via", LB_BACK2],
+            &[
+                "ip",
+                "route",
+                "add",
+                "default",
+                "via",
+                DEAD_END_ROUTER,
+                "table",
+                "100",
+            ],
         );
         self.exec(
             "b2",
-            &["ip", "route", "add", "default", "via", DEAD_END_ROUTER],
+            &["ip", "rule", "add", "from", BACKEND2, "lookup", "100"],
         );
         self.exec("lb", &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         let nft = self.dir.join("nat.nft");
@@ -495,11 +507,36 @@ fn live_return_path_finding_names_the_route_past_the_lb() {
     let detail = finding["detail"].as_str().unwrap();
     eprintln!("{}: {}\n  {detail}", finding["code"], finding["summary"]);
     let want = format!(
-        "host: replies to {CLIENT} leave via {DEAD_END_ROUTER} (default route on eth0), not via the LB {LB_BACK2} the requests came from"
+        "host: replies to {CLIENT} leave via {DEAD_END_ROUTER} (table 100 on eth0), not via the LB {LB_BACK2} the requests came from"
     );
-    assert!(detail.contains(&want), "detail: {detail}\nwant: {want}");
+    assert!(
+        detail.contains(&want),
+        "detail: {detail}\nwant: {want}\nhost: {:#}",
+        v["host"]
+    );
     assert_eq!(v["host"]["lo_addresses"][0], format!("{LO_VIP}/32"));
     assert_eq!(v["host"]["return_path"][0]["symmetric"], false);
+    assert_eq!(v["host"]["return_path"][0]["kernel_route"]["table"], "100");
+    // The main table alone would have said "via the LB".
+    assert_eq!(
+        v["host"]["return_path"][0]["route"]["gateway"], LB_BACK2,
+        "{:#}",
+        v["host"]
+    );
+    let rules: Vec<&str> = v["host"]["ip_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        rules.contains(&format!("32765: from {BACKEND2} lookup 100").as_str()),
+        "{rules:?}"
+    );
+    assert_eq!(
+        v["host"]["capabilities_dropped_from"],
+        serde_json::json!(["bounding", "effective", "permitted"])
+    );
 }
 
 #[test]

@@ -8,12 +8,20 @@
 //! 0.0.0.0/0 dev lo table 100` of IP transparency / TPROXY), and the ARP table to name the
 //! load balancer behind a MAC address.
 //!
-//! Not read: `ip rule` (policy routing needs a netlink dump; /proc does not show rules), so a
-//! route chosen here is the main table's answer; when other tables exist (seen in fib_trie) the
-//! facts say so.
+//! Over rtnetlink ([`netlink`]): the `ip rule` list, and for each client of a return-path
+//! finding the kernel's own route choice (`ip route get CLIENT from SERVER`), which honours
+//! policy rules and every table. Rules keyed on a firewall mark cannot be evaluated without the
+//! mark; the explanation says when such rules exist. When netlink cannot be asked, the main
+//! table's longest match stands in, and the facts say so.
 
+#[cfg(target_os = "linux")]
+mod netlink;
 mod proc;
 
+#[cfg(target_os = "linux")]
+pub use netlink::RouteGet;
+
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -40,12 +48,20 @@ impl ConfValues {
     }
 }
 
+/// The kernel's route choice (netlink), or nothing on other systems.
+#[cfg(target_os = "linux")]
+pub type KernelRoute = RouteGet;
+#[cfg(not(target_os = "linux"))]
+pub type KernelRoute = ();
+
 /// What one return-path finding's flows say about this host's routes.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReturnPathFact {
     pub client: IpAddr,
-    /// The route the main table picks for the client address.
+    /// The main table's longest match for the client address.
     pub route: Option<Route>,
+    /// The kernel's choice (`ip route get CLIENT from SERVER`), when netlink answered.
+    pub kernel_route: Option<KernelRoute>,
     /// The MAC the requests came from, and the address the ARP table gives it (the LB).
     pub requests_from_mac: Option<String>,
     pub requests_from: Option<IpAddr>,
@@ -71,7 +87,7 @@ pub struct HostFacts {
     pub local_routes: Vec<String>,
     /// Routing tables other than main/local exist (policy routing may override `routes`).
     pub other_tables: Vec<String>,
-    /// `ip rule` list; null: not read (needs netlink).
+    /// `ip rule` list (IPv4 and IPv6); null when netlink could not be asked.
     pub ip_rules: Option<Vec<String>>,
     /// Sets CAP_NET_RAW and CAP_NET_ADMIN were dropped from after the socket opened.
     pub capabilities_dropped_from: Vec<&'static str>,
@@ -103,15 +119,31 @@ impl HostFacts {
             lo_addresses,
             local_routes: trie.local_routes,
             other_tables: trie.other_tables,
-            ip_rules: None,
+            ip_rules: read_rules(),
             capabilities_dropped_from: Vec::new(),
             return_path: Vec::new(),
         }
     }
 
-    /// Explains, for `client`, where this host sends replies and whether that is the hop the
-    /// requests came from (`from_mac`, the source MAC of the client's SYN as captured).
-    pub fn explain_return_path(&self, client: IpAddr, from_mac: Option<[u8; 6]>) -> ReturnPathFact {
+    /// Explains where replies to `client` (from `server`, the local end) go; asks the kernel.
+    pub fn explain_return_path(
+        &self,
+        client: IpAddr,
+        server: IpAddr,
+        from_mac: Option<[u8; 6]>,
+    ) -> ReturnPathFact {
+        self.explain_with(client, from_mac, kernel_route(client, server))
+    }
+
+    /// Explains, for `client`, where this host sends replies (`kernel`'s answer, else the main
+    /// table's) and whether that is the hop the requests came from (`from_mac`, the source MAC
+    /// of the client's packets as captured, named through the ARP table).
+    pub fn explain_with(
+        &self,
+        client: IpAddr,
+        from_mac: Option<[u8; 6]>,
+        kernel: Option<KernelRoute>,
+    ) -> ReturnPathFact {
         let table = if client.is_ipv4() {
             &self.routes
         } else {
@@ -120,48 +152,58 @@ impl HostFacts {
         let route = longest_match(table, client).cloned();
         let mac = from_mac.map(mac_string);
         let from = mac.as_deref().and_then(proc::arp_ip_of);
-        let hop = route.as_ref().map(|r| match r.gateway {
-            Some(g) => format!("via {g} ({} on {})", r.describe(), r.dev),
-            None => format!("directly on {} ({}, no gateway)", r.dev, r.describe()),
-        });
-        let symmetric = match (&route, from) {
-            (Some(r), Some(lb)) => Some(r.gateway == Some(lb)),
+        let (hop, gateway) = match describe_kernel(kernel.as_ref(), route.as_ref()) {
+            Some(k) => k,
+            None => match &route {
+                Some(r) => (Some(hop_text(r.gateway, &r.dev, &r.describe())), r.gateway),
+                None => (None, None),
+            },
+        };
+        let symmetric = match (&hop, from) {
+            (Some(_), Some(lb)) => Some(gateway == Some(lb)),
             _ => None,
         };
-        let summary = match (hop, from, &mac, symmetric) {
-            (None, _, _, _) => {
-                format!("no route to {client} in the main table: replies cannot leave")
-            }
+        let mut summary = match (hop, from, &mac, symmetric) {
+            (None, _, _, _) => format!("no route to {client}: replies cannot leave"),
             (Some(hop), Some(lb), _, Some(true)) => {
-                format!("replies to {client} leave {hop}: the LB {lb} the requests came from")
+                format!("replies to {client} {hop}: the LB {lb} the requests came from")
             }
             (Some(hop), Some(lb), _, _) => {
-                format!(
-                    "replies to {client} leave {hop}, not via the LB {lb} the requests came from"
-                )
+                format!("replies to {client} {hop}, not via the LB {lb} the requests came from")
             }
             (Some(hop), None, Some(mac), _) => format!(
-                "replies to {client} leave {hop}; the requests came from MAC {mac} (not in the ARP table)"
+                "replies to {client} {hop}; the requests came from MAC {mac} (not in the ARP table)"
             ),
-            (Some(hop), None, None, _) => format!("replies to {client} leave {hop}"),
+            (Some(hop), None, None, _) => format!("replies to {client} {hop}"),
         };
-        let summary = match self.rp_filter.effective() {
-            Some(1) if symmetric == Some(false) => format!(
-                "{summary}; rp_filter=1 (strict) also drops requests that arrive where replies would not leave"
-            ),
-            _ => summary,
-        };
-        let summary = if self.other_tables.is_empty() {
-            summary
-        } else {
-            format!(
-                "{summary} (main table; tables {} exist, ip rules not read)",
+        if self.rp_filter.effective() == Some(1) && symmetric == Some(false) {
+            summary.push_str(
+                "; rp_filter=1 (strict) also drops requests that arrive where replies would not leave",
+            );
+        }
+        let fwmark_rules = self
+            .ip_rules
+            .iter()
+            .flatten()
+            .filter(|r| r.contains("fwmark"))
+            .count();
+        if fwmark_rules > 0 {
+            let _ = write!(
+                summary,
+                "; {fwmark_rules} ip rule(s) match a firewall mark: marked replies may take another table"
+            );
+        }
+        if kernel.is_none() && !self.other_tables.is_empty() {
+            let _ = write!(
+                summary,
+                " (main table only; tables {} exist)",
                 self.other_tables.join(", ")
-            )
-        };
+            );
+        }
         ReturnPathFact {
             client,
             route,
+            kernel_route: kernel,
             requests_from_mac: mac,
             requests_from: from,
             symmetric,
@@ -210,9 +252,19 @@ impl HostFacts {
                 self.local_routes.join("; ")
             ));
         }
+        match &self.ip_rules {
+            Some(rules) => {
+                // The three rules every host has say nothing; show the rest.
+                let special: Vec<&String> = rules.iter().filter(|r| !is_default_rule(r)).collect();
+                for r in special {
+                    lines.push(format!("ip rule {r}"));
+                }
+            }
+            None => lines.push("ip rules not read (netlink unavailable)".into()),
+        }
         if !self.other_tables.is_empty() {
             lines.push(format!(
-                "routing tables besides main/local: {} (ip rules not read)",
+                "routing tables besides main/local: {}",
                 self.other_tables.join(", ")
             ));
         }
@@ -221,6 +273,74 @@ impl HostFacts {
         }
         lines
     }
+}
+
+/// "leave via GW (default route on eth0)" or "leave directly on eth0 (route …, no gateway)".
+fn hop_text(gateway: Option<IpAddr>, dev: &str, what: &str) -> String {
+    match gateway {
+        Some(g) => format!("leave via {g} ({what} on {dev})"),
+        None => format!("leave directly on {dev} ({what}, no gateway)"),
+    }
+}
+
+/// The hop text and gateway of the kernel's answer; the main-table route names what matched.
+#[cfg(target_os = "linux")]
+fn describe_kernel(
+    k: Option<&RouteGet>,
+    main: Option<&Route>,
+) -> Option<(Option<String>, Option<IpAddr>)> {
+    let k = k?;
+    let what = match (k.table.as_str(), main) {
+        ("main", Some(r)) => r.describe(),
+        (t, _) => format!("table {t}"),
+    };
+    let text = match k.kind.as_str() {
+        "unicast" => hop_text(k.gateway, k.dev.as_deref().unwrap_or("?"), &what),
+        "local" => format!("are delivered locally ({what})"),
+        kind => format!("are dropped: {kind} route ({what})"),
+    };
+    Some((Some(text), k.gateway))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn describe_kernel(
+    _: Option<&KernelRoute>,
+    _: Option<&Route>,
+) -> Option<(Option<String>, Option<IpAddr>)> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn kernel_route(client: IpAddr, server: IpAddr) -> Option<KernelRoute> {
+    let names = |index: u32| proc::interface_name(index);
+    netlink::route_get(client, Some(server), &names)
+        .or_else(|_| netlink::route_get(client, None, &names))
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_route(_: IpAddr, _: IpAddr) -> Option<KernelRoute> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn read_rules() -> Option<Vec<String>> {
+    netlink::rules().ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_rules() -> Option<Vec<String>> {
+    None
+}
+
+fn is_default_rule(r: &str) -> bool {
+    let r = r.trim_end_matches(" (IPv6)");
+    matches!(
+        r,
+        "0: from all lookup local"
+            | "32766: from all lookup main"
+            | "32767: from all lookup default"
+    )
 }
 
 pub fn mac_string(m: [u8; 6]) -> String {
@@ -268,12 +388,12 @@ mod tests {
             route("203.0.113.0/24", None),
             route("100.64.0.0/10", Some("203.0.113.1")),
         ]);
-        let fact = f.explain_return_path("192.0.2.10".parse().unwrap(), None);
+        let fact = f.explain_with("192.0.2.10".parse().unwrap(), None, None);
         assert_eq!(
             fact.summary,
             "replies to 192.0.2.10 leave via 203.0.113.254 (default route on eth0)"
         );
-        let snat = f.explain_return_path("100.64.0.2".parse().unwrap(), None);
+        let snat = f.explain_with("100.64.0.2".parse().unwrap(), None, None);
         assert_eq!(
             snat.route.unwrap().gateway,
             Some("203.0.113.1".parse().unwrap())

@@ -69,6 +69,20 @@ pub fn conf_of(iface: &str, name: &str) -> Option<i64> {
     sysctl(&format!("net/ipv4/conf/{iface}/{name}"))
 }
 
+/// The interface with this index (/sys/class/net/*/ifindex).
+pub fn interface_name(index: u32) -> Option<String> {
+    std::fs::read_dir("/sys/class/net")
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let i: u32 = read(&format!("{}/ifindex", e.path().display()))
+                .trim()
+                .parse()
+                .ok()?;
+            (i == index).then(|| e.file_name().to_string_lossy().into_owned())
+        })
+}
+
 /// RTF_UP and RTF_GATEWAY (linux/route.h), RTF_LOCAL and RTF_REJECT for IPv6.
 const RTF_UP: u32 = 0x0001;
 const RTF_GATEWAY: u32 = 0x0002;

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use bpf::FilterSpec;
-pub use sys::{IfAddr, interface_addresses};
+pub use sys::{IfAddr, NetlinkSocket, interface_addresses};
 
 use super::{InterfaceInfo, LinkType, RawPacket, TsPrecision};
 

@@ -309,3 +309,61 @@ pub fn interface_addresses() -> io::Result<Vec<IfAddr>> {
     }
     Ok(out)
 }
+
+/// A NETLINK_ROUTE socket (for `ip rule` and `ip route get` equivalents in `host`): bytes in,
+/// bytes out; the messages are built and parsed in safe code.
+pub struct NetlinkSocket {
+    fd: OwnedFd,
+}
+
+impl NetlinkSocket {
+    pub fn open() -> io::Result<Self> {
+        #[allow(unsafe_code)]
+        // SAFETY: socket(2) takes plain integers; a non-negative result is a new descriptor
+        // that nothing else owns.
+        let fd = unsafe {
+            let fd = check(libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            ))?;
+            OwnedFd::from_raw_fd(fd)
+        };
+        set_recv_timeout(&fd, Duration::from_secs(1))?;
+        Ok(Self { fd })
+    }
+
+    /// Sends one request to the kernel (netlink address 0).
+    pub fn send(&self, request: &[u8]) -> io::Result<()> {
+        #[allow(unsafe_code)]
+        // SAFETY: `request` is a live slice of the length passed; an all-zero sockaddr_nl is
+        // valid and lives across the call, which only reads both.
+        unsafe {
+            let mut sa: libc::sockaddr_nl = zeroed();
+            sa.nl_family = libc::AF_NETLINK as u16;
+            let n = libc::sendto(
+                self.fd.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+                std::ptr::from_ref(&sa).cast(),
+                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            );
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one datagram (one or more netlink messages) into `buf`; returns its length.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        #[allow(unsafe_code)]
+        // SAFETY: recv(2) writes at most `buf.len()` bytes into the live slice `buf`.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n.unsigned_abs().min(buf.len()))
+    }
+}
