@@ -54,15 +54,21 @@ ip netns exec "$RX" ip link set rx0 up
 ip netns exec "$TX" ip link set lo up
 ip netns exec "$RX" ip link set lo up
 
-# Starts a capture tool in RX and waits until its packet socket exists (RX has no other).
+# Starts a capture tool in RX (RX_PID) and waits until its packet socket is bound (RX has no
+# other). Not called in $(...): the process must be this shell's child, recorded in PIDS.
+RX_PID=""
 start_rx() { # OUTFILE CMD...
   local out=$1; shift
   ip netns exec "$RX" "$@" >"$out" 2>"$out.err" &
-  local pid=$!
-  PIDS+=("$pid")
+  RX_PID=$!
+  PIDS+=("$RX_PID")
   local i
   for i in $(seq 1 100); do
-    [ "$(ip netns exec "$RX" cat /proc/net/packet | wc -l)" -gt 1 ] && { sleep 0.2; echo "$pid"; return; }
+    # bound: protocol ETH_P_ALL (0003) in the socket's row (0000 until bind)
+    if ip netns exec "$RX" awk 'NR > 1 && $4 == "0003" {found=1} END {exit !found}' /proc/net/packet; then
+      sleep 0.2
+      return
+    fi
     sleep 0.05
   done
   echo "bench-live: capture did not start: $(cat "$out.err")" >&2
@@ -72,7 +78,7 @@ start_rx() { # OUTFILE CMD...
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-stop_rx() { # PID
+stop_rx() { # PID: Ctrl-C, then wait for the report to be written
   kill -INT "$1"
   wait "$1" 2>/dev/null || true
 }
@@ -91,7 +97,8 @@ printf '%-10s %-12s %-12s %-12s %-10s\n' "target" "sent pps" "analysed" "kernel 
 best=0
 for rate in $RATES top; do
   if [ "$rate" = top ]; then packets=$TOPSPEED_PACKETS; else packets=$((rate * PER_RUN_SECONDS)); fi
-  pid=$(start_rx "$WORK/live.json" "$BIN" live -i rx0 --port "$PORT" --format json --duration 120s)
+  start_rx "$WORK/live.json" "$BIN" live -i rx0 --port "$PORT" --format json --duration 120s
+  pid=$RX_PID
   sent=$(replay "$rate" "$packets" | awk '/Rated:/ {for (i=1;i<=NF;i++) if ($i ~ /pps/) {print $(i-1); exit}}')
   sleep 0.5
   stop_rx "$pid"
@@ -104,12 +111,14 @@ echo "highest rate without kernel drops: ~$best pps"
 echo
 echo "CPU at $CPU_RATE pps for ${CPU_SECONDS}s ($((CPU_RATE * CPU_SECONDS)) packets), port $PORT filter in both:"
 tick=$(getconf CLK_TCK)
-for tool in lbcheck tcpdump; do
-  if [ "$tool" = lbcheck ]; then
-    pid=$(start_rx "$WORK/cpu.json" "$BIN" live -i rx0 --port "$PORT" --format json --duration 120s)
-  else
-    pid=$(start_rx "$WORK/cpu.tcpdump" tcpdump -i rx0 -n -w /dev/null -B 8192 "port $PORT")
-  fi
+# lbcheck reads a TPACKET_V3 ring; LBCHECK_LIVE_RECVMSG=1 makes it use one recvmsg(2) per packet.
+for tool in lbcheck lbcheck-recvmsg tcpdump; do
+  case $tool in
+    lbcheck) start_rx "$WORK/cpu.json" "$BIN" live -i rx0 --port "$PORT" --format json --duration 120s ;;
+    lbcheck-recvmsg) start_rx "$WORK/cpu.json" env LBCHECK_LIVE_RECVMSG=1 "$BIN" live -i rx0 --port "$PORT" --format json --duration 120s ;;
+    tcpdump) start_rx "$WORK/cpu.tcpdump" tcpdump -i rx0 -n -w /dev/null -B 8192 "port $PORT" ;;
+  esac
+  pid=$RX_PID
   start=$(date +%s.%N)
   replay "$CPU_RATE" $((CPU_RATE * CPU_SECONDS)) >/dev/null
   sleep 0.5
@@ -118,6 +127,6 @@ for tool in lbcheck tcpdump; do
   end=$(date +%s.%N)
   stop_rx "$pid"
   awk -v t="$ticks" -v hz="$tick" -v s="$start" -v e="$end" -v tool="$tool" -v rss="$rss" \
-    'BEGIN { cpu = t / hz; printf "  %-8s %.2f s CPU over %.1f s (%.1f%% of one core), peak RSS %.1f MiB\n", tool, cpu, e - s, 100 * cpu / (e - s), rss / 1024 }'
+    'BEGIN { cpu = t / hz; printf "  %-16s %.2f s CPU over %.1f s (%.1f%% of one core), peak RSS %.1f MiB\n", tool, cpu, e - s, 100 * cpu / (e - s), rss / 1024 }'
 done
 tail -n 3 "$WORK/cpu.tcpdump.err" | sed 's/^/  tcpdump: /'

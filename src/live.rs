@@ -30,6 +30,8 @@ const STATUS_EVERY: Duration = Duration::from_millis(500);
 /// PROXY v2 signature and PROXY v1 prefix, to count headers for the status line.
 const PROXY_V2_SIGNATURE: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
 const PROXY_V1_PREFIX: &[u8] = b"PROXY ";
+/// After a stop, how long packets already captured may still be read.
+const DRAIN_AT_MOST: Duration = Duration::from_secs(1);
 /// At most this many client addresses get a return-path explanation.
 const RETURN_PATH_CLIENTS: usize = 4;
 
@@ -61,19 +63,30 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
         .then(|| Status::new(&args.interface));
     let started = Instant::now();
     let mut bytes = 0u64;
+    let mut drain_until: Option<Instant> = None;
     loop {
-        if stop.load(Ordering::Relaxed)
-            || args.duration.is_some_and(|d| started.elapsed() >= d)
-            || args.count.is_some_and(|n| input.packets() >= n)
-        {
+        if args.count.is_some_and(|n| input.packets() >= n) {
             break;
         }
-        if let Some(p) = capture.next_packet()? {
+        if drain_until.is_none()
+            && (stop.load(Ordering::Relaxed)
+                || args.duration.is_some_and(|d| started.elapsed() >= d))
+        {
+            // What the kernel captured before the stop is still analysed: read until the
+            // queue is empty (a ring block is handed over within its 20 ms timeout).
+            drain_until = Some(Instant::now() + DRAIN_AT_MOST);
+        }
+        let got = capture.next_packet()?;
+        let empty = got.is_none();
+        if let Some(p) = got {
             bytes += p.data.len() as u64;
             input.feed(&p);
             if let Some(w) = &mut writer {
                 write_packet(w, &p, args.write.as_deref())?;
             }
+        }
+        if drain_until.is_some_and(|t| empty || Instant::now() >= t) {
+            break;
         }
         if let Some(s) = &mut status {
             s.maybe_draw(&input, &mut capture);

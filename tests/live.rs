@@ -277,9 +277,14 @@ impl Lab {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            // The namespace has no other packet socket: a row in /proc/net/packet is ours.
+            // The namespace has no other packet socket: a row in /proc/net/packet whose
+            // protocol is ETH_P_ALL (0003; 0000 until bind) is ours, receiving.
             let o = self.exec(role, &["cat", "/proc/net/packet"]);
-            if String::from_utf8_lossy(&o.stdout).lines().count() > 1 {
+            let bound = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(3) == Some("0003"));
+            if bound {
                 return child;
             }
             if let Some(status) = child.try_wait().unwrap() {

@@ -367,3 +367,152 @@ impl NetlinkSocket {
         Ok(n.unsigned_abs().min(buf.len()))
     }
 }
+
+/// `SOL_PACKET` options and values for the TPACKET_V3 receive ring.
+const PACKET_RX_RING: libc::c_int = 5;
+const PACKET_VERSION: libc::c_int = 10;
+const TPACKET_V3: libc::c_int = 2;
+/// Offset of `block_status` in `struct tpacket_block_desc` (after `version`, `offset_to_priv`).
+const BLOCK_STATUS_OFFSET: usize = 8;
+/// `TP_STATUS_KERNEL` / `TP_STATUS_USER`: who owns a block.
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+
+/// A TPACKET_V3 receive ring mapped from the socket: the kernel fills blocks of packets and
+/// hands each over by setting its status word; we read it, then hand it back. One wake-up per
+/// block instead of one system call per packet.
+///
+/// Soundness: the mapping is `block_size * block_nr` bytes, page-aligned, shared with the
+/// kernel and unmapped once (Drop) — after the socket, which the ring does not own, is still
+/// open (the field order of the owner ensures the ring drops first). The status word of block
+/// `i` is at a 4-byte-aligned offset inside the mapping and is only accessed atomically. The
+/// kernel does not touch a block whose status is TP_STATUS_USER until we store
+/// TP_STATUS_KERNEL, so a shared slice of a user-owned block is not written behind our back;
+/// [`Ring::block`] hands out such a slice borrowing `&self`, and [`Ring::release`] needs
+/// `&mut self`, so no slice outlives its ownership.
+pub struct Ring {
+    base: std::ptr::NonNull<u8>,
+    block_size: usize,
+    block_nr: usize,
+}
+
+impl Ring {
+    /// Switches `fd` to TPACKET_V3 and maps a ring of `block_nr` blocks of `block_size` bytes
+    /// (a multiple of the page size); blocks are handed over when full or `retire_ms` old.
+    pub fn new(fd: &OwnedFd, block_size: u32, block_nr: u32, retire_ms: u32) -> io::Result<Self> {
+        /// Frames are a TPACKET_V3 formality (packets are packed in blocks); 16-aligned.
+        const FRAME_SIZE: u32 = 2048;
+        set_int(fd, libc::SOL_PACKET, PACKET_VERSION, TPACKET_V3)?;
+        let req = libc::tpacket_req3 {
+            tp_block_size: block_size,
+            tp_block_nr: block_nr,
+            tp_frame_size: FRAME_SIZE,
+            tp_frame_nr: block_size / FRAME_SIZE * block_nr,
+            tp_retire_blk_tov: retire_ms,
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        };
+        setsockopt(fd, libc::SOL_PACKET, PACKET_RX_RING, &req)?;
+        let len = block_size as usize * block_nr as usize;
+        #[allow(unsafe_code)]
+        // SAFETY: a fresh shared mapping of the socket's ring, of the size the kernel just
+        // allocated; no Rust object aliases it. MAP_FAILED is checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = std::ptr::NonNull::new(p.cast::<u8>())
+            .ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Self {
+            base,
+            block_size: block_size as usize,
+            block_nr: block_nr as usize,
+        })
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.block_nr
+    }
+
+    // The mapping is page-aligned, blocks are whole pages, the status word is at offset 8.
+    #[allow(clippy::cast_ptr_alignment)]
+    fn status(&self, i: usize) -> &std::sync::atomic::AtomicU32 {
+        assert!(i < self.block_nr);
+        #[allow(unsafe_code)]
+        // SAFETY: block i starts inside the mapping (i < block_nr) at a page-aligned offset;
+        // the status word is 4-byte aligned, lives as long as the mapping (&self), and is only
+        // accessed through this atomic (the kernel side uses atomic stores with barriers).
+        unsafe {
+            std::sync::atomic::AtomicU32::from_ptr(
+                self.base
+                    .as_ptr()
+                    .add(i * self.block_size + BLOCK_STATUS_OFFSET)
+                    .cast::<u32>(),
+            )
+        }
+    }
+
+    /// Block `i`'s bytes when the kernel has handed it to us.
+    pub fn block(&self, i: usize) -> Option<&[u8]> {
+        let st = self.status(i).load(std::sync::atomic::Ordering::Acquire);
+        if st & TP_STATUS_USER == 0 {
+            return None;
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: in bounds (block i of block_nr), user-owned (checked above, Acquire orders
+        // the kernel's writes before our reads), and not released while the slice lives
+        // (release takes &mut self).
+        unsafe {
+            Some(std::slice::from_raw_parts(
+                self.base.as_ptr().add(i * self.block_size),
+                self.block_size,
+            ))
+        }
+    }
+
+    /// Hands block `i` back to the kernel.
+    pub fn release(&mut self, i: usize) {
+        self.status(i)
+            .store(TP_STATUS_KERNEL, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        #[allow(unsafe_code)]
+        // SAFETY: the mapping made in `new`, of this length, unmapped once; no slice of it
+        // outlives `self`.
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.block_size * self.block_nr);
+        }
+    }
+}
+
+/// Waits up to `timeout` for the socket to become readable (a ring block handed over).
+pub fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLERR,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    #[allow(unsafe_code)]
+    // SAFETY: one live pollfd, count 1.
+    let r = unsafe { libc::poll(&raw mut p, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
