@@ -305,7 +305,7 @@ _lbcheck() {
             return 0
             ;;
         lbcheck__subcmd__live)
-            opts="-i -w -v -h --interface --duration --count --write --snaplen --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --help"
+            opts="-i -w -v -h --interface --duration --count --write --filter --snaplen --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +332,10 @@ _lbcheck() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,6 +54,7 @@ complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -s i -l interface 
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l duration -d 'Stop after this long, e.g. 30s, 2m, 1h (a bare number is seconds)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l count -d 'Stop after this many packets (after the kernel filter)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -s w -l write -d 'Also save the analysed packets to a pcap file (nanosecond timestamps)' -r -F
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l filter -d 'A libpcap filter expression (tcpdump syntax) instead of the one built from --port and --proto, which still choose the services analysed. Needs lbcheck built with `--features libpcap`' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l snaplen -d 'Bytes kept per packet (enough for PROXY v2 with TLVs and the HTTP head)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l port -d 'Service port(s) to analyse; default: every port that receives SYNs (TCP) or requests (UDP)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l proto -d 'Only this transport protocol' -r -f -a "tcp\t''

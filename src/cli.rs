@@ -66,6 +66,12 @@ pub struct LiveArgs {
     #[arg(short, long, value_name = "FILE.pcap")]
     pub write: Option<PathBuf>,
 
+    /// A libpcap filter expression (tcpdump syntax) instead of the one built from --port and
+    /// --proto, which still choose the services analysed. Needs lbcheck built with `--features
+    /// libpcap`.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+
     /// Bytes kept per packet (enough for PROXY v2 with TLVs and the HTTP head).
     #[arg(long, value_name = "BYTES", default_value_t = 65535,
           value_parser = clap::value_parser!(u32).range(256..=262_144))]

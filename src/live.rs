@@ -21,7 +21,7 @@ use crate::cli::LiveArgs;
 use crate::config::Config;
 use crate::flow::{Flow, Proto, TO_SERVER};
 use crate::host::HostFacts;
-use crate::source::live::{self, FilterSpec, KernelStats, LiveCapture};
+use crate::source::live::{self, FilterSpec, KernelStats, LiveSource};
 use crate::source::writer::{ByteOrder, PcapWriter, TsPrecision};
 use crate::source::{FileFormat, RawPacket};
 
@@ -44,9 +44,14 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
         tcp: config.proto != Some(Proto::Udp),
         udp: config.proto != Some(Proto::Tcp),
     };
-    let mut capture = LiveCapture::open(&args.interface, &filter, args.snaplen)?;
+    let mut capture = live::open_source(
+        &args.interface,
+        &filter,
+        args.filter.as_deref(),
+        args.snaplen,
+    )?;
     let mut writer = match &args.write {
-        Some(path) => Some(open_writer(path, &capture)?),
+        Some(path) => Some(open_writer(path, capture.as_ref())?),
         None => None,
     };
     let dropped_from = live::drop_capabilities();
@@ -89,7 +94,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
             break;
         }
         if let Some(s) = &mut status {
-            s.maybe_draw(&input, &mut capture);
+            s.maybe_draw(&input, capture.as_mut());
         }
     }
     if status.is_some() {
@@ -126,7 +131,7 @@ fn show(p: Option<&Path>) -> String {
     p.map_or_else(String::new, |p| p.display().to_string())
 }
 
-fn open_writer(path: &Path, capture: &LiveCapture) -> anyhow::Result<Writer> {
+fn open_writer(path: &Path, capture: &dyn LiveSource) -> anyhow::Result<Writer> {
     let file = std::fs::File::create(path)
         .with_context(|| format!("{}: cannot create", path.display()))?;
     PcapWriter::new(
@@ -221,7 +226,7 @@ impl Status {
         }
     }
 
-    fn maybe_draw(&mut self, input: &InputAnalyzer, capture: &mut LiveCapture) {
+    fn maybe_draw(&mut self, input: &InputAnalyzer, capture: &mut dyn LiveSource) {
         if self.last.elapsed() < STATUS_EVERY {
             return;
         }

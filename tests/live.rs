@@ -597,3 +597,58 @@ fn live_on_an_unknown_interface_lists_the_real_ones() {
     );
     assert!(err.contains("lo"), "{err}");
 }
+
+#[cfg(feature = "libpcap")]
+#[test]
+fn live_with_a_libpcap_filter_expression_sees_the_same() {
+    if !can_run("live_with_a_libpcap_filter_expression") {
+        return;
+    }
+    let mut lab = Lab::new("pcapf");
+    lab.build();
+    let expression = format!("tcp port 8080 and host {LB_SNAT}");
+    let live = lab.start_live(
+        "b",
+        &[
+            "-i",
+            "eth0",
+            "--filter",
+            &expression,
+            "--port",
+            "8080",
+            "--duration",
+            "20s",
+            "--format",
+            "json",
+        ],
+    );
+    for _ in 0..CURLS {
+        assert!(lab.curl(&format!("http://{VIP}/")));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(live.id(), "INT");
+    let out = finish(live, Duration::from_secs(5));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(verdicts(&v), ("proxy-v2".into(), "yes".into(), "v2".into()));
+    assert_eq!(v["stats"]["flows"], CURLS);
+}
+
+#[cfg(not(feature = "libpcap"))]
+#[test]
+fn live_filter_expression_without_libpcap_says_how_to_get_it() {
+    let o = Command::new(BIN)
+        .args(["live", "-i", "lo", "--filter", "port 80", "--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "lbcheck: error: --filter needs lbcheck built with `--features libpcap`; without it, --port and --proto build the kernel filter\n"
+    );
+}

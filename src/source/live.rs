@@ -10,6 +10,8 @@
 //! The syscalls live in [`sys`], the only module with `unsafe`.
 
 pub mod bpf;
+#[cfg(feature = "libpcap")]
+mod libpcap;
 mod ring;
 mod sys;
 
@@ -60,6 +62,12 @@ pub enum LiveError {
     },
     #[error(transparent)]
     Filter(#[from] bpf::TooLong),
+    #[error("--filter {expression:?}: {why}")]
+    BadFilter { expression: String, why: String },
+    #[error(
+        "--filter needs lbcheck built with `--features libpcap`; without it, --port and --proto build the kernel filter"
+    )]
+    FilterNeedsLibpcap,
     #[error("{iface}: {what}: {source}")]
     Io {
         iface: String,
@@ -92,12 +100,64 @@ pub struct LiveCapture {
     stats: KernelStats,
 }
 
+/// A live packet source: the AF_PACKET capture, or libpcap with `--filter`.
+pub trait LiveSource {
+    /// The next packet, or `None` when about [`POLL_INTERVAL`] passed without one.
+    fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, LiveError>;
+    /// The kernel's counters so far.
+    fn kernel_stats(&mut self) -> KernelStats;
+    fn link_type(&self) -> LinkType;
+    /// The snaplen to declare in a file written from this capture (room for added headers).
+    fn file_snaplen(&self) -> u32;
+    fn interface_info(&self) -> InterfaceInfo;
+    /// A name for the report's `input.path`.
+    fn source_path(&self) -> PathBuf;
+}
+
+/// Opens the capture: libpcap when a `--filter` expression is given (feature `libpcap`), else
+/// AF_PACKET with the filter built from `spec`.
+pub fn open_source(
+    iface: &str,
+    spec: &FilterSpec,
+    expression: Option<&str>,
+    snaplen: u32,
+) -> Result<Box<dyn LiveSource>, LiveError> {
+    match expression {
+        None => Ok(Box::new(LiveCapture::open(iface, spec, snaplen)?)),
+        #[cfg(feature = "libpcap")]
+        Some(e) => Ok(Box::new(libpcap::PcapCapture::open(iface, e, snaplen)?)),
+        #[cfg(not(feature = "libpcap"))]
+        Some(_) => Err(LiveError::FilterNeedsLibpcap),
+    }
+}
+
+/// The interface's index and ARPHRD type; (0, 0) for `any`.
+fn check_interface(iface: &str) -> Result<(i64, i64), LiveError> {
+    if iface == "any" {
+        return Ok((0, 0));
+    }
+    let Some(ifindex) = sys_net_value(iface, "ifindex") else {
+        return Err(LiveError::UnknownInterface {
+            name: iface.to_string(),
+            available: available_interfaces(),
+        });
+    };
+    Ok((ifindex, sys_net_value(iface, "type").unwrap_or(0)))
+}
+
 /// The ring and where reading it has got to.
 struct RingReader {
     ring: sys::Ring,
     block: usize,
     /// In the current (user-owned) block: offset of the next packet, packets left.
     cursor: Option<(usize, u32)>,
+}
+
+/// Waits up to [`POLL_INTERVAL`] for `fd` to become readable.
+#[cfg(feature = "libpcap")]
+fn wait_readable(fd: std::os::fd::RawFd) {
+    // An error shows again on the next read.
+    let _ = sys::poll_readable(fd, POLL_INTERVAL);
 }
 
 /// Interface names from /sys/class/net, sorted.
@@ -132,18 +192,7 @@ impl LiveCapture {
     /// (an SLL2 header, a VLAN tag).
     pub fn open(iface: &str, filter: &FilterSpec, snaplen: u32) -> Result<Self, LiveError> {
         let any = iface == "any";
-        let (ifindex, hatype) = if any {
-            (0, 0)
-        } else {
-            let Some(ifindex) = sys_net_value(iface, "ifindex") else {
-                return Err(LiveError::UnknownInterface {
-                    name: iface.to_string(),
-                    available: available_interfaces(),
-                });
-            };
-            let hatype = sys_net_value(iface, "type").unwrap_or(0);
-            (ifindex, hatype)
-        };
+        let (ifindex, hatype) = check_interface(iface)?;
         let ethernet = !any && matches!(u16::try_from(hatype), Ok(ARPHRD_ETHER | ARPHRD_LOOPBACK));
         let cooked = !ethernet;
         let io = |what| {
@@ -215,42 +264,11 @@ impl LiveCapture {
             stats: KernelStats::default(),
         })
     }
+}
 
-    /// "TPACKET_V3 ring" or "recvmsg", for reports and benchmarks.
-    pub fn method(&self) -> &'static str {
-        if self.ring.is_some() {
-            "TPACKET_V3 ring"
-        } else {
-            "recvmsg"
-        }
-    }
-
-    pub fn link_type(&self) -> LinkType {
-        self.link_type
-    }
-
-    /// The snaplen to declare in a file written from this capture (room for added headers).
-    pub fn file_snaplen(&self) -> u32 {
-        self.buf.len() as u32
-    }
-
-    pub fn interface_info(&self) -> InterfaceInfo {
-        InterfaceInfo {
-            id: 0,
-            name: Some(self.iface.clone()),
-            link_type: self.link_type,
-            snaplen: self.snaplen,
-            ts_precision: TsPrecision::Nano,
-        }
-    }
-
-    /// A name for the report's `input.path`.
-    pub fn source_path(&self) -> PathBuf {
-        PathBuf::from(format!("live:{}", self.iface))
-    }
-
+impl LiveSource for LiveCapture {
     /// The next packet, or `None` when [`POLL_INTERVAL`] passed without one (or a signal came).
-    pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, LiveError> {
+    fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, LiveError> {
         let head = if self.cooked {
             SLL2_HEADER_LEN
         } else {
@@ -313,12 +331,35 @@ impl LiveCapture {
     }
 
     /// The kernel's counters so far (each read adds to the running totals).
-    pub fn kernel_stats(&mut self) -> KernelStats {
+    fn kernel_stats(&mut self) -> KernelStats {
         if let Ok((received, dropped)) = sys::packet_stats(&self.fd) {
             self.stats.received += u64::from(received);
             self.stats.dropped += u64::from(dropped);
         }
         self.stats
+    }
+    fn link_type(&self) -> LinkType {
+        self.link_type
+    }
+
+    /// The snaplen to declare in a file written from this capture (room for added headers).
+    fn file_snaplen(&self) -> u32 {
+        self.buf.len() as u32
+    }
+
+    fn interface_info(&self) -> InterfaceInfo {
+        InterfaceInfo {
+            id: 0,
+            name: Some(self.iface.clone()),
+            link_type: self.link_type,
+            snaplen: self.snaplen,
+            ts_precision: TsPrecision::Nano,
+        }
+    }
+
+    /// A name for the report's `input.path`.
+    fn source_path(&self) -> PathBuf {
+        PathBuf::from(format!("live:{}", self.iface))
     }
 }
 
@@ -355,7 +396,7 @@ impl RingReader {
                 return None;
             }
             // An error here shows again on the next wait; the loop goes on either way.
-            let _ = sys::poll_readable(fd, POLL_INTERVAL);
+            let _ = sys::poll_readable(std::os::fd::AsRawFd::as_raw_fd(fd), POLL_INTERVAL);
             polled = true;
         }
     }

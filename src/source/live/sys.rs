@@ -497,10 +497,12 @@ impl Drop for Ring {
     }
 }
 
-/// Waits up to `timeout` for the socket to become readable (a ring block handed over).
-pub fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
+/// Waits up to `timeout` for descriptor `fd` to become readable (a ring block handed over). A
+/// number, not a borrow: poll(2) does not use the descriptor beyond checking it (a closed one
+/// gives POLLNVAL), so this is safe for any value.
+pub fn poll_readable(fd: std::os::fd::RawFd, timeout: Duration) -> io::Result<()> {
     let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
+        fd,
         events: libc::POLLIN | libc::POLLERR,
         revents: 0,
     };
