@@ -4,7 +4,7 @@
 //! (nft DNAT to a backend whose default route bypasses the LB) whose finding must name the
 //! route, the privilege error as an unprivileged user, and the unknown-interface error.
 //!
-//! Needs root and ip, haproxy, nginx, curl, nft, ss; otherwise the namespace tests print why and
+//! Needs root and ip, haproxy, nginx, curl, nft, ss, tcpreplay; otherwise the namespace tests print why and
 //! pass, unless LBCHECK_LIVE=1 (scripts/live-test.sh) makes that a failure. Only documentation
 //! addresses and 100.64.0.0/10 are used, only inside the namespaces; every namespace and daemon
 //! is removed by name/PID when the test ends, also on failure (Drop).
@@ -33,7 +33,7 @@ fn missing_prerequisite() -> Option<String> {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Some("not root".into());
     }
-    for tool in ["ip", "haproxy", "nginx", "curl", "nft", "ss"] {
+    for tool in ["ip", "haproxy", "nginx", "curl", "nft", "ss", "tcpreplay"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .stdout(Stdio::null())
@@ -651,4 +651,76 @@ fn live_filter_expression_without_libpcap_says_how_to_get_it() {
         String::from_utf8_lossy(&o.stderr),
         "lbcheck: error: --filter needs lbcheck built with `--features libpcap`; without it, --port and --proto build the kernel filter\n"
     );
+}
+
+#[test]
+fn live_keeps_vlan_tags_and_agrees_with_the_file_analysis() {
+    if !can_run("live_keeps_vlan_tags") {
+        return;
+    }
+    // A lab capture from an 802.1Q trunk (VLAN 100), replayed into a veth pair: the kernel
+    // moves the tag into packet metadata; lbcheck must put it back.
+    let trunk =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/capture-variants/vlan-trunk.pcap");
+    let (_, file) = pcap_json(&trunk);
+    let mut lab = Lab::new("vlan");
+    lab.add_ns("tx");
+    lab.add_ns("rx");
+    lab.link("tx", "eth0", "rx", "eth0");
+    let live = lab.start_live(
+        "rx",
+        &[
+            "-i",
+            "eth0",
+            "--port",
+            "8081",
+            "--duration",
+            "20s",
+            "--format",
+            "json",
+        ],
+    );
+    lab.exec(
+        "tx",
+        &[
+            "tcpreplay",
+            "-q",
+            "-i",
+            "eth0",
+            "--pps=2000",
+            trunk.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    signal(live.id(), "INT");
+    let out = finish(live, Duration::from_secs(5));
+    let v = json(&out);
+    // Packets of the service's flows (the namespace's own neighbour discovery is not).
+    let flow_packets = |r: &Value| -> Vec<(u64, u64)> {
+        r["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let p = &f["packets"];
+                (
+                    p["to_server"].as_u64().unwrap(),
+                    p["to_client"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(flow_packets(&v), flow_packets(&file));
+    assert_eq!(v["stats"]["flows"], file["stats"]["flows"]);
+    assert_eq!(verdicts(&v), verdicts(&file));
+    assert_eq!(v["flows"][0]["vlan"], serde_json::json!([100]));
+    assert_eq!(out.status.code(), Some(crate_exit(&file)));
+}
+
+/// The exit code `lbcheck pcap` gave for this report.
+fn crate_exit(report: &Value) -> i32 {
+    let errors = report["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["severity"] == "error"));
+    i32::from(errors)
 }

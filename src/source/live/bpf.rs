@@ -3,7 +3,8 @@
 //!
 //! What it accepts, for IPv4 and IPv6 (no extension headers, as tcpdump's `port N`):
 //! TCP/UDP with port N as source or destination (any port when none is given), and ICMP /
-//! ICMPv6 (errors about the service's flows feed the return-path checks; they are few). IPv4
+//! ICMPv6 error messages (they quote the service's flows and feed the return-path checks; they
+//! are few). Other ICMP — echo, neighbour discovery, MLD — is not copied. IPv4
 //! fragments after the first are rejected (they carry no ports). On Ethernet the program also
 //! looks through one or two 802.1Q/802.1ad tags left in the frame (most drivers strip the outer
 //! tag before the filter runs; then the frame looks untagged, which the program also accepts).
@@ -35,6 +36,7 @@ mod op {
     pub const IND: u16 = 0x40;
     pub const MSH: u16 = 0xa0;
     pub const JEQ: u16 = 0x10;
+    pub const JGT: u16 = 0x20;
     pub const JSET: u16 = 0x40;
     pub const K: u16 = 0x00;
 }
@@ -53,6 +55,10 @@ const IPPROTO_ICMP: u32 = 1;
 const IPPROTO_TCP: u32 = 6;
 const IPPROTO_UDP: u32 = 17;
 const IPPROTO_ICMPV6: u32 = 58;
+/// ICMPv4 errors: destination unreachable, source quench, redirect, time exceeded, parameter
+/// problem. ICMPv6 errors are the types below 128.
+const ICMPV4_ERRORS: [u32; 5] = [3, 4, 5, 11, 12];
+const ICMPV6_LAST_ERROR: u32 = 127;
 /// IPv4: protocol byte, flags+fragment offset, ports after the header.
 const IPV4_PROTOCOL_OFFSET: u32 = 9;
 const IPV4_FRAGMENT_OFFSET: u32 = 6;
@@ -254,8 +260,26 @@ fn l4(a: &mut Asm, spec: &FilterSpec, v6: bool, base: u32, snaplen: u32) {
     if spec.udp {
         a.jeq(IPPROTO_UDP, ports);
     }
-    a.jeq(icmp, accept);
+    let icmp_errors = a.label();
+    a.jeq(icmp, icmp_errors);
     a.goto(reject);
+    a.place(icmp_errors);
+    if v6 {
+        a.stmt(op::LD | op::B | op::ABS, base + IPV6_HEADER_LEN);
+        a.jump(
+            op::JMP | op::JGT | op::K,
+            ICMPV6_LAST_ERROR,
+            Target::Label(reject),
+            Target::Label(accept),
+        );
+    } else {
+        a.stmt(op::LDX | op::B | op::MSH, base);
+        a.stmt(op::LD | op::B | op::IND, base);
+        for t in ICMPV4_ERRORS {
+            a.jeq(t, accept);
+        }
+        a.goto(reject);
+    }
     a.place(ports);
     if spec.ports.is_empty() {
         a.goto(accept);
@@ -313,6 +337,7 @@ mod tests {
                 code if code == op::LD | op::H | op::ABS => load(insn.k, 2),
                 code if code == op::LD | op::B | op::ABS => load(insn.k, 1),
                 code if code == op::LD | op::H | op::IND => load(index_reg + insn.k, 2),
+                code if code == op::LD | op::B | op::IND => load(index_reg + insn.k, 1),
                 code if code == op::LDX | op::B | op::MSH => {
                     let Some(v) = load(insn.k, 1) else { return 0 };
                     index_reg = 4 * (v & 0xf);
@@ -320,6 +345,10 @@ mod tests {
                 }
                 code if code == op::JMP | op::JEQ | op::K => {
                     pc += usize::from(if acc == insn.k { insn.jt } else { insn.jf });
+                    continue;
+                }
+                code if code == op::JMP | op::JGT | op::K => {
+                    pc += usize::from(if acc > insn.k { insn.jt } else { insn.jf });
                     continue;
                 }
                 code if code == op::JMP | op::JSET | op::K => {
@@ -428,9 +457,20 @@ mod tests {
         };
         let p = program(&tcp_only, Framing::Ethernet, SNAP).unwrap();
         assert_eq!(run(&p, &ethernet(&[0x86dd], &ipv6_udp(53, 8080)), 0), 0);
+        // ICMP port unreachable passes; echo request does not.
         let mut icmp = ipv4_tcp(1, 2);
         icmp[9] = 1;
+        icmp[20] = 3;
         assert_eq!(run(&p, &ethernet(&[0x0800], &icmp), 0), SNAP);
+        icmp[20] = 8;
+        assert_eq!(run(&p, &ethernet(&[0x0800], &icmp), 0), 0);
+        // ICMPv6 packet too big passes; neighbour solicitation does not.
+        let mut icmp6 = ipv6_udp(1, 2);
+        icmp6[6] = 58;
+        icmp6[40] = 2;
+        assert_eq!(run(&p, &ethernet(&[0x86dd], &icmp6), 0), SNAP);
+        icmp6[40] = 135;
+        assert_eq!(run(&p, &ethernet(&[0x86dd], &icmp6), 0), 0);
     }
 
     #[test]
