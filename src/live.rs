@@ -260,3 +260,53 @@ impl Status {
         let _ = err.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_drops_are_a_warning_with_both_counts() {
+        assert!(kernel_findings(KernelStats::default(), "eth0").is_empty());
+        let f = kernel_findings(
+            KernelStats {
+                received: 1000,
+                dropped: 7,
+            },
+            "eth0",
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "capture.kernel-drops");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(
+            f[0].summary.contains("dropped 7 of 1000 packets"),
+            "{}",
+            f[0].summary
+        );
+    }
+
+    #[test]
+    fn kernel_drops_count_for_expectations() {
+        // `--expect no-findings=warning` must see the drop warning added after the analysis.
+        let mut config = Config::for_files(Vec::new());
+        config
+            .check
+            .expectations
+            .push(crate::checks::expect::parse("no-findings=warning").unwrap());
+        let analysis = Analysis::from_inputs(Vec::new());
+        let clean = crate::report::model::build_with_findings(&analysis, &config, Vec::new());
+        assert_eq!(crate::report::exit_code(&clean), 0);
+        let dropped = crate::report::model::build_with_findings(
+            &analysis,
+            &config,
+            kernel_findings(
+                KernelStats {
+                    received: 10,
+                    dropped: 1,
+                },
+                "eth0",
+            ),
+        );
+        assert_eq!(crate::report::exit_code(&dropped), 1);
+    }
+}

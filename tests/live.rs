@@ -542,6 +542,36 @@ fn live_return_path_finding_names_the_route_past_the_lb() {
         v["host"]["capabilities_dropped_from"],
         serde_json::json!(["bounding", "effective", "permitted"])
     );
+
+    // The text report shows the host facts next to the findings.
+    let live = lab.start_live(
+        "b2",
+        &[
+            "-i",
+            "any",
+            "--port",
+            "8081",
+            "--duration",
+            "20s",
+            "--color",
+            "never",
+        ],
+    );
+    assert!(!lab.curl(&format!("http://{VIP}:81/")));
+    signal(live.id(), "INT");
+    let out = finish(live, Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
+    for line in [
+        "\nHost (any)\n",
+        &format!("  ip rule 32765: from {BACKEND2} lookup 100\n"),
+        &format!("  addresses on lo (VIP, DSR) {LO_VIP}/32\n"),
+        &format!(
+            "  return path: replies to {CLIENT} leave via {DEAD_END_ROUTER} (table 100 on eth0)"
+        ),
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
 }
 
 #[test]

@@ -215,13 +215,11 @@ impl HostFacts {
     pub fn text_lines(&self) -> Vec<String> {
         let show = |v: Option<i64>| v.map_or("?".to_string(), |v| v.to_string());
         let conf = |c: &ConfValues| {
-            format!(
-                "all={} default={} {}={}",
-                show(c.all),
-                show(c.default),
-                self.interface,
-                show(c.interface)
-            )
+            let mut t = format!("all={} default={}", show(c.all), show(c.default));
+            if self.interface != "any" {
+                let _ = write!(t, " {}={}", self.interface, show(c.interface));
+            }
+            t
         };
         let mut lines = vec![
             format!(

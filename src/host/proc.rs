@@ -172,7 +172,9 @@ pub fn parse_fib_trie(text: &str) -> Trie {
     let mut others = BTreeSet::new();
     for line in text.lines() {
         if !line.starts_with(' ') {
-            table = line.trim_end_matches(':').trim().to_string();
+            let name = line.trim_end_matches(':').trim();
+            // Tables other than main and local are shown as `Id 100:`.
+            table = name.strip_prefix("Id ").unwrap_or(name).to_string();
             if !matches!(table.as_str(), "Main" | "Local") {
                 others.insert(table.clone());
             }
@@ -189,7 +191,7 @@ pub fn parse_fib_trie(text: &str) -> Trie {
                 if prefix < 32 && !addr.is_loopback() {
                     let where_ = match table.as_str() {
                         "Main" | "Local" => String::new(),
-                        other => format!(" ({})", other.to_lowercase()),
+                        other => format!(" (table {other})"),
                     };
                     local.insert(format!("local {addr}/{prefix}{where_}"));
                 }
@@ -274,8 +276,8 @@ Id 100:
         /0 host LOCAL
 ";
         let t = parse_fib_trie(text);
-        assert_eq!(t.local_routes, ["local 0.0.0.0/0 (id 100)"]);
-        assert_eq!(t.other_tables, ["Id 100"]);
+        assert_eq!(t.local_routes, ["local 0.0.0.0/0 (table 100)"]);
+        assert_eq!(t.other_tables, ["100"]);
     }
 
     #[test]

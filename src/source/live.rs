@@ -1,11 +1,16 @@
 //! Live capture on Linux with an AF_PACKET socket, no libpcap.
 //!
 //! One interface: a SOCK_RAW socket bound to it delivers Ethernet frames (`EN10MB`), with the
-//! VLAN tag the driver stripped put back from `PACKET_AUXDATA`, as libpcap does. `-i any`, and
-//! interfaces without an Ethernet header: a SOCK_DGRAM socket, and a `LINUX_SLL2` header built
-//! from the `sockaddr_ll` of each packet (protocol, interface index, ARPHRD type, packet type,
-//! link address), as `tcpdump -i any` writes. A kernel-side classic BPF filter ([`bpf`]) keeps
-//! only the service's packets; the kernel's drop counter is read with `PACKET_STATISTICS`.
+//! VLAN tag the driver stripped put back, as libpcap does. `-i any`, and interfaces without an
+//! Ethernet header: a SOCK_DGRAM socket, and a `LINUX_SLL2` header built from the `sockaddr_ll`
+//! of each packet (protocol, interface index, ARPHRD type, packet type, link address), as
+//! `tcpdump -i any` writes. A kernel-side classic BPF filter ([`bpf`]) keeps only the service's
+//! packets; the kernel's drop counter is read with `PACKET_STATISTICS`.
+//!
+//! Packets come from a TPACKET_V3 ring ([`ring`] reads its blocks): one wake-up per block, not
+//! one system call per packet. Where the kernel refuses a ring (or with `LBCHECK_LIVE_RECVMSG=1`,
+//! for comparison) one recvmsg(2) per packet, with `PACKET_AUXDATA` for the original length and
+//! the VLAN tag. With the `libpcap` feature, `--filter EXPR` goes through libpcap instead.
 //!
 //! The syscalls live in [`sys`], the only module with `unsafe`.
 

@@ -1,15 +1,21 @@
-//! The only unsafe code in lbcheck: the few Linux syscalls of an AF_PACKET capture, each wrapped
-//! in a safe function. Everything above this module is safe Rust.
+//! The only unsafe code in lbcheck: the Linux system calls of live capture and of the host
+//! facts, each wrapped in a safe function or type. Everything above this module is safe Rust.
+//!
+//! AF_PACKET: socket, setsockopt (filter, ring, buffer), bind, recvmsg with control messages,
+//! getsockopt (PACKET_STATISTICS), and the TPACKET_V3 ring mapping ([`Ring`]). Also
+//! getifaddrs(3), and a NETLINK_ROUTE socket that moves bytes (parsing is safe code elsewhere).
 //!
 //! Why our own layer over `libc` rather than `pnet` datalink: pnet opens the socket with
 //! `ETH_P_ALL` already bound, so packets arrive before a filter can be attached, and it gives
-//! neither the kernel's drop counters (`PACKET_STATISTICS`) nor `PACKET_AUXDATA` (original
-//! length, stripped VLAN tag). The calls needed are few and each has a simple contract.
+//! neither the kernel's drop counters (`PACKET_STATISTICS`), `PACKET_AUXDATA` (original length,
+//! stripped VLAN tag), nor a TPACKET_V3 ring. The calls needed are few and each has a simple
+//! contract.
 //!
 //! Soundness, once for the whole module: every pointer handed to the kernel points to a live,
 //! properly aligned Rust value (or slice) of exactly the size passed with it, valid for the call's
 //! duration; the kernel writes at most the given sizes; every returned length is checked before
-//! it is used to slice. File descriptors are owned by `OwnedFd` and closed once.
+//! it is used to slice. File descriptors are owned by `OwnedFd` and closed once. The ring's
+//! shared memory has its own argument at [`Ring`].
 
 use std::io;
 use std::mem::{size_of, zeroed};
