@@ -123,7 +123,9 @@ impl FlowTable {
         if flags & tcp_flags::RST != 0 {
             t.rst[dir].get_or_insert(packet);
         }
-        if t.toa_option.is_none() {
+        // Kind 254 on a SYN is the experimental TCP Fast Open cookie, not TOA (which LVS-style
+        // balancers put on the ACK that completes the handshake or on the first data).
+        if t.toa_option.is_none() && flags & tcp_flags::SYN == 0 {
             if let Some(value) = find_option(seg.options, TCP_OPTION_TOA) {
                 t.toa_option = Some((packet, value.to_vec()));
             }

@@ -98,6 +98,9 @@ pub fn render(
     }
     if !report.flows.is_empty() {
         flow_table(report, out, w)?;
+        if out.verbose > 0 {
+            details(report, w)?;
+        }
     }
     Ok(())
 }
@@ -208,8 +211,9 @@ fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io:
         .set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(vec![
         "#",
-        "client",
-        "server",
+        "from",
+        "to",
+        "client (how)",
         "pkts →/←",
         "bytes →/←",
         "tcp",
@@ -225,6 +229,7 @@ fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io:
                 endpoint(&f.server.ip, f.server.port),
                 f.proto.name()
             ),
+            conveyed(f),
             format!("{}/{}", f.packets.to_server, f.packets.to_client),
             format!("{}/{}", f.bytes.to_server, f.bytes.to_client),
             tcp_state(f),
@@ -239,6 +244,18 @@ fn endpoint(ip: &std::net::IpAddr, port: u16) -> String {
     match ip {
         std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
         std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+/// The client the flow conveys and how, or why it conveys none.
+fn conveyed(f: &FlowReport) -> String {
+    if f.kind == "health-check" {
+        return "health check".into();
+    }
+    match &f.client_ip {
+        Some(c) if c.by == "ip-source" => "= from".into(),
+        Some(c) => format!("{} ({})", c.ip, c.by),
+        None => "-".into(),
     }
 }
 
@@ -302,4 +319,159 @@ fn first_bytes(f: &FlowReport) -> String {
         ProxySeen::NoPayload => "no payload".into(),
         ProxySeen::Absent => rest,
     }
+}
+
+/// `-v`: what each flow's first bytes say, field by field (every TLV, every forwarding header).
+fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "\n{}", "Flow details".bold())?;
+    for f in &report.flows {
+        let ins = &f.inspection;
+        writeln!(
+            w,
+            "\nflow {}: {} → {} ({}, from packet {})",
+            f.id,
+            endpoint(&f.client.ip, f.client.port),
+            endpoint(&f.server.ip, f.server.port),
+            f.proto.name(),
+            f.first_packet
+        )?;
+        if let Some(reason) = &f.kind_reason {
+            writeln!(w, "  health check: {reason}")?;
+        }
+        if let Some(h) = &ins.proxy {
+            let cmd = h
+                .command
+                .map_or(String::new(), |c| format!(" {}", word(&c)));
+            let fam = h.family.map_or(String::new(), |c| format!(" {}", word(&c)));
+            writeln!(
+                w,
+                "  PROXY v{}{cmd}{fam}, {} bytes, {}",
+                h.version,
+                h.header_len,
+                word(&h.status)
+            )?;
+            if let (Some(src), Some(dst)) = (&h.src, &h.dst) {
+                writeln!(
+                    w,
+                    "    source {src}:{}  destination {dst}:{}",
+                    h.src_port.map_or("-".into(), |p| p.to_string()),
+                    h.dst_port.map_or("-".into(), |p| p.to_string())
+                )?;
+            }
+            if h.version == 2 {
+                writeln!(w, "    CRC32C {}", word(&h.crc32c))?;
+            }
+            if let Some(l) = &h.local_layout {
+                writeln!(w, "    LOCAL layout: {} ({})", word(&l.used), l.reason)?;
+            }
+            for t in &h.tlvs {
+                tlv_line(w, t, 4)?;
+            }
+            if let Some(e) = &h.error {
+                writeln!(
+                    w,
+                    "    error {} at byte {}: {}",
+                    e.code, e.offset, e.message
+                )?;
+            }
+            for warn in &h.warnings {
+                writeln!(
+                    w,
+                    "    warning {} at byte {}: {}",
+                    warn.code, warn.offset, warn.message
+                )?;
+            }
+        }
+        if let Some(t) = &ins.toa {
+            writeln!(
+                w,
+                "  TOA (TCP option {}) in packet {}: {}:{}",
+                t.toa.kind, t.packet, t.toa.ip, t.toa.port
+            )?;
+        }
+        if let Some(s) = &ins.spp {
+            writeln!(
+                w,
+                "  Cloudflare SPP: client {}:{} via {}:{}",
+                s.client_ip, s.client_port, s.proxy_ip, s.proxy_port
+            )?;
+        }
+        writeln!(w, "  first bytes → {}", ins.first_bytes.to_server.summary)?;
+        writeln!(w, "  first bytes ← {}", ins.first_bytes.to_client.summary)?;
+        if let Some(http) = &ins.http {
+            for r in &http.requests {
+                writeln!(
+                    w,
+                    "  {} {} {} (Host: {})",
+                    r.method,
+                    r.uri,
+                    r.version,
+                    r.host.as_deref().unwrap_or("-")
+                )?;
+                for x in &r.x_forwarded_for {
+                    let entries: Vec<String> = x
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            if e.valid {
+                                e.raw.clone()
+                            } else {
+                                format!("{} [invalid]", e.raw)
+                            }
+                        })
+                        .collect();
+                    writeln!(w, "    X-Forwarded-For: {}", entries.join(", "))?;
+                }
+                for fw in &r.forwarded {
+                    let by = |a: &Option<crate::inspect::http::ForwardedAddr>| {
+                        a.as_ref().map_or("-".to_string(), |a| a.raw.clone())
+                    };
+                    writeln!(w, "    Forwarded: for={} by={}", by(&fw.for_), by(&fw.by))?;
+                }
+                for (name, v) in [
+                    ("X-Real-IP", &r.x_real_ip),
+                    ("True-Client-IP", &r.true_client_ip),
+                    ("CF-Connecting-IP", &r.cf_connecting_ip),
+                ] {
+                    if let Some(v) = v {
+                        writeln!(w, "    {name}: {v}")?;
+                    }
+                }
+            }
+            let statuses: Vec<String> = http
+                .responses
+                .iter()
+                .map(|r| r.status.to_string())
+                .collect();
+            if !statuses.is_empty() {
+                writeln!(w, "  responses: {}", statuses.join(", "))?;
+            }
+        }
+        if let Some(t) = &ins.tls {
+            writeln!(
+                w,
+                "  TLS ClientHello SNI={} ALPN={} versions={}",
+                t.sni.as_deref().unwrap_or("-"),
+                t.alpn.join(","),
+                t.supported_versions.join(",")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn tlv_line(
+    w: &mut dyn Write,
+    t: &crate::inspect::proxy::Tlv,
+    indent: usize,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{:indent$}TLV 0x{:02x} {} ({} bytes): {}",
+        "", t.kind, t.name, t.length, t.value
+    )?;
+    for sub in &t.sub {
+        tlv_line(w, sub, indent + 2)?;
+    }
+    Ok(())
 }
