@@ -92,3 +92,34 @@ fn json_is_deterministic_across_runs() {
         );
     }
 }
+
+/// Every golden JSON report conforms to the published schema (schema/lbcheck-1.schema.json).
+#[test]
+fn golden_json_matches_the_schema() {
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let schema_path = root().join("schema/lbcheck-1.schema.json");
+    let schema = compiler
+        .compile(schema_path.to_str().unwrap(), &mut schemas)
+        .expect("schema compiles");
+    let mut checked = 0;
+    for cap in captures() {
+        let path = golden_name(&cap, "json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Err(e) = schemas.validate(&doc, schema) {
+            panic!("{} does not match the schema: {e}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} golden JSON files checked");
+    // The schema is not vacuous: a report with a misspelt verdict fails it.
+    let mut bad: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(golden_name(&captures()[0], "json")).unwrap(),
+    )
+    .unwrap();
+    bad["verdicts"]["client_ip"] = "proxy-v3".into();
+    assert!(schemas.validate(&bad, schema).is_err());
+}
