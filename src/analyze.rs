@@ -29,6 +29,9 @@ pub struct InputSummary {
     pub undecoded: BTreeMap<Stop, u64>,
     pub cut_short: Option<CutShort>,
     pub table: TableStats,
+    /// Handshake (SYN) packets whose TCP checksum was verified, and how many were bad.
+    pub syn_checksums_checked: u64,
+    pub syn_checksums_bad: u64,
 }
 
 pub struct Analysis {
@@ -94,6 +97,8 @@ impl InputAnalyzer {
                 undecoded: BTreeMap::new(),
                 cut_short: None,
                 table: TableStats::default(),
+                syn_checksums_checked: 0,
+                syn_checksums_bad: 0,
             },
             by_link: BTreeMap::new(),
         }
@@ -111,6 +116,15 @@ impl InputAnalyzer {
         }
         if let Some(stop) = d.stop {
             *s.undecoded.entry(stop).or_default() += 1;
+        }
+        // Checksums are checked on SYNs only: enough to notice offload, and nearly free.
+        if let (Some(ip), decode::L4::Tcp(t)) = (&d.ip, &d.l4) {
+            if t.has(decode::tcp_flags::SYN) && !d.truncated && d.tunnel.is_none() && !ip.fragment {
+                s.syn_checksums_checked += 1;
+                if !decode::checksum::tcp_checksum_ok(ip.src, ip.dst, t.segment) {
+                    s.syn_checksums_bad += 1;
+                }
+            }
         }
         self.table.add(raw, &d);
     }

@@ -49,6 +49,18 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             f.input = Some(i);
             out.push(f);
         }
+        if input.syn_checksums_bad > 0 {
+            let mut f = Finding::new(
+                "capture.bad-checksums",
+                Severity::Info,
+                format!(
+                    "{path}: {} of {} handshake packets have a bad TCP checksum: normal for packets the capturing host sent itself (checksum offload); lbcheck does not drop or judge them",
+                    input.syn_checksums_bad, input.syn_checksums_checked
+                ),
+            );
+            f.input = Some(i);
+            out.push(f);
+        }
         let small: Vec<String> = input
             .interfaces
             .iter()
