@@ -90,8 +90,8 @@ pub fn judge(
 }
 
 /// Where the capture was taken, from every flow in it (a property of the capture point).
-pub fn side(flows: &[&FlowReport], cfg: &CheckConfig) -> Side {
-    if let Some(value) = cfg.side {
+pub fn side(flows: &[&FlowReport], given: Option<SideValue>, cfg: &CheckConfig) -> Side {
+    if let Some(value) = given {
         return Side {
             value,
             inferred: false,

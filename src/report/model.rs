@@ -24,12 +24,17 @@ pub struct Report {
     pub input: Vec<InputReport>,
     /// The main service (most flows); `services` lists every one.
     pub service: Option<ServiceReport>,
-    /// The main service's verdicts.
+    /// The verdicts: the main service's with one file; with several, each from the best
+    /// vantage point (see `verdict_sources`).
     pub verdicts: Verdicts,
+    /// With several files: which file and service each verdict comes from.
+    pub verdict_sources: BTreeMap<&'static str, String>,
     pub services: Vec<ServiceReport>,
     pub findings: Vec<Finding>,
     /// `--expect` results (empty without `--expect`).
     pub expectations: Vec<ExpectResult>,
+    /// Connections followed across capture points (or both legs on one balancer capture).
+    pub paths: Vec<checks::paths::Path>,
     pub flows: Vec<FlowReport>,
     pub stats: Stats,
 }
@@ -56,6 +61,8 @@ pub struct InputReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
+    /// Index into `input`: a service is judged per capture file.
+    pub input: usize,
     pub proto: Proto,
     pub port: u16,
     pub server_ips: Vec<IpAddr>,
@@ -95,49 +102,89 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
         .map(|(input, f)| crate::summary::flow_summary(*input, f))
         .collect();
     checks::flows::annotate(&mut all, &config.check);
-    // Where the capture was taken is a property of the capture point: judged from every flow.
-    let side = checks::service::side(&all.iter().collect::<Vec<_>>(), &config.check);
-    checks::flows::apply_side(&mut all, side.value);
-    // Return paths are judged over the whole capture: a broken one often shows as a second
-    // flow on another port (the real server answering directly), which `--port` would hide.
-    let mut return_path = checks::return_path::analyze(&all);
+    // Where a capture was taken is a property of the capture point: judged per input file,
+    // from all its flows. Return paths too are judged over a whole file: a broken one often
+    // shows as a second flow on another port, which `--port` would hide.
+    let mut sides = Vec::new();
+    let mut return_path = checks::return_path::ReturnPath {
+        findings: Vec::new(),
+        broken: BTreeSet::new(),
+    };
+    for (i, input) in analysis.inputs.iter().enumerate() {
+        let members: Vec<&FlowReport> = all.iter().filter(|f| f.input == i).collect();
+        let side =
+            checks::service::side(&members, config.check.side_for(&input.path), &config.check);
+        let of_input: Vec<FlowReport> = members.into_iter().cloned().collect();
+        let rp = checks::return_path::analyze(&of_input);
+        return_path
+            .findings
+            .extend(rp.findings.into_iter().map(|mut f| {
+                f.input = Some(i);
+                f
+            }));
+        return_path.broken.extend(rp.broken);
+        sides.push(side);
+    }
+    for f in &mut all {
+        if let Some(side) = sides.get(f.input) {
+            checks::flows::apply_side(std::slice::from_mut(f), side.value);
+        }
+    }
     let wanted = |f: &FlowReport| config.ports.is_empty() || config.ports.contains(&f.server.port);
     let mut keep: BTreeSet<u32> = all.iter().filter(|f| wanted(f)).map(|f| f.id).collect();
     return_path
         .findings
         .retain(|f| f.flows.iter().any(|id| keep.contains(id)));
-    for f in &return_path.findings {
+    let (mut paths, path_findings) = checks::paths::correlate(&all);
+    paths.retain(|p| p.hops.iter().any(|h| keep.contains(&h.flow)));
+    for f in return_path.findings.iter().chain(&path_findings) {
         keep.extend(f.flows.iter().copied());
+    }
+    for p in &paths {
+        keep.extend(p.hops.iter().map(|h| h.flow));
     }
     let flows: Vec<FlowReport> = all.into_iter().filter(|f| keep.contains(&f.id)).collect();
     let mut services = services(&flows);
     // Services the user asked for with --port come first (partners of a return-path finding
-    // may add others).
+    // or of a path may add others).
     services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
     let mut findings = checks::capture_findings(&analysis.inputs);
+    let several = analysis.inputs.len() > 1;
     for s in &mut services {
         let members: Vec<&FlowReport> = flows.iter().filter(|f| s.flows.contains(&f.id)).collect();
-        let judgement = checks::service::judge(&members, &side, &return_path);
+        let judgement = checks::service::judge(&members, &sides[s.input], &return_path);
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
         s.health_checks = judgement.health_checks;
-        let name = format!("{}/{}", s.proto.name(), s.port);
+        let name = if several {
+            format!(
+                "{}/{} in {}",
+                s.proto.name(),
+                s.port,
+                file_name(&analysis.inputs[s.input].path)
+            )
+        } else {
+            format!("{}/{}", s.proto.name(), s.port)
+        };
         for mut f in judgement
             .findings
             .into_iter()
             .chain(checks::header_findings(&members, &config.check))
         {
             f.service = Some(name.clone());
+            f.input = Some(s.input);
             findings.push(f);
         }
     }
     findings.extend(return_path.findings);
+    findings.extend(path_findings);
     findings
         .sort_by(|a, b| (a.severity, a.code, &a.service).cmp(&(b.severity, b.code, &b.service)));
+    let (verdicts, verdict_sources) = overall_verdicts(&services, &analysis.inputs);
     let main = services.first();
     let expectations = checks::expect::evaluate(
         &config.check.expectations,
-        &main.map(|s| s.verdicts).unwrap_or_default(),
+        &verdicts,
         main.map_or("unknown", |s| side_word(s.side.value)),
         &findings,
     );
@@ -149,14 +196,73 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
             version: env!("CARGO_PKG_VERSION"),
         },
         input: analysis.inputs.iter().map(input_report).collect(),
-        service: services.first().cloned(),
-        verdicts: services.first().map(|s| s.verdicts).unwrap_or_default(),
+        service: main.cloned(),
+        verdicts,
+        verdict_sources,
         services,
         findings,
         expectations,
+        paths,
         flows,
         stats,
     }
+}
+
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// With one file: the main service's verdicts. With several: each question answered from the
+/// best vantage point — who the client is, from the capture nearest the backend; whether
+/// replies come back, broken if any capture point shows it broken.
+fn overall_verdicts(
+    services: &[ServiceReport],
+    inputs: &[InputSummary],
+) -> (Verdicts, BTreeMap<&'static str, String>) {
+    let mut sources = BTreeMap::new();
+    let Some(main) = services.first() else {
+        return (Verdicts::default(), sources);
+    };
+    if inputs.len() < 2 {
+        return (main.verdicts, sources);
+    }
+    let rank = |s: &ServiceReport| match s.side.value {
+        SideValue::Backend => 0,
+        SideValue::Lb => 1,
+        SideValue::Unknown => 2,
+        SideValue::Client => 3,
+    };
+    let describe = |s: &ServiceReport| {
+        format!(
+            "{} ({}/{}, {} side)",
+            file_name(&inputs[s.input].path),
+            s.proto.name(),
+            s.port,
+            side_word(s.side.value)
+        )
+    };
+    let best = services
+        .iter()
+        .min_by_key(|s| (rank(s), std::cmp::Reverse(s.flows.len())))
+        .unwrap_or(main);
+    let mut v = best.verdicts;
+    for key in ["client_ip", "snat", "proxy_protocol"] {
+        sources.insert(key, describe(best));
+    }
+    let broken = services
+        .iter()
+        .find(|s| s.verdicts.return_path == checks::ReturnPathVerdict::Broken);
+    let ok = services
+        .iter()
+        .find(|s| s.verdicts.return_path == checks::ReturnPathVerdict::Ok);
+    if let Some(s) = broken.or(ok) {
+        v.return_path = s.verdicts.return_path;
+        sources.insert("return_path", describe(s));
+    }
+    (v, sources)
 }
 
 fn input_report(s: &InputSummary) -> InputReport {
@@ -174,11 +280,12 @@ fn input_report(s: &InputSummary) -> InputReport {
 
 /// One section per (protocol, server port), most flows first.
 fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
-    let mut by: BTreeMap<(Proto, u16), ServiceReport> = BTreeMap::new();
+    let mut by: BTreeMap<(usize, Proto, u16), ServiceReport> = BTreeMap::new();
     for f in flows {
         let s = by
-            .entry((f.proto, f.server.port))
+            .entry((f.input, f.proto, f.server.port))
             .or_insert_with(|| ServiceReport {
+                input: f.input,
                 proto: f.proto,
                 port: f.server.port,
                 server_ips: Vec::new(),

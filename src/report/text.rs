@@ -61,8 +61,14 @@ pub fn render(
             }
         )?;
     }
+    let several = report.input.len() > 1;
     for s in report.services.iter().take(DETAILED_SERVICES) {
-        service(w, s)?;
+        let file = if several {
+            report.input.get(s.input).map(|i| i.path.as_str())
+        } else {
+            None
+        };
+        service(w, s, file)?;
     }
     if report.services.len() > DETAILED_SERVICES {
         writeln!(w, "\n{}", "Other services".bold())?;
@@ -75,6 +81,25 @@ pub fn render(
                 s.flows.len()
             )?;
         }
+    }
+    if !report.verdict_sources.is_empty() {
+        let v = &report.verdicts;
+        writeln!(w, "\n{}", "Across the capture points".bold())?;
+        for (label, key, value) in [
+            ("client IP", "client_ip", word(&v.client_ip)),
+            ("SNAT", "snat", word(&v.snat)),
+            ("PROXY protocol", "proxy_protocol", word(&v.proxy_protocol)),
+            ("return path", "return_path", word(&v.return_path)),
+        ] {
+            let from = report
+                .verdict_sources
+                .get(key)
+                .map_or(String::new(), |s| format!("  (from {s})"));
+            writeln!(w, "  {label:<15} {}{from}", paint(&value))?;
+        }
+    }
+    if !report.paths.is_empty() {
+        paths(report, w)?;
     }
     if !report.expectations.is_empty() {
         writeln!(w, "\n{}", "Expectations".bold())?;
@@ -113,11 +138,17 @@ fn format_name(f: crate::source::FileFormat) -> &'static str {
     }
 }
 
-fn service(w: &mut dyn Write, s: &ServiceReport) -> std::io::Result<()> {
+fn service(w: &mut dyn Write, s: &ServiceReport, file: Option<&str>) -> std::io::Result<()> {
     let ips: Vec<String> = s.server_ips.iter().map(ToString::to_string).collect();
+    let hc = if s.health_checks > 0 {
+        format!(", {} of them health checks", s.health_checks)
+    } else {
+        String::new()
+    };
+    let file = file.map_or(String::new(), |f| format!(" in {f}"));
     writeln!(
         w,
-        "\n{} {}/{} on {} ({} flows)",
+        "\n{} {}/{} on {}{file} ({} flows{hc})",
         "Service".bold(),
         s.proto.name(),
         s.port,
@@ -472,6 +503,38 @@ fn tlv_line(
     )?;
     for sub in &t.sub {
         tlv_line(w, sub, indent + 2)?;
+    }
+    Ok(())
+}
+
+/// Connections followed hop by hop across files (or both legs on a balancer capture).
+fn paths(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "\n{} ({})", "Paths".bold(), report.paths.len())?;
+    for p in &report.paths {
+        writeln!(w, "  path {} (linked by {})", p.id, p.linked_by.join(", "))?;
+        for h in &p.hops {
+            let file = report.input.get(h.input).map_or("", |i| i.path.as_str());
+            let state = match (h.synack_seen, h.handshake_complete) {
+                (_, Some(true)) => "handshake ok",
+                (Some(true), _) => "SYN-ACK, no ACK",
+                (Some(false), _) => "no SYN-ACK",
+                _ => "",
+            };
+            writeln!(
+                w,
+                "    flow {:<4} {} → {}  {}{}  [{file}]",
+                h.flow,
+                endpoint(&h.from.ip, h.from.port),
+                endpoint(&h.to.ip, h.to.port),
+                state,
+                h.header
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(", {x}")),
+            )?;
+        }
+        for e in &p.events {
+            writeln!(w, "      · {e}")?;
+        }
     }
     Ok(())
 }
