@@ -35,6 +35,10 @@ pub struct Path {
 pub struct Hop {
     pub input: usize,
     pub flow: u32,
+    /// Capture interface (pcapng interface id) and, for `-i any` captures, the kernel's
+    /// interface index: the two legs on a balancer usually differ.
+    pub interface: u32,
+    pub ifindex: Option<u32>,
     pub from: Endpoint,
     pub to: Endpoint,
     pub header: Option<String>,
@@ -224,6 +228,8 @@ fn hop(f: &FlowReport) -> Hop {
     Hop {
         input: f.input,
         flow: f.id,
+        interface: f.interface,
+        ifindex: f.ifindex,
         from: f.client.clone(),
         to: f.server.clone(),
         header,

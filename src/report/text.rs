@@ -514,6 +514,17 @@ fn paths(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         writeln!(w, "  path {} (linked by {})", p.id, p.linked_by.join(", "))?;
         for h in &p.hops {
             let file = report.input.get(h.input).map_or("", |i| i.path.as_str());
+            let at = match h.ifindex {
+                Some(ix) => format!("{file} ifindex {ix}"),
+                None if report
+                    .input
+                    .get(h.input)
+                    .is_some_and(|i| i.interfaces.len() > 1) =>
+                {
+                    format!("{file} interface {}", h.interface)
+                }
+                None => file.to_string(),
+            };
             let state = match (h.synack_seen, h.handshake_complete) {
                 (_, Some(true)) => "handshake ok",
                 (Some(true), _) => "SYN-ACK, no ACK",
@@ -522,7 +533,7 @@ fn paths(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             };
             writeln!(
                 w,
-                "    flow {:<4} {} → {}  {}{}  [{file}]",
+                "    flow {:<4} {} → {}  {}{}  [{at}]",
                 h.flow,
                 endpoint(&h.from.ip, h.from.port),
                 endpoint(&h.to.ip, h.to.port),
