@@ -5,8 +5,21 @@
 
 use std::path::Path;
 
-use lbcheck::config::Config;
-use lbcheck::flow::{Proto, TO_SERVER};
+use lbcheck::flow::{Flow, FlowTable, Proto, TO_SERVER};
+
+/// Every flow of a capture with its reassembled first bytes (the pipeline summarises flows and
+/// drops their bytes as it goes; this test wants the bytes).
+fn flows_of(path: &Path) -> Vec<Flow> {
+    let mut file = lbcheck::source::open_capture(path).unwrap();
+    let mut table = FlowTable::new(1, &[]);
+    let mut kept = Vec::new();
+    while let Some(raw) = file.next_packet().unwrap() {
+        table.add(&raw, &lbcheck::decode::decode(&raw));
+        kept.extend(table.drain_finished());
+    }
+    kept.extend(table.finish_all());
+    kept
+}
 
 fn ppp_addresses(bytes: &[u8]) -> Option<(String, u16)> {
     match ppp::HeaderResult::parse(bytes) {
@@ -45,8 +58,7 @@ fn lbcheck_and_ppp_agree_on_every_proxy_command_header_in_the_lab_captures() {
     files.sort();
     let mut compared = 0;
     for file in files {
-        let analysis = lbcheck::analyze::analyze(&Config::for_files(vec![file.clone()])).unwrap();
-        for (_, flow) in &analysis.flows {
+        for flow in &flows_of(&file) {
             if flow.proto != Proto::Tcp {
                 continue;
             }

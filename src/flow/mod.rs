@@ -12,7 +12,7 @@ use crate::decode::{LinkInfo, Tunnel};
 
 pub use key::{FlowKey, Proto};
 pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
-pub use table::{FlowTable, TableStats};
+pub use table::{CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, TableStats};
 
 /// Index into per-direction arrays.
 pub const TO_SERVER: usize = 0;

@@ -83,6 +83,10 @@ pub struct Stats {
     pub undecodable: BTreeMap<String, u64>,
     pub flows: u64,
     pub flows_evicted: u64,
+    /// Flows counted but not summarised (beyond the kept maximum).
+    pub flows_not_kept: u64,
+    /// The most flows open at once in one input.
+    pub peak_live_flows: u64,
     pub port_reuse: u64,
     pub icmp_errors_unmatched: u64,
 }
@@ -98,8 +102,8 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
     let mut all: Vec<FlowReport> = analysis
         .flows
         .iter()
-        .filter(|(_, f)| config.proto.is_none_or(|p| p == f.proto))
-        .map(|(input, f)| crate::summary::flow_summary(*input, f))
+        .filter(|f| config.proto.is_none_or(|p| p == f.proto))
+        .cloned()
         .collect();
     checks::flows::annotate(&mut all, &config.check);
     // Where a capture was taken is a property of the capture point: judged per input file,
@@ -332,6 +336,9 @@ fn stats(inputs: &[InputSummary], flows: u64) -> Stats {
             *s.undecodable.entry(stop_name(*k).to_string()).or_default() += v;
         }
         s.port_reuse += i.table.port_reuse;
+        s.flows_evicted += i.table.flows_evicted;
+        s.flows_not_kept += i.flows_not_kept;
+        s.peak_live_flows = s.peak_live_flows.max(i.table.peak_live_flows);
         s.icmp_errors_unmatched += i.table.icmp_errors_unmatched;
     }
     s
