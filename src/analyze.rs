@@ -110,6 +110,7 @@ impl InputAnalyzer {
     }
 
     /// A table with its own bound on open flows (tests, and users with small memory).
+    #[must_use]
     pub fn with_limits(mut self, max_live: usize, max_kept: usize) -> Self {
         self.table.set_max_live(max_live);
         self.max_kept = max_kept;
@@ -184,9 +185,23 @@ impl InputAnalyzer {
                 &flow,
             );
         }
-        self.reports.sort_by_key(|f| f.id);
-        (self.summary, self.reports)
+        (self.summary, in_id_order(self.reports))
     }
+}
+
+/// Flows finish in their closing order; reports list them in first-seen order. Summaries are
+/// large, so they are moved once into place rather than shuffled by a sort.
+fn in_id_order(reports: Vec<FlowReport>) -> Vec<FlowReport> {
+    let mut order: Vec<(u32, usize)> = reports.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    if order.windows(2).all(|w| w[0].0 < w[1].0) {
+        return reports;
+    }
+    order.sort_unstable();
+    let mut slots: Vec<Option<FlowReport>> = reports.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, i)| slots[i].take())
+        .collect()
 }
 
 /// Summarises a finished flow (running the first-bytes inspection); its buffers go with it.

@@ -32,10 +32,21 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Pcap(args) => {
             let config = Config::from_args(args)?;
+            let timing = std::env::var_os("LBCHECK_TIMING").is_some();
+            let t0 = std::time::Instant::now();
             let analysis = crate::analyze::analyze(&config)?;
-            let report = crate::report::build(&analysis, &config);
+            let t1 = std::time::Instant::now();
+            let report = crate::report::build(analysis, &config);
+            let t2 = std::time::Instant::now();
+            if timing {
+                eprintln!(
+                    "lbcheck: timing: read+decode+flows {:?}, checks {:?}",
+                    t1 - t0,
+                    t2 - t1
+                );
+            }
             let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
             crate::report::render(&report, &config.output, &mut out)?;
             out.flush()?;
             for f in &report.findings {

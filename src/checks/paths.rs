@@ -177,9 +177,26 @@ fn transparent_legs(
     links: &mut Links,
 ) {
     let opened = |i: usize| flows[i].tcp.as_ref().is_some_and(|t| t.syn.is_some());
+    // A transparent leg carries no header of its own and does not come from a balancer range.
+    let bare = |i: usize| {
+        flows[i].inspection.proxy.is_none()
+            && flows[i]
+                .client_ip
+                .as_ref()
+                .is_none_or(|c| c.by == "ip-source")
+            && flows[i].lb_range.is_none()
+    };
+    // The two legs are seen at different capture points: other files, or other interfaces of
+    // one capture on the balancer.
+    let elsewhere = |a: usize, b: usize| {
+        let (fa, fb) = (&flows[a], &flows[b]);
+        fa.input != fb.input
+            || fa.interface != fb.interface
+            || (fa.ifindex.is_some() && fa.ifindex != fb.ifindex)
+    };
     for &b in tcp {
         let root = links.find(b);
-        if root != b || links.how.contains_key(&root) || !opened(b) {
+        if root != b || links.how.contains_key(&root) || !opened(b) || !bare(b) {
             continue;
         }
         let Some(same_client) = by_client_ip.get(&flows[b].client.ip) else {
@@ -191,6 +208,8 @@ fn transparent_legs(
             .filter(|&a| {
                 a != b
                     && opened(a)
+                    && bare(a)
+                    && elsewhere(a, b)
                     && flows[a].client.port != flows[b].client.port
                     && flows[a].server.ip != flows[b].server.ip
                     && flows[b].first_ts_ns >= flows[a].first_ts_ns

@@ -19,12 +19,16 @@ pub struct ReturnPath {
     pub broken: BTreeSet<u32>,
 }
 
-pub fn analyze(flows: &[FlowReport]) -> ReturnPath {
+pub fn analyze(flows: &[&FlowReport]) -> ReturnPath {
     let mut rp = ReturnPath {
         findings: Vec::new(),
         broken: BTreeSet::new(),
     };
-    let considered: Vec<&FlowReport> = flows.iter().filter(|f| f.kind != "health-check").collect();
+    let considered: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.kind != "health-check")
+        .collect();
     no_synack(&considered, &mut rp);
     synack_unacknowledged(&considered, &mut rp);
     synack_reset(&considered, &mut rp);

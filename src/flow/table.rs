@@ -342,15 +342,12 @@ impl FlowTable {
             icmp_errors: Vec::new(),
         };
         self.next_id += 1;
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.slots[i] = Some(Box::new(flow));
-                i
-            }
-            None => {
-                self.slots.push(Some(Box::new(flow)));
-                self.slots.len() - 1
-            }
+        let idx = if let Some(i) = self.free.pop() {
+            self.slots[i] = Some(Box::new(flow));
+            i
+        } else {
+            self.slots.push(Some(Box::new(flow)));
+            self.slots.len() - 1
         };
         self.map.insert(key, idx);
         self.stats.peak_live_flows = self.stats.peak_live_flows.max(self.map.len() as u64);

@@ -98,12 +98,15 @@ pub fn ts_string(nanos: i64) -> String {
 }
 
 /// Builds the report from the analysed flows.
-pub fn build(analysis: &Analysis, config: &Config) -> Report {
-    let mut all: Vec<FlowReport> = analysis
-        .flows
-        .iter()
+pub fn build(analysis: Analysis, config: &Config) -> Report {
+    let Analysis {
+        inputs,
+        flows: analysed,
+    } = analysis;
+    let analysis = AnalysisInputs { inputs };
+    let mut all: Vec<FlowReport> = analysed
+        .into_iter()
         .filter(|f| config.proto.is_none_or(|p| p == f.proto))
-        .cloned()
         .collect();
     checks::flows::annotate(&mut all, &config.check);
     // Where a capture was taken is a property of the capture point: judged per input file,
@@ -118,8 +121,7 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
         let members: Vec<&FlowReport> = all.iter().filter(|f| f.input == i).collect();
         let side =
             checks::service::side(&members, config.check.side_for(&input.path), &config.check);
-        let of_input: Vec<FlowReport> = members.into_iter().cloned().collect();
-        let rp = checks::return_path::analyze(&of_input);
+        let rp = checks::return_path::analyze(&members);
         return_path
             .findings
             .extend(rp.findings.into_iter().map(|mut f| {
@@ -155,7 +157,10 @@ pub fn build(analysis: &Analysis, config: &Config) -> Report {
     let mut findings = checks::capture_findings(&analysis.inputs);
     let several = analysis.inputs.len() > 1;
     for s in &mut services {
-        let members: Vec<&FlowReport> = flows.iter().filter(|f| s.flows.contains(&f.id)).collect();
+        let members: Vec<&FlowReport> = flows
+            .iter()
+            .filter(|f| (f.input, f.proto, f.server.port) == (s.input, s.proto, s.port))
+            .collect();
         let judgement = checks::service::judge(&members, &sides[s.input], &return_path);
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
@@ -362,4 +367,9 @@ fn side_word(s: SideValue) -> &'static str {
         SideValue::Backend => "backend",
         SideValue::Unknown => "unknown",
     }
+}
+
+/// The inputs, once the flows have moved into the report.
+struct AnalysisInputs {
+    inputs: Vec<InputSummary>,
 }
