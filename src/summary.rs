@@ -98,6 +98,8 @@ pub struct FlowReport {
     pub packets: PerDirection,
     pub bytes: PerDirection,
     pub truncated_packets: u64,
+    /// TTL / hop limit of the first packet each way.
+    pub ttl: Ttl,
     pub tcp: Option<TcpReport>,
     pub tunnel: Option<Tunnel>,
     pub icmp_errors: Vec<IcmpReport>,
@@ -134,6 +136,10 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         packets: f.packets.into(),
         bytes: f.bytes.into(),
         truncated_packets: f.truncated_packets,
+        ttl: Ttl {
+            to_server: f.ttl[TO_SERVER],
+            to_client: f.ttl[TO_CLIENT],
+        },
         tcp: (f.proto == Proto::Tcp).then(|| TcpReport {
             client_isn: t.isn[TO_SERVER],
             server_isn: t.isn[TO_CLIENT],
@@ -212,4 +218,17 @@ fn mac(m: [u8; 6]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ttl {
+    pub to_server: Option<u8>,
+    pub to_client: Option<u8>,
+}
+
+impl Ttl {
+    /// The usual initial TTLs: a packet still carrying one was captured where it was sent.
+    pub fn is_initial(ttl: Option<u8>) -> bool {
+        matches!(ttl, Some(64 | 128 | 255))
+    }
 }

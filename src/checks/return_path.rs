@@ -273,6 +273,11 @@ fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
         }) else {
             continue;
         };
+        if crate::summary::Ttl::is_initial(reply.ttl.to_client) {
+            // The reply still has its initial TTL: this capture is on the server that sent it,
+            // and the other source address is its own doing (origin NAT for DSR), by design.
+            continue;
+        }
         rp.broken.extend([req.id, reply.id]);
         let mut f = Finding::new(
             "return-path.reply-not-from-vip",

@@ -94,6 +94,9 @@ pub struct Flow {
     /// Payload bytes on the wire per direction.
     pub bytes: [u64; 2],
     pub truncated_packets: u64,
+    /// IP TTL / hop limit of the first packet in each direction (an initial value such as 64
+    /// means the packet was captured on the host that sent it).
+    pub ttl: [Option<u8>; 2],
     pub tcp: TcpFacts,
     /// First bytes per direction (TCP).
     pub streams: [Stream; 2],
@@ -111,6 +114,7 @@ impl Flow {
     fn swap_roles(&mut self) {
         std::mem::swap(&mut self.client, &mut self.server);
         self.link.swap(0, 1);
+        self.ttl.swap(0, 1);
         self.packets.swap(0, 1);
         self.bytes.swap(0, 1);
         self.streams.swap(0, 1);

@@ -336,6 +336,7 @@ impl FlowTable {
             packets: [0, 0],
             bytes: [0, 0],
             truncated_packets: 0,
+            ttl: [None, None],
             tcp: TcpFacts::default(),
             streams: Default::default(),
             datagrams: Default::default(),
@@ -378,6 +379,7 @@ fn count_packet(flow: &mut Flow, raw: &RawPacket<'_>, d: &Decoded<'_>, dir: usiz
     }
     if flow.link[dir].is_none() {
         flow.link[dir] = Some(d.link);
+        flow.ttl[dir] = d.ip.map(|ip| ip.ttl);
     }
 }
 
