@@ -15,7 +15,7 @@ use crate::summary::FlowReport;
 
 /// Flow summaries kept per input by default; flows beyond are counted, not kept (a SYN flood of
 /// ten million one-packet flows must not exhaust memory), and the report says so.
-pub const DEFAULT_MAX_FLOWS_KEPT: usize = 200_000;
+pub const DEFAULT_MAX_FLOWS_KEPT: usize = 50_000;
 
 /// What reading one file produced, besides flows.
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ const TCP_OPTION_NOP: u8 = 1;
 /// A closed flow stays this long (capture time) for its last packets before it is handed out.
 pub const CLOSE_LINGER_NS: i64 = 2_000_000_000;
 /// Open flows kept at once by default; beyond, the longest idle are evicted.
-pub const DEFAULT_MAX_LIVE: usize = 131_072;
+pub const DEFAULT_MAX_LIVE: usize = 65_536;
 /// How often (in packets) closed and excess flows are looked for.
 const MAINTAIN_EVERY: u32 = 1024;
 
