@@ -8,6 +8,7 @@ pub mod link_type;
 mod pcap;
 mod pcapng;
 mod reader;
+pub mod writer;
 
 use std::path::PathBuf;
 
