@@ -11,6 +11,8 @@
 #   --synflood N    SYN-flood capture of N one-packet flows (default 10000000, 0 = none)
 #   --quick         smoke test: 100M pcap only, 1 run, no pcapng, no SYN flood
 #   --dir DIR       where captures and results go (default /tmp/lbcheck-bench)
+#   --report DIR    only print the tables again from the results directory DIR of a past run
+#                   (a file DIR/FILE/COMMAND.note is printed under that row, marked (*))
 #
 # Needs: cargo, hyperfine, tshark, tcpdump, capinfos, GNU time (/usr/bin/time), python3.
 set -euo pipefail
@@ -21,6 +23,7 @@ SYNFLOOD=10000000
 QUICK=0
 DIR=/tmp/lbcheck-bench
 SEED=1
+REPORT=""
 BUDGET=${BENCH_BUDGET:-300}
 CMD_TIMEOUT=${BENCH_TIMEOUT:-1800}
 
@@ -31,10 +34,149 @@ while [ $# -gt 0 ]; do
         --synflood) SYNFLOOD=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --dir) DIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --report) REPORT=$2; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+# ---- tables (defined first, so that --report can use them)
+render_tables() { # RESULTS_DIR
+python3 - "$1" <<'PY'
+import json, os, sys, statistics
+
+results = sys.argv[1]
+COMMANDS = ["lbcheck-json", "lbcheck-text", "tshark", "tcpdump", "cat"]
+MIB = 1 << 20
+
+
+def load(tag, label):
+    base = os.path.join(results, tag, label)
+    times, failed, cpu = [], 0, 0.0
+    for part in (1, 2):
+        path = f"{base}.{part}.json"
+        if not os.path.exists(path):
+            continue
+        r = json.load(open(path))["results"][0]
+        times += r["times"]
+        cpu += (r["user"] + r["system"]) * len(r["times"])
+        failed += sum(1 for code in (r.get("exit_codes") or []) if code not in (0, None))
+    rss = [int(line) for line in open(base + ".rss") if line.strip().isdigit()] if os.path.exists(base + ".rss") else []
+    if not times:
+        return None
+    return {
+        "mean": statistics.mean(times),
+        "cpu": cpu / len(times),
+        "sd": statistics.stdev(times) if len(times) > 1 else 0.0,
+        "min": min(times),
+        "max": max(times),
+        "n": len(times),
+        "failed": failed,
+        "rss": max(rss) / 1024 if rss else None,
+    }
+
+
+tags = sorted(
+    (t for t in os.listdir(results) if os.path.isdir(os.path.join(results, t))),
+    key=lambda t: (t.startswith("synflood"), int(open(os.path.join(results, t, "bytes")).read()), t),
+)
+summary = {}
+for tag in tags:
+    size = int(open(os.path.join(results, tag, "bytes")).read())
+    packets = int(open(os.path.join(results, tag, "packets")).read())
+    rows = {c: load(tag, c) for c in COMMANDS}
+    notes = []
+    summary[tag] = (size, packets, rows)
+    print(f"\n### {tag}: {size / MIB:.0f} MiB, {packets:,} packets\n")
+    print("| command | mean s (± sd) | runs (min-max s) | CPU s (user+sys) | MB/s | packets/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for c in COMMANDS:
+        r = rows[c]
+        if r is None:
+            print(f"| {c} | not run | | | | | |")
+            continue
+        note = f" ({r['failed']} failed)" if r["failed"] else ""
+        note_file = os.path.join(results, tag, c + ".note")
+        if os.path.exists(note_file):
+            note += " (*)"
+            notes.append(f"(*) {c}: " + open(note_file).read().strip())
+        rss = f"{r['rss']:.1f}" if r["rss"] is not None else "?"
+        print(
+            f"| {c}{note} | {r['mean']:.3f} ± {r['sd']:.3f} | {r['n']} ({r['min']:.2f}-{r['max']:.2f}) "
+            f"| {r['cpu']:.3f} | {size / 1e6 / r['mean']:.0f} | {packets / r['mean']:,.0f} | {rss} |"
+        )
+    for n in notes:
+        print("\n" + n)
+    j = rows["lbcheck-json"]
+    if j:
+        parts = []
+        for c, word in (("tshark", "faster than"), ("tcpdump", "faster than")):
+            if rows[c]:
+                parts.append(f"{rows[c]['mean'] / j['mean']:.1f}× {word} {c}")
+        if rows["cat"]:
+            parts.append(f"{j['mean'] / rows['cat']['mean']:.1f}× slower than cat")
+        print("\nlbcheck-json (wall-clock means): " + ", ".join(parts))
+        if rows["tshark"] and rows["tcpdump"] and rows["cat"]:
+            print(
+                f"lbcheck-json (CPU time): {rows['tshark']['cpu'] / j['cpu']:.1f}× less than tshark, "
+                f"{rows['tcpdump']['cpu'] / j['cpu']:.1f}× less than tcpdump, {j['cpu'] / rows['cat']['cpu']:.1f}× more than cat"
+            )
+
+# ---- targets
+print("\n### Targets (issue 9)\n")
+
+
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+mixed = [t for t in tags if t.startswith("mixed")]
+for tag in mixed:
+    size, packets, rows = summary[tag]
+    j = rows["lbcheck-json"]
+    if not j:
+        continue
+    checks = []
+    if rows["tshark"]:
+        x = rows["tshark"]["mean"] / j["mean"]
+        checks.append(f"≥100× faster than tshark: {x:.1f}× {verdict(x >= 100)}")
+    if rows["tcpdump"]:
+        x = rows["tcpdump"]["mean"] / j["mean"]
+        checks.append(f"≥5× faster than tcpdump: {x:.1f}× {verdict(x >= 5)}")
+    if rows["cat"]:
+        x = j["mean"] / rows["cat"]["mean"]
+        checks.append(f"within 3× of cat: {x:.1f}× {verdict(x <= 3)}")
+    print(f"- {tag}: " + "; ".join(checks))
+
+pcap = [t for t in mixed if t.endswith(".pcap")]
+ng = [t for t in mixed if t.endswith(".pcapng")]
+for t in ng:
+    twin = t[: -len("ng")]
+    if twin in summary and summary[twin][2]["lbcheck-json"] and summary[t][2]["lbcheck-json"]:
+        a = summary[twin][2]["lbcheck-json"]["mean"]
+        b = summary[t][2]["lbcheck-json"]["mean"]
+        print(f"- pcapng as fast as pcap (same packets, ±10 %): {t} {b:.3f} s vs {twin} {a:.3f} s = {b / a:.2f}× {verdict(b <= a * 1.10)}")
+
+rss_rows = [(t, summary[t][2]["lbcheck-json"]["rss"]) for t in pcap if summary[t][2]["lbcheck-json"] and summary[t][2]["lbcheck-json"]["rss"]]
+if len(rss_rows) >= 2:
+    (small, a), (big, b) = rss_rows[0], rss_rows[-1]
+    flat = abs(b - a) <= 0.10 * a and max(a, b) < 100
+    print(f"- RSS flat and under 100 MiB: {small} {a:.1f} MiB, {big} {b:.1f} MiB ({b / a:.2f}×) {verdict(flat)}")
+elif rss_rows:
+    t, a = rss_rows[0]
+    print(f"- RSS under 100 MiB: {t} {a:.1f} MiB {verdict(a < 100)}")
+for t in tags:
+    if t.startswith("synflood"):
+        size, packets, rows = summary[t]
+        for c in ("lbcheck-json", "lbcheck-text"):
+            if rows[c] and rows[c]["rss"]:
+                print(f"- SYN flood {t} {c}: peak RSS {rows[c]['rss']:.0f} MiB for {packets:,} flows ({rows[c]['rss'] * MIB / packets:.0f} bytes/flow); no flow cap today")
+PY
+}
+
+if [ -n "$REPORT" ]; then
+    render_tables "$REPORT"
+    exit 0
+fi
 if [ "$QUICK" = 1 ]; then
     SIZES=100M RUNS=1 SYNFLOOD=0
 fi
@@ -136,120 +278,4 @@ done
 
 echo "== loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS/machine.txt"
 
-# ---- tables
-python3 - "$RESULTS" <<'PY' | tee "$RESULTS/tables.md"
-import json, os, sys, statistics
-
-results = sys.argv[1]
-COMMANDS = ["lbcheck-json", "lbcheck-text", "tshark", "tcpdump", "cat"]
-MIB = 1 << 20
-
-
-def load(tag, label):
-    base = os.path.join(results, tag, label)
-    times, failed = [], 0
-    for part in (1, 2):
-        path = f"{base}.{part}.json"
-        if not os.path.exists(path):
-            continue
-        r = json.load(open(path))["results"][0]
-        times += r["times"]
-        failed += sum(1 for code in (r.get("exit_codes") or []) if code not in (0, None))
-    rss = [int(line) for line in open(base + ".rss") if line.strip().isdigit()] if os.path.exists(base + ".rss") else []
-    if not times:
-        return None
-    return {
-        "mean": statistics.mean(times),
-        "sd": statistics.stdev(times) if len(times) > 1 else 0.0,
-        "min": min(times),
-        "max": max(times),
-        "n": len(times),
-        "failed": failed,
-        "rss": max(rss) / 1024 if rss else None,
-    }
-
-
-tags = sorted(
-    (t for t in os.listdir(results) if os.path.isdir(os.path.join(results, t))),
-    key=lambda t: (t.startswith("synflood"), int(open(os.path.join(results, t, "bytes")).read()), t),
-)
-summary = {}
-for tag in tags:
-    size = int(open(os.path.join(results, tag, "bytes")).read())
-    packets = int(open(os.path.join(results, tag, "packets")).read())
-    rows = {c: load(tag, c) for c in COMMANDS}
-    summary[tag] = (size, packets, rows)
-    print(f"\n### {tag}: {size / MIB:.0f} MiB, {packets:,} packets\n")
-    print("| command | mean s (± sd) | runs (min-max s) | MB/s | packets/s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|")
-    for c in COMMANDS:
-        r = rows[c]
-        if r is None:
-            print(f"| {c} | not run | | | | |")
-            continue
-        note = f" ({r['failed']} failed)" if r["failed"] else ""
-        rss = f"{r['rss']:.1f}" if r["rss"] is not None else "?"
-        print(
-            f"| {c}{note} | {r['mean']:.3f} ± {r['sd']:.3f} | {r['n']} ({r['min']:.2f}-{r['max']:.2f}) "
-            f"| {size / 1e6 / r['mean']:.0f} | {packets / r['mean']:,.0f} | {rss} |"
-        )
-    j = rows["lbcheck-json"]
-    if j:
-        parts = []
-        for c, word in (("tshark", "faster than"), ("tcpdump", "faster than")):
-            if rows[c]:
-                parts.append(f"{rows[c]['mean'] / j['mean']:.1f}× {word} {c}")
-        if rows["cat"]:
-            parts.append(f"{j['mean'] / rows['cat']['mean']:.1f}× slower than cat")
-        print("\nlbcheck-json: " + ", ".join(parts))
-
-# ---- targets
-print("\n### Targets (issue 9)\n")
-
-
-def verdict(ok):
-    return "PASS" if ok else "FAIL"
-
-
-mixed = [t for t in tags if t.startswith("mixed")]
-for tag in mixed:
-    size, packets, rows = summary[tag]
-    j = rows["lbcheck-json"]
-    if not j:
-        continue
-    checks = []
-    if rows["tshark"]:
-        x = rows["tshark"]["mean"] / j["mean"]
-        checks.append(f"≥100× faster than tshark: {x:.1f}× {verdict(x >= 100)}")
-    if rows["tcpdump"]:
-        x = rows["tcpdump"]["mean"] / j["mean"]
-        checks.append(f"≥5× faster than tcpdump: {x:.1f}× {verdict(x >= 5)}")
-    if rows["cat"]:
-        x = j["mean"] / rows["cat"]["mean"]
-        checks.append(f"within 3× of cat: {x:.1f}× {verdict(x <= 3)}")
-    print(f"- {tag}: " + "; ".join(checks))
-
-pcap = [t for t in mixed if t.endswith(".pcap")]
-ng = [t for t in mixed if t.endswith(".pcapng")]
-for t in ng:
-    twin = t[: -len("ng")]
-    if twin in summary and summary[twin][2]["lbcheck-json"] and summary[t][2]["lbcheck-json"]:
-        a = summary[twin][2]["lbcheck-json"]["mean"]
-        b = summary[t][2]["lbcheck-json"]["mean"]
-        print(f"- pcapng as fast as pcap (same packets, ±10 %): {t} {b:.3f} s vs {twin} {a:.3f} s = {b / a:.2f}× {verdict(b <= a * 1.10)}")
-
-rss_rows = [(t, summary[t][2]["lbcheck-json"]["rss"]) for t in pcap if summary[t][2]["lbcheck-json"] and summary[t][2]["lbcheck-json"]["rss"]]
-if len(rss_rows) >= 2:
-    (small, a), (big, b) = rss_rows[0], rss_rows[-1]
-    flat = abs(b - a) <= 0.10 * a and max(a, b) < 100
-    print(f"- RSS flat and under 100 MiB: {small} {a:.1f} MiB, {big} {b:.1f} MiB ({b / a:.2f}×) {verdict(flat)}")
-elif rss_rows:
-    t, a = rss_rows[0]
-    print(f"- RSS under 100 MiB: {t} {a:.1f} MiB {verdict(a < 100)}")
-for t in tags:
-    if t.startswith("synflood"):
-        size, packets, rows = summary[t]
-        for c in ("lbcheck-json", "lbcheck-text"):
-            if rows[c] and rows[c]["rss"]:
-                print(f"- SYN flood {t} {c}: peak RSS {rows[c]['rss']:.0f} MiB for {packets:,} flows ({rows[c]['rss'] * MIB / packets:.0f} bytes/flow); no flow cap today")
-PY
+render_tables "$RESULTS" | tee "$RESULTS/tables.md"
