@@ -226,7 +226,9 @@ fi
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "nproc: $(nproc)"
-    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), $(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') MHz"
+    echo "cpu details: $(lscpu 2>/dev/null | grep -E 'Hypervisor vendor|L2 cache|L3 cache' | tr -s ' ' | paste -sd';' -)"
+    echo "kernel: $(uname -r)"
     echo "memory: $(free -g | awk '/^Mem:/ {print $2}') GiB"
     echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "lbcheck: $(git -C "$ROOT" rev-parse --short HEAD) $("$LBCHECK" --version 2>/dev/null || true)"
