@@ -81,6 +81,9 @@ pub struct Flow {
     pub proto: Proto,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The client is the lower end of the flow key (tells directions apart without comparing
+    /// addresses on every packet).
+    pub client_is_lo: bool,
     pub role_by: RoleBy,
     pub first_packet: u64,
     pub last_packet: u64,
@@ -113,6 +116,7 @@ impl Flow {
     /// The client and server were decided from a weak clue and a stronger one says otherwise.
     fn swap_roles(&mut self) {
         std::mem::swap(&mut self.client, &mut self.server);
+        self.client_is_lo = !self.client_is_lo;
         self.link.swap(0, 1);
         self.ttl.swap(0, 1);
         self.packets.swap(0, 1);

@@ -172,12 +172,12 @@ impl FlowTable {
     fn tcp(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>, ip: &IpLayer, seg: &TcpSegment<'_>) {
         let src = SocketAddr::new(ip.src, seg.src_port);
         let dst = SocketAddr::new(ip.dst, seg.dst_port);
-        let key = FlowKey::new(Proto::Tcp, src, dst);
+        let (key, src_is_lo) = FlowKey::oriented(Proto::Tcp, src, dst);
         let flags = if seg.header_complete { seg.flags } else { 0 };
         let syn_only = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
         let synack = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
         let idx = match self.map.get(&key).copied() {
-            Some(i) if syn_only && is_new_connection(self.flow_mut(i), src, seg.seq) => {
+            Some(i) if syn_only && is_new_connection(self.flow_mut(i), src_is_lo, seg.seq) => {
                 self.stats.port_reuse += 1;
                 self.retire(i);
                 self.create(key, raw, d, src, dst, flags)
@@ -189,7 +189,7 @@ impl FlowTable {
             .as_mut()
             .expect("the map only points at occupied slots");
         let was_closed = is_closed(&flow.tcp);
-        let mut dir = direction(flow, src);
+        let mut dir = direction(flow, src_is_lo);
         if syn_only && dir == TO_CLIENT && flow.role_by != RoleBy::Syn {
             flow.swap_roles();
             flow.role_by = RoleBy::Syn;
@@ -257,13 +257,13 @@ impl FlowTable {
     fn udp(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>, ip: &IpLayer, u: &UdpDatagram<'_>) {
         let src = SocketAddr::new(ip.src, u.src_port);
         let dst = SocketAddr::new(ip.dst, u.dst_port);
-        let key = FlowKey::new(Proto::Udp, src, dst);
+        let (key, src_is_lo) = FlowKey::oriented(Proto::Udp, src, dst);
         let idx = match self.map.get(&key).copied() {
             Some(i) => i,
             None => self.create(key, raw, d, src, dst, 0),
         };
         let flow = self.flow_mut(idx);
-        let dir = direction(flow, src);
+        let dir = direction(flow, src_is_lo);
         count_packet(flow, raw, d, dir, u.wire_len);
         if flow.datagrams[dir].len() < MAX_DATAGRAMS {
             let head = u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)].to_vec();
@@ -320,11 +320,13 @@ impl FlowTable {
         flags: u8,
     ) -> usize {
         let (client, server, role_by) = decide_roles(src, dst, flags, &self.service_ports);
+        let client_is_lo = FlowKey::oriented(key.proto(), client, server).1;
         let flow = Flow {
             id: self.next_id,
-            proto: key.proto,
+            proto: key.proto(),
             client,
             server,
+            client_is_lo,
             role_by,
             first_packet: raw.index,
             last_packet: raw.index,
@@ -361,8 +363,9 @@ fn is_closed(t: &TcpFacts) -> bool {
     t.rst.iter().any(Option::is_some) || t.fin.iter().all(Option::is_some)
 }
 
-fn direction(flow: &Flow, src: SocketAddr) -> usize {
-    if src == flow.client {
+/// Which way a packet goes, from which end of the key its source is (no address compare).
+fn direction(flow: &Flow, src_is_lo: bool) -> usize {
+    if src_is_lo == flow.client_is_lo {
         TO_SERVER
     } else {
         TO_CLIENT
@@ -385,8 +388,8 @@ fn count_packet(flow: &mut Flow, raw: &RawPacket<'_>, d: &Decoded<'_>, dir: usiz
 
 /// A SYN whose sequence number differs from the connection's first one opens a new connection
 /// on the same 5-tuple (port reuse: common behind SNAT, and evidence of it).
-fn is_new_connection(flow: &Flow, src: SocketAddr, seq: u32) -> bool {
-    let dir = direction(flow, src);
+fn is_new_connection(flow: &Flow, src_is_lo: bool, seq: u32) -> bool {
+    let dir = direction(flow, src_is_lo);
     matches!(flow.tcp.isn[dir], Some(isn) if isn != seq)
 }
 
