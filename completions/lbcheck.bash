@@ -352,7 +352,7 @@ _lbcheck() {
                     return 0
                     ;;
                 --side)
-                    COMPREPLY=($(compgen -W "client lb backend unknown" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --vip)
@@ -402,7 +402,7 @@ _lbcheck() {
                     return 0
                     ;;
                 --side)
-                    COMPREPLY=($(compgen -W "client lb backend unknown" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --vip)

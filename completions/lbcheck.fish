@@ -34,10 +34,7 @@ complete -c lbcheck -n "__fish_lbcheck_needs_command" -f -a "help" -d 'Print thi
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l port -d 'Service port(s) to analyse; default: every port that receives SYNs (TCP) or requests (UDP)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l proto -d 'Only this transport protocol' -r -f -a "tcp\t''
 udp\t''"
-complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l side -d 'Where the capture was taken (default: inferred, and the report says from what)' -r -f -a "client\t''
-lb\t''
-backend\t''
-unknown\t''"
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l side -d 'Where the capture was taken: client, lb, backend (default: inferred, and the report says from what). With several files, FILE=SIDE for one of them (file name or path)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l vip -d 'The load balancer\'s virtual IP (the address clients connect to)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l lb-range -d 'Add a load-balancer source range, e.g. my-nlb=10.0.1.0/24 (see `lbcheck ranges`)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l trusted-lb -d 'Addresses allowed to send PROXY / X-Forwarded-For; headers from others are flagged' -r
@@ -59,10 +56,7 @@ complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l snaplen -d 'Byt
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l port -d 'Service port(s) to analyse; default: every port that receives SYNs (TCP) or requests (UDP)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l proto -d 'Only this transport protocol' -r -f -a "tcp\t''
 udp\t''"
-complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l side -d 'Where the capture was taken (default: inferred, and the report says from what)' -r -f -a "client\t''
-lb\t''
-backend\t''
-unknown\t''"
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l side -d 'Where the capture was taken: client, lb, backend (default: inferred, and the report says from what). With several files, FILE=SIDE for one of them (file name or path)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l vip -d 'The load balancer\'s virtual IP (the address clients connect to)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l lb-range -d 'Add a load-balancer source range, e.g. my-nlb=10.0.1.0/24 (see `lbcheck ranges`)' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l trusted-lb -d 'Addresses allowed to send PROXY / X-Forwarded-For; headers from others are flagged' -r

@@ -1083,6 +1083,89 @@ fn xff_two_headers() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// An LB that does not strip the header of the proxy in front of it: two PROXY v2 headers.
+fn proxy_v2_stacked() -> Result<Vec<u8>> {
+    let outer = proxy_v2(
+        PP2_CMD_PROXY,
+        PP2_FAM_TCP4,
+        &ipv4_address_block(ep("192.0.2.10", 51000), ep("198.51.100.10", 80)),
+        &[],
+        false,
+    );
+    let inner = proxy_v2(
+        PP2_CMD_PROXY,
+        PP2_FAM_TCP4,
+        &ipv4_address_block(ep("100.64.9.9", 42000), ep("198.51.100.10", 80)),
+        &[],
+        false,
+    );
+    lb_http_flow(&cat(&[&outer, &inner, HTTP_REQUEST])).pcap(linktype::EN10MB)
+}
+
+/// Spectrum-style UDP: a PROXY v2 header on the first datagram of the flow only.
+fn udp_proxy_v2_first_datagram_only() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    let (lb, backend) = (ep("100.64.0.2", 40031), ep("203.0.113.53", 53));
+    let header = proxy_v2(
+        PP2_CMD_PROXY,
+        PP2_FAM_UDP4,
+        &ipv4_address_block(ep("192.0.2.31", 53001), ep("198.51.100.53", 53)),
+        &[],
+        false,
+    );
+    for (i, id) in [0x3101u16, 0x3102, 0x3103].into_iter().enumerate() {
+        let query = dns_query(id, "www.example.com");
+        let payload = if i == 0 {
+            cat(&[&header, &query])
+        } else {
+            query
+        };
+        cap.push(&udp_packet(lb, backend, &payload));
+        cap.push(&udp_packet(
+            backend,
+            lb,
+            &dns_answer(id, "www.example.com", [198, 51, 100, 10]),
+        ));
+    }
+    cap.pcap(linktype::EN10MB)
+}
+
+/// Two clients behind one backend port: one conveyed by PROXY v2, one not conveyed at all.
+fn mixed_proxy_and_plain() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    let header = proxy_v2(
+        PP2_CMD_PROXY,
+        PP2_FAM_TCP4,
+        &ipv4_address_block(ep("192.0.2.10", 51000), ep("198.51.100.10", 80)),
+        &[],
+        false,
+    );
+    cap.exchange(
+        &mut tcp(ep("100.64.0.2", 40070), backend_http(), 0),
+        &cat(&[&header, HTTP_REQUEST]),
+        HTTP_RESPONSE,
+    );
+    cap.exchange(
+        &mut tcp(ep("100.64.0.2", 40071), backend_http(), 1),
+        HTTP_REQUEST,
+        HTTP_RESPONSE,
+    );
+    cap.pcap(linktype::EN10MB)
+}
+
+/// An X-Forwarded-For entry with leading-zero octets (octal in some parsers).
+fn xff_leading_zero_entry() -> Result<Vec<u8>> {
+    let request =
+        b"GET / HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: 010.000.002.010\r\n\r\n";
+    let mut cap = Capture::ether();
+    cap.exchange(
+        &mut tcp(ep("100.64.0.3", 40021), backend_http(), 0),
+        request,
+        HTTP_RESPONSE,
+    );
+    cap.pcap(linktype::EN10MB)
+}
+
 fn proxy_to_plain_backend_400() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     let mut t = tcp(ep("100.64.0.2", 40011), backend_http(), 0);
@@ -1851,6 +1934,37 @@ fn scenarios() -> Vec<Scenario> {
             expect: "one UDP flow; proxy v2 UDP4 in every request datagram (2 of 2); client_ip proxy-v2 = \
                      192.0.2.30:53000; snat yes",
             build: udp_proxy_v2,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "proxy_v2_stacked_two_headers_http.pcap",
+            made: "LB 100.64.0.2:40001 → 203.0.113.10:80; the request starts with two PROXY v2 headers (client \
+                   192.0.2.10:51000, then 100.64.9.9:42000), then HTTP",
+            expect: "proxy v2 complete, stacked; client_ip proxy-v2 = 192.0.2.10 (the first header); finding proxy.stacked",
+            build: proxy_v2_stacked,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "proxy_v2_udp_first_datagram_only_dns.pcap",
+            made: "UDP 100.64.0.2:40031 → 203.0.113.53:53, three DNS queries; only the first carries a PROXY v2 \
+                   UDP4 header (192.0.2.31:53001), as Cloudflare Spectrum sends it",
+            expect: "proxy v2 in 1 of 3 datagrams; finding proxy.udp-first-datagram-only",
+            build: udp_proxy_v2_first_datagram_only,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "mixed_proxy_v2_and_plain_same_port.pcap",
+            made: "two flows from LB 100.64.0.2 to 203.0.113.10:80: one with a PROXY v2 header (192.0.2.10), one \
+                   plain HTTP without any header",
+            expect: "proxy_protocol mixed; client_ip mixed (proxy-v2 and lost); findings client-ip.mixed, client-ip.lost",
+            build: mixed_proxy_and_plain,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "xff_leading_zero_octets_entry.pcap",
+            made: "LB 100.64.0.3:40021 → 203.0.113.10:80, `X-Forwarded-For: 010.000.002.010`",
+            expect: "the entry is kept raw and flagged invalid/ambiguous (octal vs decimal); finding xff.invalid-entry; client_ip not taken from it",
+            build: xff_leading_zero_entry,
         },
         Scenario {
             section: CONTENT,

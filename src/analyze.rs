@@ -1,6 +1,6 @@
-//! Drives the pipeline over the input files: source → decode → flows. Each file has its own
-//! flow table (two capture points of one connection are two views, not one flow); flow ids
-//! continue across files in first-seen order.
+//! Drives the pipeline over the input files: source → decode → flows → (as each flow finishes)
+//! its summary. Each file has its own flow table (two capture points of one connection are two
+//! views, not one flow); flow ids continue across files in first-seen order.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +11,11 @@ use crate::flow::{Flow, FlowTable, TableStats};
 use crate::source::{
     CutShort, FileFormat, InterfaceInfo, LinkType, RawPacket, SourceError, open_capture,
 };
+use crate::summary::FlowReport;
+
+/// Flow summaries kept per input by default; flows beyond are counted, not kept (a SYN flood of
+/// ten million one-packet flows must not exhaust memory), and the report says so.
+pub const DEFAULT_MAX_FLOWS_KEPT: usize = 50_000;
 
 /// What reading one file produced, besides flows.
 #[derive(Debug, Clone)]
@@ -29,43 +34,43 @@ pub struct InputSummary {
     pub undecoded: BTreeMap<Stop, u64>,
     pub cut_short: Option<CutShort>,
     pub table: TableStats,
+    /// Handshake (SYN) packets whose TCP checksum was verified, and how many were bad.
+    pub syn_checksums_checked: u64,
+    pub syn_checksums_bad: u64,
+    /// Flows beyond the kept maximum: counted, not summarised.
+    pub flows_not_kept: u64,
 }
 
 pub struct Analysis {
     pub inputs: Vec<InputSummary>,
-    /// Flows with the index of the input they came from.
-    pub flows: Vec<(usize, Flow)>,
+    /// Flow summaries of every input, in id (first-seen) order.
+    pub flows: Vec<FlowReport>,
 }
 
 pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
     let mut parts = Vec::new();
     let mut next_id = 1;
     for path in &config.files {
-        let (summary, table) = read_file(path, next_id, &config.ports)?;
-        next_id = table.next_id();
-        parts.push((summary, table));
+        let mut file = open_capture(path)?;
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut input =
+            InputAnalyzer::new(path.clone(), file.format(), bytes, next_id, &config.ports);
+        while let Some(raw) = file.next_packet()? {
+            input.feed(&raw);
+        }
+        next_id = input.next_id();
+        parts.push(input.finish(file.interfaces().to_vec(), file.cut_short().cloned()));
     }
     Ok(Analysis::from_inputs(parts))
 }
 
-fn read_file(
-    path: &PathBuf,
-    first_id: u32,
-    ports: &[u16],
-) -> Result<(InputSummary, FlowTable), SourceError> {
-    let mut file = open_capture(path)?;
-    let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-    let mut input = InputAnalyzer::new(path.clone(), file.format(), bytes, first_id, ports);
-    while let Some(raw) = file.next_packet()? {
-        input.feed(&raw);
-    }
-    Ok(input.finish(file.interfaces().to_vec(), file.cut_short().cloned()))
-}
-
-/// One input's share of the pipeline: decode each packet, count it, add it to the flow table.
-/// Files and live capture both feed it.
+/// One input's share of the pipeline: decode each packet, count it, add it to the flow table,
+/// and summarise each flow the table hands out. Files and live capture both feed it.
 pub struct InputAnalyzer {
     table: FlowTable,
+    /// Summaries of the flows the table has handed out (their buffers are gone).
+    reports: Vec<FlowReport>,
+    max_kept: usize,
     summary: InputSummary,
     // Counting by link-type number keeps the per-packet path free of string work.
     by_link: BTreeMap<LinkType, u64>,
@@ -81,6 +86,8 @@ impl InputAnalyzer {
     ) -> Self {
         Self {
             table: FlowTable::new(first_id, ports),
+            reports: Vec::new(),
+            max_kept: DEFAULT_MAX_FLOWS_KEPT,
             summary: InputSummary {
                 path,
                 format,
@@ -94,9 +101,20 @@ impl InputAnalyzer {
                 undecoded: BTreeMap::new(),
                 cut_short: None,
                 table: TableStats::default(),
+                syn_checksums_checked: 0,
+                syn_checksums_bad: 0,
+                flows_not_kept: 0,
             },
             by_link: BTreeMap::new(),
         }
+    }
+
+    /// A table with its own bound on open flows (tests, and users with small memory).
+    #[must_use]
+    pub fn with_limits(mut self, max_live: usize, max_kept: usize) -> Self {
+        self.table.set_max_live(max_live);
+        self.max_kept = max_kept;
+        self
     }
 
     pub fn feed(&mut self, raw: &RawPacket<'_>) {
@@ -112,22 +130,44 @@ impl InputAnalyzer {
         if let Some(stop) = d.stop {
             *s.undecoded.entry(stop).or_default() += 1;
         }
+        // Checksums are checked on SYNs only: enough to notice offload, and nearly free.
+        if let (Some(ip), decode::L4::Tcp(t)) = (&d.ip, &d.l4) {
+            if t.has(decode::tcp_flags::SYN) && !d.truncated && d.tunnel.is_none() && !ip.fragment {
+                s.syn_checksums_checked += 1;
+                if !decode::checksum::tcp_checksum_ok(ip.src, ip.dst, t.segment) {
+                    s.syn_checksums_bad += 1;
+                }
+            }
+        }
         self.table.add(raw, &d);
+        for flow in self.table.drain_finished() {
+            keep(
+                &mut self.reports,
+                &mut self.summary.flows_not_kept,
+                self.max_kept,
+                &flow,
+            );
+        }
     }
 
     pub fn packets(&self) -> u64 {
         self.summary.packets
     }
 
-    pub fn flows(&self) -> &[Flow] {
-        self.table.flows()
+    pub fn next_id(&self) -> u32 {
+        self.table.next_id()
+    }
+
+    /// Flows seen so far (open and finished).
+    pub fn flow_count(&self) -> usize {
+        self.table.live() + self.reports.len() + self.summary.flows_not_kept as usize
     }
 
     pub fn finish(
         mut self,
         interfaces: Vec<InterfaceInfo>,
         cut_short: Option<CutShort>,
-    ) -> (InputSummary, FlowTable) {
+    ) -> (InputSummary, Vec<FlowReport>) {
         let s = &mut self.summary;
         s.by_link_type = self
             .by_link
@@ -137,18 +177,53 @@ impl InputAnalyzer {
         s.interfaces = interfaces;
         s.cut_short = cut_short;
         s.table = self.table.stats.clone();
-        (self.summary, self.table)
+        for flow in self.table.finish_all() {
+            keep(
+                &mut self.reports,
+                &mut s.flows_not_kept,
+                self.max_kept,
+                &flow,
+            );
+        }
+        (self.summary, in_id_order(self.reports))
+    }
+}
+
+/// Flows finish in their closing order; reports list them in first-seen order. Summaries are
+/// large, so they are moved once into place rather than shuffled by a sort.
+fn in_id_order(reports: Vec<FlowReport>) -> Vec<FlowReport> {
+    let mut order: Vec<(u32, usize)> = reports.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    if order.windows(2).all(|w| w[0].0 < w[1].0) {
+        return reports;
+    }
+    order.sort_unstable();
+    let mut slots: Vec<Option<FlowReport>> = reports.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, i)| slots[i].take())
+        .collect()
+}
+
+/// Summarises a finished flow (running the first-bytes inspection); its buffers go with it.
+fn keep(reports: &mut Vec<FlowReport>, not_kept: &mut u64, max: usize, flow: &Flow) {
+    if reports.len() < max {
+        reports.push(crate::summary::flow_summary(0, flow));
+    } else {
+        *not_kept += 1;
     }
 }
 
 impl Analysis {
     /// Gathers finished inputs (their flow ids already continue one another).
-    pub fn from_inputs(parts: Vec<(InputSummary, FlowTable)>) -> Self {
+    pub fn from_inputs(parts: Vec<(InputSummary, Vec<FlowReport>)>) -> Self {
         let mut inputs = Vec::new();
         let mut flows = Vec::new();
-        for (i, (summary, table)) in parts.into_iter().enumerate() {
+        for (i, (summary, reports)) in parts.into_iter().enumerate() {
             inputs.push(summary);
-            flows.extend(table.into_flows().into_iter().map(|f| (i, f)));
+            flows.extend(reports.into_iter().map(|mut f| {
+                f.input = i;
+                f
+            }));
         }
         Self { inputs, flows }
     }

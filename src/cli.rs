@@ -115,9 +115,10 @@ pub struct AnalysisArgs {
     #[arg(long, value_enum, value_name = "PROTO")]
     pub proto: Option<ProtoArg>,
 
-    /// Where the capture was taken (default: inferred, and the report says from what).
-    #[arg(long, value_enum, value_name = "SIDE")]
-    pub side: Option<crate::checks::SideValue>,
+    /// Where the capture was taken: client, lb, backend (default: inferred, and the report
+    /// says from what). With several files, FILE=SIDE for one of them (file name or path).
+    #[arg(long, value_name = "[FILE=]SIDE")]
+    pub side: Vec<String>,
 
     /// The load balancer's virtual IP (the address clients connect to).
     #[arg(long, value_name = "IP")]

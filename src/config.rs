@@ -33,6 +33,8 @@ pub enum ConfigError {
     Expect(#[from] ExpectError),
     #[error(transparent)]
     Range(#[from] RangeArgError),
+    #[error(transparent)]
+    Side(#[from] crate::checks::SideArgError),
 }
 
 impl Config {
@@ -53,11 +55,17 @@ impl Config {
         ports.sort_unstable();
         ports.dedup();
         let mut check = CheckConfig {
-            side: args.side,
+            side: None,
             vips: args.vip.clone(),
             trusted_lb: args.trusted_lb.clone(),
             ..CheckConfig::default()
         };
+        for arg in &args.side {
+            match crate::checks::parse_side(arg)? {
+                (None, side) => check.side = Some(side),
+                (Some(file), side) => check.side_by_file.push((file, side)),
+            }
+        }
         for r in &args.lb_range {
             check.lb_ranges.add_user(r)?;
         }

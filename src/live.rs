@@ -5,7 +5,7 @@
 //! Order matters for privileges: the socket and the `--write` file are opened first, then
 //! CAP_NET_RAW and CAP_NET_ADMIN are dropped, and only then are packets parsed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::net::IpAddr;
 use std::path::Path;
@@ -19,11 +19,13 @@ use crate::analyze::{Analysis, InputAnalyzer};
 use crate::checks::{Finding, Severity};
 use crate::cli::LiveArgs;
 use crate::config::Config;
-use crate::flow::{Flow, Proto, TO_SERVER};
+use crate::decode::{self, L4, tcp_flags};
+use crate::flow::Proto;
 use crate::host::HostFacts;
 use crate::source::live::{self, FilterSpec, KernelStats, LiveSource};
 use crate::source::writer::{ByteOrder, PcapWriter, TsPrecision};
 use crate::source::{FileFormat, RawPacket};
+use crate::summary::FlowReport;
 
 /// How often the status line on a terminal is redrawn.
 const STATUS_EVERY: Duration = Duration::from_millis(500);
@@ -32,6 +34,8 @@ const PROXY_V2_SIGNATURE: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
 const PROXY_V1_PREFIX: &[u8] = b"PROXY ";
 /// After a stop, how long packets already captured may still be read.
 const DRAIN_AT_MOST: Duration = Duration::from_secs(1);
+/// Client addresses whose request MAC is remembered (for the return-path explanation).
+const MAX_REQUEST_MACS: usize = 4096;
 /// At most this many client addresses get a return-path explanation.
 const RETURN_PATH_CLIENTS: usize = 4;
 
@@ -66,6 +70,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
     let mut status = std::io::stderr()
         .is_terminal()
         .then(|| Status::new(&args.interface));
+    let mut seen = Seen::default();
     let started = Instant::now();
     let mut bytes = 0u64;
     let mut drain_until: Option<Instant> = None;
@@ -85,6 +90,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
         let empty = got.is_none();
         if let Some(p) = got {
             bytes += p.data.len() as u64;
+            seen.observe(&p);
             input.feed(&p);
             if let Some(w) = &mut writer {
                 write_packet(w, &p, args.write.as_deref())?;
@@ -94,7 +100,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
             break;
         }
         if let Some(s) = &mut status {
-            s.maybe_draw(&input, capture.as_mut());
+            s.maybe_draw(&input, &seen, capture.as_mut());
         }
     }
     if status.is_some() {
@@ -105,11 +111,11 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("{}: write failed", show(args.write.as_deref())))?;
     }
     let kernel = capture.kernel_stats();
-    let (mut summary, table) = input.finish(vec![capture.interface_info()], None);
+    let (mut summary, flows) = input.finish(vec![capture.interface_info()], None);
     summary.bytes = bytes;
-    let analysis = Analysis::from_inputs(vec![(summary, table)]);
+    let analysis = Analysis::from_inputs(vec![(summary, flows)]);
     let mut report = crate::report::model::build_with_findings(
-        &analysis,
+        analysis,
         &config,
         kernel_findings(kernel, &args.interface),
     );
@@ -122,7 +128,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
         .collect();
     let mut host = HostFacts::read(&args.interface, &addresses);
     host.capabilities_dropped_from = dropped_from;
-    explain_return_paths(&mut host, &mut report.findings, &analysis);
+    explain_return_paths(&mut host, &mut report.findings, &report.flows, &seen);
     report.host = Some(host);
     crate::run::emit(&report, &config)
 }
@@ -171,10 +177,42 @@ fn kernel_findings(k: KernelStats, iface: &str) -> Vec<Finding> {
     vec![f]
 }
 
+/// What the runner notes from packets besides the analysis: the MAC each client's requests
+/// came from (the LB, on a backend), and PROXY headers for the status line.
+#[derive(Default)]
+struct Seen {
+    request_macs: HashMap<IpAddr, [u8; 6]>,
+    proxy_headers: u64,
+}
+
+impl Seen {
+    fn observe(&mut self, p: &RawPacket<'_>) {
+        let d = decode::decode(p);
+        let (Some(ip), L4::Tcp(t)) = (d.ip, &d.l4) else {
+            return;
+        };
+        if t.has(tcp_flags::SYN) && !t.has(tcp_flags::ACK) {
+            if let Some(mac) = d.link.src_mac {
+                if self.request_macs.len() < MAX_REQUEST_MACS {
+                    self.request_macs.entry(ip.src).or_insert(mac);
+                }
+            }
+        }
+        if t.payload.starts_with(PROXY_V2_SIGNATURE) || t.payload.starts_with(PROXY_V1_PREFIX) {
+            self.proxy_headers += 1;
+        }
+    }
+}
+
 /// For each return-path finding, names the host fact behind it: the route the kernel picks for
 /// the client versus the hop (MAC → ARP entry) the requests came from.
-fn explain_return_paths(host: &mut HostFacts, findings: &mut [Finding], analysis: &Analysis) {
-    let by_id = |id: u32| analysis.flows.iter().map(|(_, f)| f).find(|f| f.id == id);
+fn explain_return_paths(
+    host: &mut HostFacts,
+    findings: &mut [Finding],
+    flows: &[FlowReport],
+    seen: &Seen,
+) {
+    let by_id = |id: u32| flows.iter().find(|f| f.id == id);
     let mut explained = BTreeSet::new();
     for finding in findings
         .iter_mut()
@@ -182,11 +220,12 @@ fn explain_return_paths(host: &mut HostFacts, findings: &mut [Finding], analysis
     {
         let mut lines = Vec::new();
         for flow in finding.flows.iter().filter_map(|&id| by_id(id)) {
-            let client = flow.client.ip();
+            let client = flow.client.ip;
             if lines.len() >= RETURN_PATH_CLIENTS || lines.iter().any(|(c, _)| *c == client) {
                 continue;
             }
-            let fact = host.explain_return_path(client, flow.server.ip(), request_mac(flow));
+            let mac = seen.request_macs.get(&client).copied();
+            let fact = host.explain_return_path(client, flow.server.ip, mac);
             lines.push((client, fact.summary.clone()));
             if explained.insert(client) {
                 host.return_path.push(fact);
@@ -202,11 +241,6 @@ fn explain_return_paths(host: &mut HostFacts, findings: &mut [Finding], analysis
             None => host_line,
         });
     }
-}
-
-/// The source MAC of the client's packets, as captured.
-fn request_mac(f: &Flow) -> Option<[u8; 6]> {
-    f.link[TO_SERVER].and_then(|l| l.src_mac)
 }
 
 /// The one-line status on a terminal's stderr.
@@ -226,19 +260,11 @@ impl Status {
         }
     }
 
-    fn maybe_draw(&mut self, input: &InputAnalyzer, capture: &mut dyn LiveSource) {
+    fn maybe_draw(&mut self, input: &InputAnalyzer, seen: &Seen, capture: &mut dyn LiveSource) {
         if self.last.elapsed() < STATUS_EVERY {
             return;
         }
         self.last = Instant::now();
-        let flows = input.flows();
-        let proxy = flows
-            .iter()
-            .filter(|f| {
-                let b = f.streams[TO_SERVER].bytes();
-                b.starts_with(PROXY_V2_SIGNATURE) || b.starts_with(PROXY_V1_PREFIX)
-            })
-            .count();
         let k = capture.kernel_stats();
         let mut err = std::io::stderr().lock();
         let _ = write!(
@@ -247,8 +273,8 @@ impl Status {
             self.iface,
             self.started.elapsed().as_secs(),
             input.packets(),
-            flows.len(),
-            proxy,
+            input.flow_count(),
+            seen.proxy_headers,
             k.dropped
         );
         let _ = err.flush();
@@ -293,11 +319,14 @@ mod tests {
             .check
             .expectations
             .push(crate::checks::expect::parse("no-findings=warning").unwrap());
-        let analysis = Analysis::from_inputs(Vec::new());
-        let clean = crate::report::model::build_with_findings(&analysis, &config, Vec::new());
+        let clean = crate::report::model::build_with_findings(
+            Analysis::from_inputs(Vec::new()),
+            &config,
+            Vec::new(),
+        );
         assert_eq!(crate::report::exit_code(&clean), 0);
         let dropped = crate::report::model::build_with_findings(
-            &analysis,
+            Analysis::from_inputs(Vec::new()),
             &config,
             kernel_findings(
                 KernelStats {

@@ -32,8 +32,19 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Pcap(args) => {
             let config = Config::from_args(args)?;
+            let timing = std::env::var_os("LBCHECK_TIMING").is_some();
+            let t0 = std::time::Instant::now();
             let analysis = crate::analyze::analyze(&config)?;
-            let report = crate::report::build(&analysis, &config);
+            let t1 = std::time::Instant::now();
+            let report = crate::report::build(analysis, &config);
+            let t2 = std::time::Instant::now();
+            if timing {
+                eprintln!(
+                    "lbcheck: timing: read+decode+flows {:?}, checks {:?}",
+                    t1 - t0,
+                    t2 - t1
+                );
+            }
             emit(&report, &config)
         }
         Command::Live(args) => live(args),
@@ -70,7 +81,7 @@ fn live(_: &crate::cli::LiveArgs) -> anyhow::Result<u8> {
 /// Renders the report on stdout, says on stderr what the exit code is about, and returns it.
 pub(crate) fn emit(report: &crate::report::Report, config: &Config) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     crate::report::render(report, &config.output, &mut out)?;
     out.flush()?;
     for f in &report.findings {

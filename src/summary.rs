@@ -55,6 +55,10 @@ pub struct TcpReport {
     pub out_of_order: u32,
     /// No SYN fixed the start of the client's byte stream: the capture began mid-connection.
     pub started_mid_stream: bool,
+    /// Initial sequence numbers (a forwarded connection keeps the client's across capture
+    /// points; a proxied one gets a new one).
+    pub client_isn: Option<u32>,
+    pub server_isn: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,10 +89,17 @@ pub struct FlowReport {
     /// from the captured host's side (equal on a symmetric path).
     pub next_hop: Option<NextHop>,
     pub first_packet: u64,
+    /// Time of the first packet (epoch seconds, as a decimal string).
+    pub first_ts: String,
+    /// The same, in nanoseconds, for correlation (not in the JSON).
+    #[serde(skip)]
+    pub first_ts_ns: i64,
     pub last_packet: u64,
     pub packets: PerDirection,
     pub bytes: PerDirection,
     pub truncated_packets: u64,
+    /// TTL / hop limit of the first packet each way.
+    pub ttl: Ttl,
     pub tcp: Option<TcpReport>,
     pub tunnel: Option<Tunnel>,
     pub icmp_errors: Vec<IcmpReport>,
@@ -119,11 +130,19 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         role_by: f.role_by,
         next_hop: next_hop(f),
         first_packet: f.first_packet,
+        first_ts: crate::report::model::ts_string(f.first_ts),
+        first_ts_ns: f.first_ts,
         last_packet: f.last_packet,
         packets: f.packets.into(),
         bytes: f.bytes.into(),
         truncated_packets: f.truncated_packets,
+        ttl: Ttl {
+            to_server: f.ttl[TO_SERVER],
+            to_client: f.ttl[TO_CLIENT],
+        },
         tcp: (f.proto == Proto::Tcp).then(|| TcpReport {
+            client_isn: t.isn[TO_SERVER],
+            server_isn: t.isn[TO_CLIENT],
             syn: t.syn,
             synack: t.synack,
             handshake_complete: t.handshake_ack.is_some(),
@@ -199,4 +218,17 @@ fn mac(m: [u8; 6]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ttl {
+    pub to_server: Option<u8>,
+    pub to_client: Option<u8>,
+}
+
+impl Ttl {
+    /// The usual initial TTLs: a packet still carrying one was captured where it was sent.
+    pub fn is_initial(ttl: Option<u8>) -> bool {
+        matches!(ttl, Some(64 | 128 | 255))
+    }
 }

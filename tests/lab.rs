@@ -200,6 +200,50 @@ fn check_lab_dir(dir: &Path) -> (usize, usize, Vec<String>) {
             }
             compared += compare_with_tshark(&path, &r, &mut failures);
         }
+        // All capture points of the scenario together: the connections are followed across
+        // them (TCP scenarios with a client and a backend capture).
+        let names: Vec<&String> = s["captures"].as_object().unwrap().keys().collect();
+        let tcp = s["captures"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|c| c["proto"] == "tcp");
+        if tcp
+            && names.iter().any(|n| *n == "client.pcap")
+            && names.iter().any(|n| *n == "backend.pcap")
+        {
+            let files: Vec<String> = ["client.pcap", "lb.pcap", "backend.pcap"]
+                .iter()
+                .map(|n| sdir.join(n))
+                .filter(|p| p.exists())
+                .map(|p| p.display().to_string())
+                .collect();
+            let mut args = vec!["pcap", "--format", "json"];
+            args.extend(files.iter().map(String::as_str));
+            let r = lbcheck(&args);
+            let spanning = r["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| {
+                    p["hops"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|h| h["input"].as_u64())
+                        .collect::<std::collections::BTreeSet<u64>>()
+                        .len()
+                        > 1
+                })
+                .count();
+            if spanning == 0 {
+                failures.push(format!(
+                    "{}: no connection followed across {} files",
+                    sdir.display(),
+                    files.len()
+                ));
+            }
+        }
     }
     (captures, compared, failures)
 }

@@ -348,6 +348,19 @@ fn json(o: &Output) -> Value {
     })
 }
 
+/// The report conforms to the published schema, `host` and kernel counters included.
+fn assert_schema(v: &Value) {
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/lbcheck-1.schema.json");
+    let schema = compiler
+        .compile(path.to_str().unwrap(), &mut schemas)
+        .expect("schema compiles");
+    if let Err(e) = schemas.validate(v, schema) {
+        panic!("live report does not match the schema: {e}");
+    }
+}
+
 fn verdicts(v: &Value) -> (String, String, String) {
     let w = |k: &str| v["verdicts"][k].as_str().unwrap_or("").to_string();
     (w("client_ip"), w("snat"), w("proxy_protocol"))
@@ -406,6 +419,7 @@ fn live_capture_on_real_haproxy_and_nginx_matches_the_written_file() {
         "stderr not a TTY: no status line: {stderr:?}"
     );
     let live = json(&out);
+    assert_schema(&live);
     assert_eq!(
         verdicts(&live),
         ("proxy-v2".into(), "yes".into(), "v2".into())
@@ -497,6 +511,7 @@ fn live_return_path_finding_names_the_route_past_the_lb() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v = json(&out);
+    assert_schema(&v);
     assert_eq!(v["input"][0]["interfaces"][0]["link_type"], "LINUX_SLL2");
     assert_eq!(v["verdicts"]["return_path"], "broken");
     let finding = v["findings"]

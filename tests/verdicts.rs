@@ -214,3 +214,12 @@ fn user_lb_range_and_trusted_lb() {
     );
     assert!(!codes(&r).contains(&"trust.header-from-untrusted-source".to_string()));
 }
+
+#[test]
+fn proxy_destination_is_checked_against_the_vip() {
+    let cap = "testdata/proxy_v1_tcp4_http.pcap";
+    let (_, r) = report(cap, &["--vip", "198.51.100.99"]);
+    assert!(codes(&r).contains(&"proxy.destination-not-vip".to_string()));
+    let (_, r) = report(cap, &["--vip", "198.51.100.10"]);
+    assert!(!codes(&r).contains(&"proxy.destination-not-vip".to_string()));
+}

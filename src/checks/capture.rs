@@ -49,6 +49,47 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             f.input = Some(i);
             out.push(f);
         }
+        if input.table.flows_evicted > 0 {
+            let mut f = Finding::new(
+                "capture.flows-evicted",
+                Severity::Warning,
+                format!(
+                    "{path}: more than {} flows were open at once; {} of the longest idle were summarised early (a flow that resumed after that appears twice, the second time mid-stream)",
+                    crate::flow::DEFAULT_MAX_LIVE,
+                    input.table.flows_evicted
+                ),
+            );
+            f.detail =
+                Some("a SYN flood or a port scan looks like this; memory stays bounded".into());
+            f.input = Some(i);
+            out.push(f);
+        }
+        if input.flows_not_kept > 0 {
+            let mut f = Finding::new(
+                "capture.flows-not-kept",
+                Severity::Warning,
+                format!(
+                    "{path}: {} flows beyond the first {} were counted but not summarised: verdicts and the flow list cover the first {}",
+                    input.flows_not_kept,
+                    crate::analyze::DEFAULT_MAX_FLOWS_KEPT,
+                    crate::analyze::DEFAULT_MAX_FLOWS_KEPT
+                ),
+            );
+            f.input = Some(i);
+            out.push(f);
+        }
+        if input.syn_checksums_bad > 0 {
+            let mut f = Finding::new(
+                "capture.bad-checksums",
+                Severity::Info,
+                format!(
+                    "{path}: {} of {} handshake packets have a bad TCP checksum: normal for packets the capturing host sent itself (checksum offload); lbcheck does not drop or judge them",
+                    input.syn_checksums_bad, input.syn_checksums_checked
+                ),
+            );
+            f.input = Some(i);
+            out.push(f);
+        }
         let small: Vec<String> = input
             .interfaces
             .iter()

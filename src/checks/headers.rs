@@ -18,7 +18,51 @@ pub fn header_findings(flows: &[&FlowReport], cfg: &CheckConfig) -> Vec<Finding>
     trust(flows, cfg, &mut out);
     lb_range_sources(flows, cfg, &mut out);
     udp_first_datagram_only(flows, &mut out);
+    destination_not_vip(flows, cfg, &mut out);
     out
+}
+
+/// With `--vip`: a PROXY header whose destination is not one of the VIPs was written for
+/// another listener (a shared backend pool, or a second proxy in the path).
+fn destination_not_vip(flows: &[&FlowReport], cfg: &CheckConfig, out: &mut Vec<Finding>) {
+    if cfg.vips.is_empty() {
+        return;
+    }
+    let hits: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| {
+            let Some(h) = &f.inspection.proxy else {
+                return false;
+            };
+            let dst = h
+                .dst
+                .as_deref()
+                .and_then(|d| d.parse::<std::net::IpAddr>().ok());
+            h.command == Some(crate::inspect::proxy::Command::Proxy)
+                && dst.is_some_and(|d| !cfg.vips.contains(&d))
+        })
+        .collect();
+    if let Some(first) = hits.first() {
+        let dst = first
+            .inspection
+            .proxy
+            .as_ref()
+            .and_then(|h| h.dst.clone())
+            .unwrap_or_default();
+        out.push(grouped(
+            "proxy.destination-not-vip",
+            Severity::Warning,
+            &hits,
+            format!("PROXY headers name destination {dst}, which is not a --vip address: they were written for another listener or by another proxy in the path"),
+            hits.iter().map(|f| f.first_packet).collect(),
+        ));
+    }
+}
+
+fn with_tcpdump(filter: String, mut f: Finding) -> Finding {
+    f.confirm.tcpdump = Some(filter);
+    f
 }
 
 /// Groups flows under one finding per code (one line for 500 flows, not 500 lines).
@@ -94,7 +138,11 @@ fn sent_to_plain_backend(flows: &[&FlowReport], out: &mut Vec<Finding>) {
     );
     f.detail = Some("a backend without PROXY support reads the header as the start of the request (nginx: 400 Bad Request)".into());
     f.fix = vec![
-        format!("make the backend expect it: nginx `listen {} proxy_protocol;` with `set_real_ip_from <LB range>; real_ip_header proxy_protocol;` (HAProxy: `bind :{} accept-proxy`)", first.server.port, first.server.port),
+format!(
+            "make the backend expect it: nginx http or stream `listen {port} proxy_protocol;` with `set_real_ip_from <LB range>; real_ip_header proxy_protocol;` (HAProxy: `bind :{port} accept-proxy`; Envoy: listener filter `envoy.filters.listener.proxy_protocol`)",
+            port = first.server.port
+        ),
+
         "or stop sending it: HAProxy remove `send-proxy`/`send-proxy-v2`; nginx stream `proxy_protocol off;`; AWS target group `proxy_protocol_v2.enabled=false`".into(),
     ];
     f.confirm.tshark = Some(format!(
@@ -156,7 +204,7 @@ fn expected_but_missing(flows: &[&FlowReport], out: &mut Vec<Finding>) {
         }
     ));
     f.fix = vec![
-        "enable PROXY on the balancer: HAProxy `server … send-proxy-v2`; nginx stream `proxy_protocol on;`; AWS target group `proxy_protocol_v2.enabled=true`".into(),
+        "enable PROXY on the balancer: HAProxy `server … send-proxy-v2`; nginx stream `proxy_protocol on;`; AWS target group `proxy_protocol_v2.enabled=true`; Alibaba/Tencent CLB listener \"Proxy Protocol\"".into(),
         format!("or stop expecting it on the backend: remove `proxy_protocol` from nginx `listen {}` (HAProxy: drop `accept-proxy`)", first.server.port),
         "clients that reach the backend directly (in-cluster, hairpin, monitoring) never send a header: give them a listener without proxy_protocol".into(),
     ];
@@ -322,6 +370,7 @@ fn xff_findings(flows: &[&FlowReport], out: &mut Vec<Finding>) {
             headers.iter().map(|f| f.first_packet).collect(),
         );
         f.fix = fixes();
+        f.confirm.tshark = Some("tshark -r CAPTURE -Y 'http.x_forwarded_for' -T fields -e frame.number -e ip.src -e http.x_forwarded_for".into());
         out.push(f);
     }
     if !entries.is_empty() {
@@ -388,7 +437,11 @@ fn lb_range_sources(flows: &[&FlowReport], cfg: &CheckConfig, out: &mut Vec<Find
             continue;
         };
         let possible = if m.ambiguous { "possibly " } else { "" };
-        out.push(grouped(
+        let confirm = format!(
+            "tcpdump -nn -r CAPTURE 'src net {} and tcp[tcpflags] & tcp-syn != 0'",
+            m.cidr
+        );
+        out.push(with_tcpdump(confirm, grouped(
             "lb-range.source",
             Severity::Info,
             &fl,
@@ -405,7 +458,7 @@ fn lb_range_sources(flows: &[&FlowReport], cfg: &CheckConfig, out: &mut Vec<Find
                 }
             ),
             fl.iter().map(|f| f.first_packet).collect(),
-        ));
+        )));
     }
 }
 

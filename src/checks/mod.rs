@@ -6,6 +6,7 @@ pub mod expect;
 pub mod flows;
 mod headers;
 pub mod lb_ranges;
+pub mod paths;
 pub mod return_path;
 pub mod service;
 pub mod verdict;
@@ -21,7 +22,10 @@ pub use verdict::{ClientIpVerdict, ProxyVerdict, ReturnPathVerdict, SnatVerdict,
 /// What the user told us that the packets cannot.
 #[derive(Debug, Clone)]
 pub struct CheckConfig {
+    /// `--side SIDE`: every input.
     pub side: Option<SideValue>,
+    /// `--side FILE=SIDE`: one input, matched by path or file name.
+    pub side_by_file: Vec<(String, SideValue)>,
     pub vips: Vec<IpAddr>,
     pub lb_ranges: lb_ranges::LbRanges,
     pub trusted_lb: Vec<IpNet>,
@@ -32,6 +36,7 @@ impl Default for CheckConfig {
     fn default() -> Self {
         Self {
             side: None,
+            side_by_file: Vec::new(),
             vips: Vec::new(),
             lb_ranges: lb_ranges::LbRanges::built_in(),
             trusted_lb: Vec::new(),
@@ -41,7 +46,7 @@ impl Default for CheckConfig {
 }
 
 /// Where a capture was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SideValue {
     Client,
@@ -99,4 +104,40 @@ impl Finding {
             confirm: Confirm::default(),
         }
     }
+}
+
+impl CheckConfig {
+    /// The side given for an input file, if any.
+    pub fn side_for(&self, path: &std::path::Path) -> Option<SideValue> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.side_by_file
+            .iter()
+            .find(|(f, _)| *f == name || std::path::Path::new(f) == path)
+            .map(|(_, s)| *s)
+            .or(self.side)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("--side {0:?}: expected client, lb, backend or unknown, optionally as FILE=SIDE")]
+pub struct SideArgError(pub String);
+
+/// Parses `--side SIDE` or `--side FILE=SIDE`.
+pub fn parse_side(arg: &str) -> Result<(Option<String>, SideValue), SideArgError> {
+    let (file, value) = match arg.rsplit_once('=') {
+        Some((f, v)) if !f.is_empty() => (Some(f.to_string()), v),
+        Some(_) => return Err(SideArgError(arg.into())),
+        None => (None, arg),
+    };
+    let side = match value.trim().to_ascii_lowercase().as_str() {
+        "client" => SideValue::Client,
+        "lb" => SideValue::Lb,
+        "backend" => SideValue::Backend,
+        "unknown" => SideValue::Unknown,
+        _ => return Err(SideArgError(arg.into())),
+    };
+    Ok((file, side))
 }

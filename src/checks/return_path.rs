@@ -19,12 +19,16 @@ pub struct ReturnPath {
     pub broken: BTreeSet<u32>,
 }
 
-pub fn analyze(flows: &[FlowReport]) -> ReturnPath {
+pub fn analyze(flows: &[&FlowReport]) -> ReturnPath {
     let mut rp = ReturnPath {
         findings: Vec::new(),
         broken: BTreeSet::new(),
     };
-    let considered: Vec<&FlowReport> = flows.iter().filter(|f| f.kind != "health-check").collect();
+    let considered: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.kind != "health-check")
+        .collect();
     no_synack(&considered, &mut rp);
     synack_unacknowledged(&considered, &mut rp);
     synack_reset(&considered, &mut rp);
@@ -269,6 +273,11 @@ fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
         }) else {
             continue;
         };
+        if crate::summary::Ttl::is_initial(reply.ttl.to_client) {
+            // The reply still has its initial TTL: this capture is on the server that sent it,
+            // and the other source address is its own doing (origin NAT for DSR), by design.
+            continue;
+        }
         rp.broken.extend([req.id, reply.id]);
         let mut f = Finding::new(
             "return-path.reply-not-from-vip",

@@ -73,6 +73,7 @@ pub fn judge(
         );
         f.flows = hc.iter().map(|f| f.id).collect();
         f.packets = hc.iter().map(|f| f.first_packet).collect();
+        f.confirm.tshark = Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y 'proxy.v2.cmd == 0' (PROXY LOCAL health checks)".into());
         findings.push(f);
     }
     ServiceJudgement {
@@ -89,8 +90,8 @@ pub fn judge(
 }
 
 /// Where the capture was taken, from every flow in it (a property of the capture point).
-pub fn side(flows: &[&FlowReport], cfg: &CheckConfig) -> Side {
-    if let Some(value) = cfg.side {
+pub fn side(flows: &[&FlowReport], given: Option<SideValue>, cfg: &CheckConfig) -> Side {
+    if let Some(value) = given {
         return Side {
             value,
             inferred: false,
@@ -230,6 +231,9 @@ fn snat_verdict(flows: &[&FlowReport], side: &Side) -> (SnatVerdict, Vec<Finding
         );
         f.flows = rewritten.iter().map(|f| f.id).collect();
         f.packets = rewritten.iter().map(|f| f.first_packet).collect();
+        f.confirm.tshark = Some(
+            "tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y proxy -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.src.ipv6".into(),
+        );
         findings.push(f);
         return (SnatVerdict::Yes, findings);
     }
@@ -336,6 +340,8 @@ fn client_ip_verdict(
                 lost[0].server.port
             ),
             "or, for HTTP, have the balancer add X-Forwarded-For (HAProxy `option forwardfor`) and trust it only from the balancer (nginx `set_real_ip_from` + `real_ip_header X-Forwarded-For;`)".into(),
+            "Envoy as the backend's proxy: add the `envoy.filters.listener.proxy_protocol` listener filter".into(),
+            "cloud switches: AWS NLB target group attribute `proxy_protocol_v2.enabled`; Alibaba CLB/NLB and Tencent CLB layer-4 listener setting \"Proxy Protocol\" (v2); Huawei ELB \"Transfer Client IP Address\" / TOA".into(),
             "or keep the client address end to end: client IP preservation / instance targets (AWS), or a pass-through (DNAT) balancer".into(),
         ];
         f.confirm.tcpdump = Some(format!(

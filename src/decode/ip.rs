@@ -103,6 +103,7 @@ pub(super) fn decode_ip<'a>(bytes: &'a [u8], out: &mut Decoded<'a>, depth: u8) {
                     .saturating_sub(header_len)
                     .max(t.payload().len() as u32),
                 options: options_of(t.header_slice()),
+                segment: t.slice(),
             })
         }
         Some(TransportSlice::Udp(u)) => {

@@ -6,6 +6,7 @@
 //! drop a packet. Link layers are our own small code (`link.rs`); IP and L4 use etherparse's
 //! lax slicer, which was built for exactly this (truncated packets, length disagreements).
 
+pub mod checksum;
 mod ip;
 mod link;
 mod tunnel;
@@ -100,6 +101,8 @@ pub struct TcpSegment<'a> {
     pub wire_len: u32,
     /// Raw TCP options (kind 254 TOA and friends are read by `inspect`).
     pub options: &'a [u8],
+    /// The whole TCP segment as captured (header and payload), for checksum checks.
+    pub segment: &'a [u8],
 }
 
 impl TcpSegment<'_> {

@@ -12,7 +12,7 @@ use crate::decode::{LinkInfo, Tunnel};
 
 pub use key::{FlowKey, Proto};
 pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
-pub use table::{FlowTable, TableStats};
+pub use table::{CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, TableStats};
 
 /// Index into per-direction arrays.
 pub const TO_SERVER: usize = 0;
@@ -81,6 +81,9 @@ pub struct Flow {
     pub proto: Proto,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The client is the lower end of the flow key (tells directions apart without comparing
+    /// addresses on every packet).
+    pub client_is_lo: bool,
     pub role_by: RoleBy,
     pub first_packet: u64,
     pub last_packet: u64,
@@ -94,6 +97,9 @@ pub struct Flow {
     /// Payload bytes on the wire per direction.
     pub bytes: [u64; 2],
     pub truncated_packets: u64,
+    /// IP TTL / hop limit of the first packet in each direction (an initial value such as 64
+    /// means the packet was captured on the host that sent it).
+    pub ttl: [Option<u8>; 2],
     pub tcp: TcpFacts,
     /// First bytes per direction (TCP).
     pub streams: [Stream; 2],
@@ -110,7 +116,9 @@ impl Flow {
     /// The client and server were decided from a weak clue and a stronger one says otherwise.
     fn swap_roles(&mut self) {
         std::mem::swap(&mut self.client, &mut self.server);
+        self.client_is_lo = !self.client_is_lo;
         self.link.swap(0, 1);
+        self.ttl.swap(0, 1);
         self.packets.swap(0, 1);
         self.bytes.swap(0, 1);
         self.streams.swap(0, 1);

@@ -1,4 +1,9 @@
-//! The flow table of one capture file: flows in first-seen order, found by canonical key.
+//! The flow table of one capture file: flows found by canonical key, ids in first-seen order.
+//!
+//! Memory is bounded by the flows alive at once, not by the file: a flow that has closed (RST,
+//! or FIN both ways) is handed out a little later ([`CLOSE_LINGER_NS`], so its last ACKs still
+//! count), and when more than `max_live` flows are open the longest idle are evicted (counted,
+//! and said in the report). The caller turns handed-out flows into summaries and drops them.
 
 use std::net::SocketAddr;
 
@@ -17,6 +22,13 @@ const TCP_OPTION_TOA: u8 = 254;
 const TCP_OPTION_END: u8 = 0;
 const TCP_OPTION_NOP: u8 = 1;
 
+/// A closed flow stays this long (capture time) for its last packets before it is handed out.
+pub const CLOSE_LINGER_NS: i64 = 2_000_000_000;
+/// Open flows kept at once by default; beyond, the longest idle are evicted.
+pub const DEFAULT_MAX_LIVE: usize = 65_536;
+/// How often (in packets) closed and excess flows are looked for.
+const MAINTAIN_EVERY: u32 = 1024;
+
 /// Counters that belong to no single flow.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TableStats {
@@ -24,11 +36,22 @@ pub struct TableStats {
     pub port_reuse: u64,
     /// ICMP errors quoting a packet of no flow in this capture.
     pub icmp_errors_unmatched: u64,
+    /// Flows evicted while still open because more than `max_live` were open at once.
+    pub flows_evicted: u64,
+    /// The most flows open at once.
+    pub peak_live_flows: u64,
 }
 
 pub struct FlowTable {
+    /// Key to slot. Slots hold boxed flows so that a freed slot costs a pointer.
     map: FxHashMap<FlowKey, usize>,
-    flows: Vec<Flow>,
+    slots: Vec<Option<Box<Flow>>>,
+    free: Vec<usize>,
+    /// Slots (with the id they held) whose flow has closed, waiting out the linger.
+    closing: Vec<(usize, u32)>,
+    finished: Vec<Flow>,
+    max_live: usize,
+    since_maintain: u32,
     next_id: u32,
     service_ports: Vec<u16>,
     pub stats: TableStats,
@@ -37,9 +60,18 @@ pub struct FlowTable {
 impl FlowTable {
     /// `first_id`: ids continue across files; `service_ports`: the `--port` list (may be empty).
     pub fn new(first_id: u32, service_ports: &[u16]) -> Self {
+        Self::with_max_live(first_id, service_ports, DEFAULT_MAX_LIVE)
+    }
+
+    pub fn with_max_live(first_id: u32, service_ports: &[u16], max_live: usize) -> Self {
         Self {
             map: FxHashMap::default(),
-            flows: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            closing: Vec::new(),
+            finished: Vec::new(),
+            max_live: max_live.max(16),
+            since_maintain: 0,
             next_id: first_id,
             service_ports: service_ports.to_vec(),
             stats: TableStats::default(),
@@ -50,15 +82,84 @@ impl FlowTable {
         self.next_id
     }
 
-    pub fn flows(&self) -> &[Flow] {
-        &self.flows
+    pub fn set_max_live(&mut self, max_live: usize) {
+        self.max_live = max_live.max(16);
     }
 
-    pub fn into_flows(self) -> Vec<Flow> {
-        self.flows
+    /// Flows open now.
+    pub fn live(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Flows handed out since the last call (closed and lingered, or evicted).
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, Flow> {
+        self.finished.drain(..)
+    }
+
+    /// Every flow, at the end of the input: those handed out and not yet drained, then the
+    /// open ones, in id (first-seen) order.
+    pub fn finish_all(mut self) -> Vec<Flow> {
+        let mut out = std::mem::take(&mut self.finished);
+        out.extend(self.slots.into_iter().flatten().map(|b| *b));
+        out.sort_by_key(|f| f.id);
+        out
+    }
+
+    fn flow_mut(&mut self, idx: usize) -> &mut Flow {
+        self.slots[idx]
+            .as_mut()
+            .expect("the map only points at occupied slots")
+    }
+
+    /// Hands a flow out: off the map, into `finished`, its slot free for reuse.
+    fn retire(&mut self, idx: usize) {
+        if let Some(flow) = self.slots[idx].take() {
+            self.map.remove(&flow.key());
+            self.finished.push(*flow);
+            self.free.push(idx);
+        }
+    }
+
+    /// Every `MAINTAIN_EVERY` packets: hand out closed flows whose linger is over, and evict
+    /// the longest idle when too many are open.
+    fn maintain(&mut self, now: i64) {
+        self.since_maintain += 1;
+        if self.since_maintain < MAINTAIN_EVERY {
+            return;
+        }
+        self.since_maintain = 0;
+        let mut closing = std::mem::take(&mut self.closing);
+        closing.retain(|&(idx, id)| {
+            let Some(f) = self.slots[idx].as_ref().filter(|f| f.id == id) else {
+                return false;
+            };
+            if now.saturating_sub(f.last_ts) >= CLOSE_LINGER_NS {
+                self.retire(idx);
+                false
+            } else {
+                true
+            }
+        });
+        self.closing = closing;
+        if self.map.len() > self.max_live {
+            let target = self.max_live * 3 / 4;
+            let mut by_age: Vec<(i64, usize)> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.as_ref().map(|f| (f.last_ts, i)))
+                .collect();
+            let excess = by_age.len() - target;
+            by_age.select_nth_unstable(excess - 1);
+            for &(_, idx) in &by_age[..excess] {
+                self.retire(idx);
+            }
+            self.stats.flows_evicted += excess as u64;
+        }
     }
 
     pub fn add(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>) {
+        self.maintain(raw.ts_nanos);
         let Some(ip) = d.ip else { return };
         match &d.l4 {
             L4::Tcp(seg) => self.tcp(raw, d, &ip, seg),
@@ -71,20 +172,24 @@ impl FlowTable {
     fn tcp(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>, ip: &IpLayer, seg: &TcpSegment<'_>) {
         let src = SocketAddr::new(ip.src, seg.src_port);
         let dst = SocketAddr::new(ip.dst, seg.dst_port);
-        let key = FlowKey::new(Proto::Tcp, src, dst);
+        let (key, src_is_lo) = FlowKey::oriented(Proto::Tcp, src, dst);
         let flags = if seg.header_complete { seg.flags } else { 0 };
         let syn_only = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
         let synack = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
         let idx = match self.map.get(&key).copied() {
-            Some(i) if syn_only && is_new_connection(&self.flows[i], src, seg.seq) => {
+            Some(i) if syn_only && is_new_connection(self.flow_mut(i), src_is_lo, seg.seq) => {
                 self.stats.port_reuse += 1;
+                self.retire(i);
                 self.create(key, raw, d, src, dst, flags)
             }
             Some(i) => i,
             None => self.create(key, raw, d, src, dst, flags),
         };
-        let flow = &mut self.flows[idx];
-        let mut dir = direction(flow, src);
+        let flow = self.slots[idx]
+            .as_mut()
+            .expect("the map only points at occupied slots");
+        let was_closed = is_closed(&flow.tcp);
+        let mut dir = direction(flow, src_is_lo);
         if syn_only && dir == TO_CLIENT && flow.role_by != RoleBy::Syn {
             flow.swap_roles();
             flow.role_by = RoleBy::Syn;
@@ -123,7 +228,9 @@ impl FlowTable {
         if flags & tcp_flags::RST != 0 {
             t.rst[dir].get_or_insert(packet);
         }
-        if t.toa_option.is_none() {
+        // Kind 254 on a SYN is the experimental TCP Fast Open cookie, not TOA (which LVS-style
+        // balancers put on the ACK that completes the handshake or on the first data).
+        if t.toa_option.is_none() && flags & tcp_flags::SYN == 0 {
             if let Some(value) = find_option(seg.options, TCP_OPTION_TOA) {
                 t.toa_option = Some((packet, value.to_vec()));
             }
@@ -141,18 +248,22 @@ impl FlowTable {
                 SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
             }
         }
+        if !was_closed && is_closed(&flow.tcp) {
+            let id = flow.id;
+            self.closing.push((idx, id));
+        }
     }
 
     fn udp(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>, ip: &IpLayer, u: &UdpDatagram<'_>) {
         let src = SocketAddr::new(ip.src, u.src_port);
         let dst = SocketAddr::new(ip.dst, u.dst_port);
-        let key = FlowKey::new(Proto::Udp, src, dst);
+        let (key, src_is_lo) = FlowKey::oriented(Proto::Udp, src, dst);
         let idx = match self.map.get(&key).copied() {
             Some(i) => i,
             None => self.create(key, raw, d, src, dst, 0),
         };
-        let flow = &mut self.flows[idx];
-        let dir = direction(flow, src);
+        let flow = self.flow_mut(idx);
+        let dir = direction(flow, src_is_lo);
         count_packet(flow, raw, d, dir, u.wire_len);
         if flow.datagrams[dir].len() < MAX_DATAGRAMS {
             let head = u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)].to_vec();
@@ -187,7 +298,7 @@ impl FlowTable {
             self.stats.icmp_errors_unmatched += 1;
             return;
         };
-        let flow = &mut self.flows[i];
+        let flow = self.flow_mut(i);
         // The error goes back to whoever sent the quoted packet.
         let toward_client = quoted_src == flow.client;
         flow.icmp_errors.push(IcmpRef {
@@ -209,11 +320,13 @@ impl FlowTable {
         flags: u8,
     ) -> usize {
         let (client, server, role_by) = decide_roles(src, dst, flags, &self.service_ports);
+        let client_is_lo = FlowKey::oriented(key.proto(), client, server).1;
         let flow = Flow {
             id: self.next_id,
-            proto: key.proto,
+            proto: key.proto(),
             client,
             server,
+            client_is_lo,
             role_by,
             first_packet: raw.index,
             last_packet: raw.index,
@@ -225,21 +338,34 @@ impl FlowTable {
             packets: [0, 0],
             bytes: [0, 0],
             truncated_packets: 0,
+            ttl: [None, None],
             tcp: TcpFacts::default(),
             streams: Default::default(),
             datagrams: Default::default(),
             icmp_errors: Vec::new(),
         };
         self.next_id += 1;
-        self.flows.push(flow);
-        let idx = self.flows.len() - 1;
+        let idx = if let Some(i) = self.free.pop() {
+            self.slots[i] = Some(Box::new(flow));
+            i
+        } else {
+            self.slots.push(Some(Box::new(flow)));
+            self.slots.len() - 1
+        };
         self.map.insert(key, idx);
+        self.stats.peak_live_flows = self.stats.peak_live_flows.max(self.map.len() as u64);
         idx
     }
 }
 
-fn direction(flow: &Flow, src: SocketAddr) -> usize {
-    if src == flow.client {
+/// A TCP flow is over once either side reset it or both sides sent FIN.
+fn is_closed(t: &TcpFacts) -> bool {
+    t.rst.iter().any(Option::is_some) || t.fin.iter().all(Option::is_some)
+}
+
+/// Which way a packet goes, from which end of the key its source is (no address compare).
+fn direction(flow: &Flow, src_is_lo: bool) -> usize {
+    if src_is_lo == flow.client_is_lo {
         TO_SERVER
     } else {
         TO_CLIENT
@@ -256,13 +382,14 @@ fn count_packet(flow: &mut Flow, raw: &RawPacket<'_>, d: &Decoded<'_>, dir: usiz
     }
     if flow.link[dir].is_none() {
         flow.link[dir] = Some(d.link);
+        flow.ttl[dir] = d.ip.map(|ip| ip.ttl);
     }
 }
 
 /// A SYN whose sequence number differs from the connection's first one opens a new connection
 /// on the same 5-tuple (port reuse: common behind SNAT, and evidence of it).
-fn is_new_connection(flow: &Flow, src: SocketAddr, seq: u32) -> bool {
-    let dir = direction(flow, src);
+fn is_new_connection(flow: &Flow, src_is_lo: bool, seq: u32) -> bool {
+    let dir = direction(flow, src_is_lo);
     matches!(flow.tcp.isn[dir], Some(isn) if isn != seq)
 }
 

@@ -106,15 +106,20 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         (None, true, _) => ProxySeen::NotCaptured,
         (None, false, _) => ProxySeen::Absent,
     };
-    let proxy_segments = header.as_ref().and_then(|h| {
-        let spanned = up
-            .segment_ends
-            .iter()
-            .take_while(|end| (**end as usize) < h.header_len)
-            .count() as u32
-            + 1;
-        (spanned > 1).then_some(spanned)
-    });
+    // Only a complete header can be said to span segments: a snaplen cut ends the captured
+    // segment early without the header being split on the wire.
+    let proxy_segments = header
+        .as_ref()
+        .filter(|h| h.status == proxy::Status::Complete && up.end() != StreamEnd::NotCaptured)
+        .and_then(|h| {
+            let spanned = up
+                .segment_ends
+                .iter()
+                .take_while(|end| (**end as usize) < h.header_len)
+                .count() as u32
+                + 1;
+            (spanned > 1).then_some(spanned)
+        });
     let client_bytes = &up.bytes()[after..];
     let server_bytes = down.bytes();
     let requests = if http::looks_like_request(client_bytes) {

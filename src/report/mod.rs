@@ -17,7 +17,13 @@ use crate::config::OutputConfig;
 pub fn render(report: &Report, out: &OutputConfig, w: &mut dyn Write) -> std::io::Result<()> {
     match out.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, report)?;
+            // Pretty for a person at a terminal; compact (a third of the size) into a pipe or
+            // file, where `jq .` pretty-prints it on demand.
+            if std::io::stdout().is_terminal() {
+                serde_json::to_writer_pretty(&mut *w, report)?;
+            } else {
+                serde_json::to_writer(&mut *w, report)?;
+            }
             writeln!(w)
         }
         Format::Text => {

@@ -24,12 +24,17 @@ pub struct Report {
     pub input: Vec<InputReport>,
     /// The main service (most flows); `services` lists every one.
     pub service: Option<ServiceReport>,
-    /// The main service's verdicts.
+    /// The verdicts: the main service's with one file; with several, each from the best
+    /// vantage point (see `verdict_sources`).
     pub verdicts: Verdicts,
+    /// With several files: which file and service each verdict comes from.
+    pub verdict_sources: BTreeMap<&'static str, String>,
     pub services: Vec<ServiceReport>,
     pub findings: Vec<Finding>,
     /// `--expect` results (empty without `--expect`).
     pub expectations: Vec<ExpectResult>,
+    /// Connections followed across capture points (or both legs on one balancer capture).
+    pub paths: Vec<checks::paths::Path>,
     pub flows: Vec<FlowReport>,
     pub stats: Stats,
     /// `lbcheck live` only: the capturing host's routes and sysctls (absent for files).
@@ -59,6 +64,8 @@ pub struct InputReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
+    /// Index into `input`: a service is judged per capture file.
+    pub input: usize,
     pub proto: Proto,
     pub port: u16,
     pub server_ips: Vec<IpAddr>,
@@ -79,6 +86,10 @@ pub struct Stats {
     pub undecodable: BTreeMap<String, u64>,
     pub flows: u64,
     pub flows_evicted: u64,
+    /// Flows counted but not summarised (beyond the kept maximum).
+    pub flows_not_kept: u64,
+    /// The most flows open at once in one input.
+    pub peak_live_flows: u64,
     pub port_reuse: u64,
     pub icmp_errors_unmatched: u64,
     /// `lbcheck live` only: packets the kernel filter passed, and those it dropped because
@@ -96,64 +107,109 @@ pub fn ts_string(nanos: i64) -> String {
 }
 
 /// Builds the report from the analysed flows.
-pub fn build(analysis: &Analysis, config: &Config) -> Report {
+pub fn build(analysis: Analysis, config: &Config) -> Report {
     build_with_findings(analysis, config, Vec::new())
 }
 
 /// [`build`], with findings the caller knows of (e.g. live capture's kernel drops), sorted in and
 /// seen by `--expect`.
-pub fn build_with_findings(analysis: &Analysis, config: &Config, extra: Vec<Finding>) -> Report {
-    let mut all: Vec<FlowReport> = analysis
-        .flows
-        .iter()
-        .filter(|(_, f)| config.proto.is_none_or(|p| p == f.proto))
-        .map(|(input, f)| crate::summary::flow_summary(*input, f))
+pub fn build_with_findings(analysis: Analysis, config: &Config, extra: Vec<Finding>) -> Report {
+    let Analysis {
+        inputs,
+        flows: analysed,
+    } = analysis;
+    let analysis = AnalysisInputs { inputs };
+    let mut all: Vec<FlowReport> = analysed
+        .into_iter()
+        .filter(|f| config.proto.is_none_or(|p| p == f.proto))
         .collect();
     checks::flows::annotate(&mut all, &config.check);
-    // Where the capture was taken is a property of the capture point: judged from every flow.
-    let side = checks::service::side(&all.iter().collect::<Vec<_>>(), &config.check);
-    checks::flows::apply_side(&mut all, side.value);
-    // Return paths are judged over the whole capture: a broken one often shows as a second
-    // flow on another port (the real server answering directly), which `--port` would hide.
-    let mut return_path = checks::return_path::analyze(&all);
+    // Where a capture was taken is a property of the capture point: judged per input file,
+    // from all its flows. Return paths too are judged over a whole file: a broken one often
+    // shows as a second flow on another port, which `--port` would hide.
+    let mut sides = Vec::new();
+    let mut return_path = checks::return_path::ReturnPath {
+        findings: Vec::new(),
+        broken: BTreeSet::new(),
+    };
+    for (i, input) in analysis.inputs.iter().enumerate() {
+        let members: Vec<&FlowReport> = all.iter().filter(|f| f.input == i).collect();
+        let side =
+            checks::service::side(&members, config.check.side_for(&input.path), &config.check);
+        let rp = checks::return_path::analyze(&members);
+        return_path
+            .findings
+            .extend(rp.findings.into_iter().map(|mut f| {
+                f.input = Some(i);
+                f
+            }));
+        return_path.broken.extend(rp.broken);
+        sides.push(side);
+    }
+    for f in &mut all {
+        if let Some(side) = sides.get(f.input) {
+            checks::flows::apply_side(std::slice::from_mut(f), side.value);
+        }
+    }
     let wanted = |f: &FlowReport| config.ports.is_empty() || config.ports.contains(&f.server.port);
     let mut keep: BTreeSet<u32> = all.iter().filter(|f| wanted(f)).map(|f| f.id).collect();
     return_path
         .findings
         .retain(|f| f.flows.iter().any(|id| keep.contains(id)));
-    for f in &return_path.findings {
+    let (mut paths, path_findings) = checks::paths::correlate(&all);
+    paths.retain(|p| p.hops.iter().any(|h| keep.contains(&h.flow)));
+    for f in return_path.findings.iter().chain(&path_findings) {
         keep.extend(f.flows.iter().copied());
+    }
+    for p in &paths {
+        keep.extend(p.hops.iter().map(|h| h.flow));
     }
     let flows: Vec<FlowReport> = all.into_iter().filter(|f| keep.contains(&f.id)).collect();
     let mut services = services(&flows);
     // Services the user asked for with --port come first (partners of a return-path finding
-    // may add others).
+    // or of a path may add others).
     services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
     let mut findings = checks::capture_findings(&analysis.inputs);
     findings.extend(extra);
+    let several = analysis.inputs.len() > 1;
     for s in &mut services {
-        let members: Vec<&FlowReport> = flows.iter().filter(|f| s.flows.contains(&f.id)).collect();
-        let judgement = checks::service::judge(&members, &side, &return_path);
+        let members: Vec<&FlowReport> = flows
+            .iter()
+            .filter(|f| (f.input, f.proto, f.server.port) == (s.input, s.proto, s.port))
+            .collect();
+        let judgement = checks::service::judge(&members, &sides[s.input], &return_path);
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
         s.health_checks = judgement.health_checks;
-        let name = format!("{}/{}", s.proto.name(), s.port);
+        let name = if several {
+            format!(
+                "{}/{} in {}",
+                s.proto.name(),
+                s.port,
+                file_name(&analysis.inputs[s.input].path)
+            )
+        } else {
+            format!("{}/{}", s.proto.name(), s.port)
+        };
         for mut f in judgement
             .findings
             .into_iter()
             .chain(checks::header_findings(&members, &config.check))
         {
             f.service = Some(name.clone());
+            f.input = Some(s.input);
             findings.push(f);
         }
     }
     findings.extend(return_path.findings);
+    findings.extend(path_findings);
     findings
         .sort_by(|a, b| (a.severity, a.code, &a.service).cmp(&(b.severity, b.code, &b.service)));
+    let (verdicts, verdict_sources) = overall_verdicts(&services, &analysis.inputs);
     let main = services.first();
     let expectations = checks::expect::evaluate(
         &config.check.expectations,
-        &main.map(|s| s.verdicts).unwrap_or_default(),
+        &verdicts,
         main.map_or("unknown", |s| side_word(s.side.value)),
         &findings,
     );
@@ -165,15 +221,74 @@ pub fn build_with_findings(analysis: &Analysis, config: &Config, extra: Vec<Find
             version: env!("CARGO_PKG_VERSION"),
         },
         input: analysis.inputs.iter().map(input_report).collect(),
-        service: services.first().cloned(),
-        verdicts: services.first().map(|s| s.verdicts).unwrap_or_default(),
+        service: main.cloned(),
+        verdicts,
+        verdict_sources,
         services,
         findings,
         expectations,
+        paths,
         flows,
         stats,
         host: None,
     }
+}
+
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// With one file: the main service's verdicts. With several: each question answered from the
+/// best vantage point — who the client is, from the capture nearest the backend; whether
+/// replies come back, broken if any capture point shows it broken.
+fn overall_verdicts(
+    services: &[ServiceReport],
+    inputs: &[InputSummary],
+) -> (Verdicts, BTreeMap<&'static str, String>) {
+    let mut sources = BTreeMap::new();
+    let Some(main) = services.first() else {
+        return (Verdicts::default(), sources);
+    };
+    if inputs.len() < 2 {
+        return (main.verdicts, sources);
+    }
+    let rank = |s: &ServiceReport| match s.side.value {
+        SideValue::Backend => 0,
+        SideValue::Lb => 1,
+        SideValue::Unknown => 2,
+        SideValue::Client => 3,
+    };
+    let describe = |s: &ServiceReport| {
+        format!(
+            "{} ({}/{}, {} side)",
+            file_name(&inputs[s.input].path),
+            s.proto.name(),
+            s.port,
+            side_word(s.side.value)
+        )
+    };
+    let best = services
+        .iter()
+        .min_by_key(|s| (rank(s), std::cmp::Reverse(s.flows.len())))
+        .unwrap_or(main);
+    let mut v = best.verdicts;
+    for key in ["client_ip", "snat", "proxy_protocol"] {
+        sources.insert(key, describe(best));
+    }
+    let broken = services
+        .iter()
+        .find(|s| s.verdicts.return_path == checks::ReturnPathVerdict::Broken);
+    let ok = services
+        .iter()
+        .find(|s| s.verdicts.return_path == checks::ReturnPathVerdict::Ok);
+    if let Some(s) = broken.or(ok) {
+        v.return_path = s.verdicts.return_path;
+        sources.insert("return_path", describe(s));
+    }
+    (v, sources)
 }
 
 fn input_report(s: &InputSummary) -> InputReport {
@@ -191,11 +306,12 @@ fn input_report(s: &InputSummary) -> InputReport {
 
 /// One section per (protocol, server port), most flows first.
 fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
-    let mut by: BTreeMap<(Proto, u16), ServiceReport> = BTreeMap::new();
+    let mut by: BTreeMap<(usize, Proto, u16), ServiceReport> = BTreeMap::new();
     for f in flows {
         let s = by
-            .entry((f.proto, f.server.port))
+            .entry((f.input, f.proto, f.server.port))
             .or_insert_with(|| ServiceReport {
+                input: f.input,
                 proto: f.proto,
                 port: f.server.port,
                 server_ips: Vec::new(),
@@ -242,6 +358,9 @@ fn stats(inputs: &[InputSummary], flows: u64) -> Stats {
             *s.undecodable.entry(stop_name(*k).to_string()).or_default() += v;
         }
         s.port_reuse += i.table.port_reuse;
+        s.flows_evicted += i.table.flows_evicted;
+        s.flows_not_kept += i.flows_not_kept;
+        s.peak_live_flows = s.peak_live_flows.max(i.table.peak_live_flows);
         s.icmp_errors_unmatched += i.table.icmp_errors_unmatched;
     }
     s
@@ -265,4 +384,9 @@ fn side_word(s: SideValue) -> &'static str {
         SideValue::Backend => "backend",
         SideValue::Unknown => "unknown",
     }
+}
+
+/// The inputs, once the flows have moved into the report.
+struct AnalysisInputs {
+    inputs: Vec<InputSummary>,
 }

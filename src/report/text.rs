@@ -61,8 +61,14 @@ pub fn render(
             }
         )?;
     }
+    let several = report.input.len() > 1;
     for s in report.services.iter().take(DETAILED_SERVICES) {
-        service(w, s)?;
+        let file = if several {
+            report.input.get(s.input).map(|i| i.path.as_str())
+        } else {
+            None
+        };
+        service(w, s, file)?;
     }
     if report.services.len() > DETAILED_SERVICES {
         writeln!(w, "\n{}", "Other services".bold())?;
@@ -75,6 +81,25 @@ pub fn render(
                 s.flows.len()
             )?;
         }
+    }
+    if !report.verdict_sources.is_empty() {
+        let v = &report.verdicts;
+        writeln!(w, "\n{}", "Across the capture points".bold())?;
+        for (label, key, value) in [
+            ("client IP", "client_ip", word(&v.client_ip)),
+            ("SNAT", "snat", word(&v.snat)),
+            ("PROXY protocol", "proxy_protocol", word(&v.proxy_protocol)),
+            ("return path", "return_path", word(&v.return_path)),
+        ] {
+            let from = report
+                .verdict_sources
+                .get(key)
+                .map_or(String::new(), |s| format!("  (from {s})"));
+            writeln!(w, "  {label:<15} {}{from}", paint(&value))?;
+        }
+    }
+    if !report.paths.is_empty() {
+        paths(report, w)?;
     }
     if !report.expectations.is_empty() {
         writeln!(w, "\n{}", "Expectations".bold())?;
@@ -104,6 +129,9 @@ pub fn render(
     }
     if !report.flows.is_empty() {
         flow_table(report, out, w)?;
+        if out.verbose > 0 {
+            details(report, w)?;
+        }
     }
     Ok(())
 }
@@ -116,11 +144,17 @@ fn format_name(f: crate::source::FileFormat) -> &'static str {
     }
 }
 
-fn service(w: &mut dyn Write, s: &ServiceReport) -> std::io::Result<()> {
+fn service(w: &mut dyn Write, s: &ServiceReport, file: Option<&str>) -> std::io::Result<()> {
     let ips: Vec<String> = s.server_ips.iter().map(ToString::to_string).collect();
+    let hc = if s.health_checks > 0 {
+        format!(", {} of them health checks", s.health_checks)
+    } else {
+        String::new()
+    };
+    let file = file.map_or(String::new(), |f| format!(" in {f}"));
     writeln!(
         w,
-        "\n{} {}/{} on {} ({} flows)",
+        "\n{} {}/{} on {}{file} ({} flows{hc})",
         "Service".bold(),
         s.proto.name(),
         s.port,
@@ -214,8 +248,9 @@ fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io:
         .set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(vec![
         "#",
-        "client",
-        "server",
+        "from",
+        "to",
+        "client (how)",
         "pkts →/←",
         "bytes →/←",
         "tcp",
@@ -231,6 +266,7 @@ fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io:
                 endpoint(&f.server.ip, f.server.port),
                 f.proto.name()
             ),
+            conveyed(f),
             format!("{}/{}", f.packets.to_server, f.packets.to_client),
             format!("{}/{}", f.bytes.to_server, f.bytes.to_client),
             tcp_state(f),
@@ -245,6 +281,18 @@ fn endpoint(ip: &std::net::IpAddr, port: u16) -> String {
     match ip {
         std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
         std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+/// The client the flow conveys and how, or why it conveys none.
+fn conveyed(f: &FlowReport) -> String {
+    if f.kind == "health-check" {
+        return "health check".into();
+    }
+    match &f.client_ip {
+        Some(c) if c.by == "ip-source" => "= from".into(),
+        Some(c) => format!("{} ({})", c.ip, c.by),
+        None => "-".into(),
     }
 }
 
@@ -308,4 +356,202 @@ fn first_bytes(f: &FlowReport) -> String {
         ProxySeen::NoPayload => "no payload".into(),
         ProxySeen::Absent => rest,
     }
+}
+
+/// `-v`: what each flow's first bytes say, field by field (every TLV, every forwarding header).
+fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "\n{}", "Flow details".bold())?;
+    for f in &report.flows {
+        let ins = &f.inspection;
+        writeln!(
+            w,
+            "\nflow {}: {} → {} ({}, from packet {})",
+            f.id,
+            endpoint(&f.client.ip, f.client.port),
+            endpoint(&f.server.ip, f.server.port),
+            f.proto.name(),
+            f.first_packet
+        )?;
+        if let Some(reason) = &f.kind_reason {
+            writeln!(w, "  health check: {reason}")?;
+        }
+        if let Some(h) = &ins.proxy {
+            let cmd = h
+                .command
+                .map_or(String::new(), |c| format!(" {}", word(&c)));
+            let fam = h.family.map_or(String::new(), |c| format!(" {}", word(&c)));
+            writeln!(
+                w,
+                "  PROXY v{}{cmd}{fam}, {} bytes, {}",
+                h.version,
+                h.header_len,
+                word(&h.status)
+            )?;
+            if let (Some(src), Some(dst)) = (&h.src, &h.dst) {
+                writeln!(
+                    w,
+                    "    source {src}:{}  destination {dst}:{}",
+                    h.src_port.map_or("-".into(), |p| p.to_string()),
+                    h.dst_port.map_or("-".into(), |p| p.to_string())
+                )?;
+            }
+            if h.version == 2 {
+                writeln!(w, "    CRC32C {}", word(&h.crc32c))?;
+            }
+            if let Some(l) = &h.local_layout {
+                writeln!(w, "    LOCAL layout: {} ({})", word(&l.used), l.reason)?;
+            }
+            for t in &h.tlvs {
+                tlv_line(w, t, 4)?;
+            }
+            if let Some(e) = &h.error {
+                writeln!(
+                    w,
+                    "    error {} at byte {}: {}",
+                    e.code, e.offset, e.message
+                )?;
+            }
+            for warn in &h.warnings {
+                writeln!(
+                    w,
+                    "    warning {} at byte {}: {}",
+                    warn.code, warn.offset, warn.message
+                )?;
+            }
+        }
+        if let Some(t) = &ins.toa {
+            writeln!(
+                w,
+                "  TOA (TCP option {}) in packet {}: {}:{}",
+                t.toa.kind, t.packet, t.toa.ip, t.toa.port
+            )?;
+        }
+        if let Some(s) = &ins.spp {
+            writeln!(
+                w,
+                "  Cloudflare SPP: client {}:{} via {}:{}",
+                s.client_ip, s.client_port, s.proxy_ip, s.proxy_port
+            )?;
+        }
+        writeln!(w, "  first bytes → {}", ins.first_bytes.to_server.summary)?;
+        writeln!(w, "  first bytes ← {}", ins.first_bytes.to_client.summary)?;
+        if let Some(http) = &ins.http {
+            for r in &http.requests {
+                writeln!(
+                    w,
+                    "  {} {} {} (Host: {})",
+                    r.method,
+                    r.uri,
+                    r.version,
+                    r.host.as_deref().unwrap_or("-")
+                )?;
+                for x in &r.x_forwarded_for {
+                    let entries: Vec<String> = x
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            if e.valid {
+                                e.raw.clone()
+                            } else {
+                                format!("{} [invalid]", e.raw)
+                            }
+                        })
+                        .collect();
+                    writeln!(w, "    X-Forwarded-For: {}", entries.join(", "))?;
+                }
+                for fw in &r.forwarded {
+                    let by = |a: &Option<crate::inspect::http::ForwardedAddr>| {
+                        a.as_ref().map_or("-".to_string(), |a| a.raw.clone())
+                    };
+                    writeln!(w, "    Forwarded: for={} by={}", by(&fw.for_), by(&fw.by))?;
+                }
+                for (name, v) in [
+                    ("X-Real-IP", &r.x_real_ip),
+                    ("True-Client-IP", &r.true_client_ip),
+                    ("CF-Connecting-IP", &r.cf_connecting_ip),
+                ] {
+                    if let Some(v) = v {
+                        writeln!(w, "    {name}: {v}")?;
+                    }
+                }
+            }
+            let statuses: Vec<String> = http
+                .responses
+                .iter()
+                .map(|r| r.status.to_string())
+                .collect();
+            if !statuses.is_empty() {
+                writeln!(w, "  responses: {}", statuses.join(", "))?;
+            }
+        }
+        if let Some(t) = &ins.tls {
+            writeln!(
+                w,
+                "  TLS ClientHello SNI={} ALPN={} versions={}",
+                t.sni.as_deref().unwrap_or("-"),
+                t.alpn.join(","),
+                t.supported_versions.join(",")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn tlv_line(
+    w: &mut dyn Write,
+    t: &crate::inspect::proxy::Tlv,
+    indent: usize,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{:indent$}TLV 0x{:02x} {} ({} bytes): {}",
+        "", t.kind, t.name, t.length, t.value
+    )?;
+    for sub in &t.sub {
+        tlv_line(w, sub, indent + 2)?;
+    }
+    Ok(())
+}
+
+/// Connections followed hop by hop across files (or both legs on a balancer capture).
+fn paths(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "\n{} ({})", "Paths".bold(), report.paths.len())?;
+    for p in &report.paths {
+        writeln!(w, "  path {} (linked by {})", p.id, p.linked_by.join(", "))?;
+        for h in &p.hops {
+            let file = report.input.get(h.input).map_or("", |i| i.path.as_str());
+            let at = match h.ifindex {
+                Some(ix) => format!("{file} ifindex {ix}"),
+                None if report
+                    .input
+                    .get(h.input)
+                    .is_some_and(|i| i.interfaces.len() > 1) =>
+                {
+                    format!("{file} interface {}", h.interface)
+                }
+                None => file.to_string(),
+            };
+            let state = match (h.synack_seen, h.handshake_complete) {
+                (_, Some(true)) => "handshake ok",
+                (Some(true), _) => "SYN-ACK, no ACK",
+                (Some(false), _) => "no SYN-ACK",
+                _ => "",
+            };
+            writeln!(
+                w,
+                "    flow {:<4} {} → {}  {}{}  [{at}]",
+                h.flow,
+                endpoint(&h.from.ip, h.from.port),
+                endpoint(&h.to.ip, h.to.port),
+                state,
+                h.header
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(", {x}")),
+            )?;
+        }
+        for e in &p.events {
+            writeln!(w, "      · {e}")?;
+        }
+    }
+    Ok(())
 }

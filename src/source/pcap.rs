@@ -41,7 +41,6 @@ pub(super) struct PcapReader<R> {
     record_header_len: usize,
     link_type: LinkType,
     max_caplen: u32,
-    buf: Vec<u8>,
     packets: u64,
     pub(super) interfaces: Vec<InterfaceInfo>,
 }
@@ -105,7 +104,6 @@ impl<R: Read> PcapReader<R> {
             record_header_len: if magic == MAGIC_MODIFIED { 24 } else { 16 },
             link_type,
             max_caplen: snaplen.clamp(MAX_NORMAL_CAPLEN, MAX_ANY_CAPLEN),
-            buf: Vec::new(),
             packets: 0,
             interfaces: vec![InterfaceInfo {
                 id: 0,
@@ -158,33 +156,40 @@ impl<R: Read> PcapReader<R> {
                 ),
             });
         }
+        let frac_nanos = if self.nanos {
+            i64::from(frac)
+        } else {
+            i64::from(frac) * 1_000
+        };
+        let link_type = self.link_type;
+        let packets_before = self.packets;
         // An empty record reads as `Full`; anything else short means the file was cut.
-        let fill = self
-            .r
-            .fill_vec(&mut self.buf, caplen as usize)
-            .map_err(|e| self.io(e))?;
+        let (fill, data) = match self.r.take(caplen as usize) {
+            Ok(t) => t,
+            Err(source) => {
+                return Err(SourceError::Io {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
         if fill != Fill::Full {
             return Ok(Step::Cut(CutShort {
                 offset: start,
-                packets_before: self.packets,
+                packets_before,
                 what: format!(
                     "file ends inside the data of packet {index} (record of {caplen} bytes)"
                 ),
             }));
         }
         self.packets = index;
-        let frac_nanos = if self.nanos {
-            i64::from(frac)
-        } else {
-            i64::from(frac) * 1_000
-        };
         Ok(Step::Packet(RawPacket {
             index,
             ts_nanos: i64::from(sec) * 1_000_000_000 + frac_nanos,
             interface: 0,
-            link_type: self.link_type,
+            link_type,
             orig_len: orig_len.max(caplen),
-            data: &self.buf,
+            data,
         }))
     }
 

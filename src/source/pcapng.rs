@@ -90,13 +90,56 @@ impl<R: Read> PcapngReader<R> {
     }
 
     pub(super) fn next(&mut self) -> Result<Step<'_>, SourceError> {
+        let (start, block_type, total, rest) = match self.advance()? {
+            Ok(found) => found,
+            Err(done) => return Ok(done),
+        };
+        let e = self.endian;
+        let packets_before = self.packets;
+        let (fill, body) = match self.r.take(rest) {
+            Ok(t) => t,
+            Err(source) => {
+                return Err(SourceError::Io {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        if fill != Fill::Full {
+            return Ok(Step::Cut(CutShort {
+                offset: start,
+                packets_before,
+                what: format!("file ends inside a block of {total} bytes"),
+            }));
+        }
+        check_trailer(body, e, total, block_type, start, &self.path)?;
+        // Packets are parsed in place in the reader's buffer (no copy).
+        let step = packet(
+            &body[..rest - 4],
+            block_type,
+            start,
+            e,
+            &self.section,
+            &self.path,
+            packets_before + 1,
+        )?;
+        self.packets += 1;
+        Ok(step)
+    }
+
+    /// Reads blocks until the header of a packet block: `Ok((start, type, total, rest))` with
+    /// the body still unread, or `Err(step)` for the end of the file.
+    #[allow(clippy::type_complexity)]
+    fn advance(&mut self) -> Result<Result<(u64, u32, u32, usize), Step<'static>>, SourceError> {
         loop {
             let start = self.r.offset();
             let mut head = [0u8; 8];
             match self.r.fill(&mut head).map_err(|e| self.io(e))? {
                 Fill::Full => {}
-                Fill::Eof => return Ok(Step::End),
-                Fill::Partial(_) => return Ok(self.cut(start, "file ends inside a block header")),
+                Fill::Eof => return Ok(Err(Step::End)),
+                Fill::Partial(_) => {
+                    return Ok(Err(self.cut(start, "file ends inside a block header")));
+                }
             }
             let raw_type = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
             if raw_type == block::SECTION_HEADER {
@@ -104,7 +147,11 @@ impl<R: Read> PcapngReader<R> {
                 let mut bom = [0u8; 4];
                 match self.r.fill(&mut bom).map_err(|e| self.io(e))? {
                     Fill::Full => {}
-                    _ => return Ok(self.cut(start, "file ends inside a section header block")),
+                    _ => {
+                        return Ok(Err(
+                            self.cut(start, "file ends inside a section header block")
+                        ));
+                    }
                 }
                 self.endian = match u32::from_le_bytes(bom) {
                     block::BYTE_ORDER_MAGIC => Endian::Little,
@@ -148,32 +195,37 @@ impl<R: Read> PcapngReader<R> {
             };
             // Body plus trailing length; the SHB's byte-order magic was read already.
             let rest = total as usize - 8 - already;
-            match self
-                .r
-                .fill_vec(&mut self.buf, rest)
-                .map_err(|e| self.io(e))?
-            {
-                Fill::Full => {}
-                _ => {
-                    return Ok(
-                        self.cut(start, &format!("file ends inside a block of {total} bytes"))
-                    );
+            if matches!(
+                block_type,
+                block::ENHANCED_PACKET | block::PACKET_OBSOLETE | block::SIMPLE_PACKET
+            ) {
+                return Ok(Ok((start, block_type, total, rest)));
+            }
+            let packets_before = self.packets;
+            let (fill, body) = match self.r.take(rest) {
+                Ok(t) => t,
+                Err(source) => {
+                    return Err(SourceError::Io {
+                        path: self.path.clone(),
+                        source,
+                    });
                 }
+            };
+            if fill != Fill::Full {
+                return Ok(Err(Step::Cut(CutShort {
+                    offset: start,
+                    packets_before,
+                    what: format!("file ends inside a block of {total} bytes"),
+                })));
             }
-            let trailer = e.u32(&self.buf[rest - 4..]);
-            if trailer != total {
-                return Err(self.corrupt(
-                    start,
-                    format!("block of type {block_type:#x}: leading length {total} and trailing length {trailer} differ"),
-                ));
-            }
-            let body_len = rest - 4;
+            check_trailer(body, e, total, block_type, start, &self.path)?;
+            // Other blocks are rare and small: copied out so their parsers can borrow freely.
+            self.buf.clear();
+            self.buf.extend_from_slice(&body[..rest - 4]);
+            let body_len = self.buf.len();
             match block_type {
                 block::SECTION_HEADER => self.section_header(start, body_len)?,
                 block::INTERFACE_DESCRIPTION => self.interface_description(start, body_len)?,
-                block::ENHANCED_PACKET | block::PACKET_OBSOLETE | block::SIMPLE_PACKET => {
-                    return self.packet(start, block_type, body_len);
-                }
                 _ => {}
             }
         }
@@ -284,76 +336,100 @@ impl<R: Read> PcapngReader<R> {
         }
         Ok(opts)
     }
+}
 
-    fn packet(
-        &mut self,
-        start: u64,
-        block_type: u32,
-        body_len: usize,
-    ) -> Result<Step<'_>, SourceError> {
-        let e = self.endian;
-        let index = self.packets + 1;
-        let b = &self.buf[..body_len];
-        let corrupt = |what: String| SourceError::Corrupt {
-            path: self.path.clone(),
-            offset: start,
-            packet: Some(index),
-            what,
-        };
-        let (if_id, ts, caplen, orig_len, data_at) = match block_type {
-            block::ENHANCED_PACKET | block::PACKET_OBSOLETE => {
-                if body_len < 20 {
-                    return Err(corrupt(
-                        "packet block too short for its fixed fields".into(),
-                    ));
-                }
-                let if_id = if block_type == block::ENHANCED_PACKET {
-                    e.u32(&b[0..4])
-                } else {
-                    u32::from(e.u16(&b[0..2]))
-                };
-                let ts = u64::from(e.u32(&b[4..8])) << 32 | u64::from(e.u32(&b[8..12]));
-                (if_id, Some(ts), e.u32(&b[12..16]), e.u32(&b[16..20]), 20)
-            }
-            _ => {
-                if body_len < 4 {
-                    return Err(corrupt("simple packet block too short".into()));
-                }
-                let orig_len = e.u32(&b[0..4]);
-                // The captured length of an SPB is implied: the block body, bounded by snaplen.
-                let snap = self.section.first().map_or(0, |i| i.snaplen);
-                let room = (body_len - 4) as u32;
-                let caplen = orig_len
-                    .min(room)
-                    .min(if snap == 0 { u32::MAX } else { snap });
-                (0, None, caplen, orig_len, 4)
-            }
-        };
-        let Some(iface) = self.section.get(if_id as usize) else {
-            return Err(corrupt(format!(
-                "packet names interface {if_id}, but this section describes only {}",
-                self.section.len()
-            )));
-        };
-        if data_at + caplen as usize > body_len {
-            return Err(corrupt(format!(
-                "captured length {caplen} runs past the end of its block"
-            )));
-        }
-        let ts_nanos = ts.map_or(0, |t| {
-            let nanos = u128::from(t) * 1_000_000_000 / u128::from(iface.units_per_sec);
-            (nanos as i64).saturating_add(iface.offset_secs.saturating_mul(1_000_000_000))
-        });
-        self.packets = index;
-        Ok(Step::Packet(RawPacket {
-            index,
-            ts_nanos,
-            interface: iface.global_id,
-            link_type: iface.link_type,
-            orig_len: orig_len.max(caplen),
-            data: &self.buf[data_at..data_at + caplen as usize],
-        }))
+/// The trailing copy of a block's length must match the leading one.
+fn check_trailer(
+    body: &[u8],
+    e: Endian,
+    total: u32,
+    block_type: u32,
+    start: u64,
+    path: &Path,
+) -> Result<(), SourceError> {
+    let trailer = e.u32(&body[body.len() - 4..]);
+    if trailer == total {
+        return Ok(());
     }
+    Err(SourceError::Corrupt {
+        path: path.to_path_buf(),
+        offset: start,
+        packet: None,
+        what: format!(
+            "block of type {block_type:#x}: leading length {total} and trailing length {trailer} differ"
+        ),
+    })
+}
+
+/// One packet block, parsed where it lies in the reader's buffer.
+fn packet<'a>(
+    b: &'a [u8],
+    block_type: u32,
+    start: u64,
+    e: Endian,
+    section: &[Interface],
+    path: &Path,
+    index: u64,
+) -> Result<Step<'a>, SourceError> {
+    let body_len = b.len();
+    let corrupt = |what: String| SourceError::Corrupt {
+        path: path.to_path_buf(),
+        offset: start,
+        packet: Some(index),
+        what,
+    };
+    let (if_id, ts, caplen, orig_len, data_at) = match block_type {
+        block::ENHANCED_PACKET | block::PACKET_OBSOLETE => {
+            if body_len < 20 {
+                return Err(corrupt(
+                    "packet block too short for its fixed fields".into(),
+                ));
+            }
+            let if_id = if block_type == block::ENHANCED_PACKET {
+                e.u32(&b[0..4])
+            } else {
+                u32::from(e.u16(&b[0..2]))
+            };
+            let ts = u64::from(e.u32(&b[4..8])) << 32 | u64::from(e.u32(&b[8..12]));
+            (if_id, Some(ts), e.u32(&b[12..16]), e.u32(&b[16..20]), 20)
+        }
+        _ => {
+            if body_len < 4 {
+                return Err(corrupt("simple packet block too short".into()));
+            }
+            let orig_len = e.u32(&b[0..4]);
+            // The captured length of an SPB is implied: the block body, bounded by snaplen.
+            let snap = section.first().map_or(0, |i| i.snaplen);
+            let room = (body_len - 4) as u32;
+            let caplen = orig_len
+                .min(room)
+                .min(if snap == 0 { u32::MAX } else { snap });
+            (0, None, caplen, orig_len, 4)
+        }
+    };
+    let Some(iface) = section.get(if_id as usize) else {
+        return Err(corrupt(format!(
+            "packet names interface {if_id}, but this section describes only {}",
+            section.len()
+        )));
+    };
+    if data_at + caplen as usize > body_len {
+        return Err(corrupt(format!(
+            "captured length {caplen} runs past the end of its block"
+        )));
+    }
+    let ts_nanos = ts.map_or(0, |t| {
+        let nanos = u128::from(t) * 1_000_000_000 / u128::from(iface.units_per_sec);
+        (nanos as i64).saturating_add(iface.offset_secs.saturating_mul(1_000_000_000))
+    });
+    Ok(Step::Packet(RawPacket {
+        index,
+        ts_nanos,
+        interface: iface.global_id,
+        link_type: iface.link_type,
+        orig_len: orig_len.max(caplen),
+        data: &b[data_at..data_at + caplen as usize],
+    }))
 }
 
 #[derive(Default)]

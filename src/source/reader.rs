@@ -1,10 +1,11 @@
 //! A buffered reader that knows its byte offset and tells "clean end of file" apart from "the
 //! file stopped in the middle of what I was reading" (a cut capture).
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 
-/// Large enough that a read syscall moves plenty of data, small enough to stay in cache.
-const READ_BUFFER: usize = 1 << 20;
+/// Bytes asked of the kernel per read: large enough that syscalls are rare, small enough to
+/// stay in cache.
+const READ_CHUNK: usize = 1 << 20;
 
 /// How a request for `n` bytes ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +18,27 @@ pub(super) enum Fill {
     Partial(usize),
 }
 
+/// Reads the file in large chunks into one buffer and hands out slices of it, so a record's
+/// bytes are copied once (kernel to buffer), not again into a per-record buffer. A slice lives
+/// until the next call.
 pub(super) struct ByteReader<R> {
-    inner: BufReader<R>,
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
     offset: u64,
+    eof: bool,
 }
 
 impl<R: Read> ByteReader<R> {
     pub(super) fn new(inner: R) -> Self {
         Self {
-            inner: BufReader::with_capacity(READ_BUFFER, inner),
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
             offset: 0,
+            eof: false,
         }
     }
 
@@ -35,30 +47,49 @@ impl<R: Read> ByteReader<R> {
         self.offset
     }
 
-    /// Reads exactly `buf.len()` bytes unless the file ends first.
-    pub(super) fn fill(&mut self, buf: &mut [u8]) -> io::Result<Fill> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self.inner.read(&mut buf[done..]) {
-                Ok(0) => break,
-                Ok(n) => done += n,
+    /// Makes `n` bytes available at `pos` unless the file ends first; returns how many are.
+    fn ensure(&mut self, n: usize) -> io::Result<usize> {
+        while self.end - self.pos < n && !self.eof {
+            if self.pos > 0 {
+                // Move the unread tail (part of one record) to the front.
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+            }
+            let want = self.end + n.max(READ_CHUNK);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(got) => self.end += got,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        self.offset += done as u64;
-        Ok(match done {
-            n if n == buf.len() => Fill::Full,
-            0 => Fill::Eof,
-            n => Fill::Partial(n),
-        })
+        Ok(self.end - self.pos)
     }
 
-    /// Reads `len` bytes into `buf` (resized, never shrunk in capacity: one allocation serves
-    /// every record).
-    pub(super) fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> io::Result<Fill> {
-        buf.resize(len, 0);
-        self.fill(buf)
+    /// The next `n` bytes, or how the file ended before them.
+    pub(super) fn take(&mut self, n: usize) -> io::Result<(Fill, &[u8])> {
+        let avail = self.ensure(n)?;
+        let got = avail.min(n);
+        let start = self.pos;
+        self.pos += got;
+        self.offset += got as u64;
+        let fill = match got {
+            g if g == n => Fill::Full,
+            0 => Fill::Eof,
+            g => Fill::Partial(g),
+        };
+        Ok((fill, &self.buf[start..start + got]))
+    }
+
+    /// Reads exactly `buf.len()` bytes unless the file ends first (small fixed headers).
+    pub(super) fn fill(&mut self, buf: &mut [u8]) -> io::Result<Fill> {
+        let (fill, bytes) = self.take(buf.len())?;
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Ok(fill)
     }
 }
 

@@ -1,0 +1,153 @@
+//! Following one connection across capture points (issue: return paths across files), on the
+//! lab's real captures of the same scenario at the client, the balancer and the backend.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn report(files: &[&str], extra: &[&str]) -> Value {
+    let mut args = vec!["pcap", "--format", "json"];
+    args.extend_from_slice(files);
+    args.extend_from_slice(extra);
+    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn scenario(name: &str) -> [String; 3] {
+    ["client", "lb", "backend"].map(|p| format!("testdata/lab/{name}/{p}.pcap"))
+}
+
+fn paths(r: &Value) -> &Vec<Value> {
+    r["paths"].as_array().unwrap()
+}
+
+#[test]
+fn snat_proxy_v2_connection_is_followed_from_client_to_backend() {
+    let f = scenario("snat-proxy-v2");
+    let r = report(&[&f[0], &f[1], &f[2]], &[]);
+    let full: Vec<&Value> = paths(&r)
+        .iter()
+        .filter(|p| p["hops"].as_array().unwrap().len() == 3)
+        .collect();
+    assert!(full.len() >= 3, "{}", r["paths"]);
+    let p = full[0];
+    let linked: Vec<&str> = p["linked_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(linked.contains(&"proxy-header"), "{linked:?}");
+    let events = p["events"].to_string();
+    assert!(events.contains("replaced by 100.64.0.2"), "{events}");
+    assert!(events.contains("PROXY v2 header added"), "{events}");
+    // Each hop comes from its own file, client first.
+    let inputs: Vec<u64> = p["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["input"].as_u64().unwrap())
+        .collect();
+    assert_eq!(inputs, vec![0, 1, 2]);
+    // The client question is answered from the backend's capture.
+    assert_eq!(r["verdicts"]["client_ip"], "proxy-v2");
+    assert!(
+        r["verdict_sources"]["client_ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("backend.pcap")
+    );
+}
+
+#[test]
+fn asymmetric_leak_reply_seen_at_the_backend_but_lost_before_the_client() {
+    let f = scenario("asymmetric-leak");
+    let r = report(&[&f[0], &f[1], &f[2]], &[]);
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"return-path.reply-lost-between-captures"),
+        "{codes:?}"
+    );
+    assert_eq!(r["verdicts"]["return_path"], "broken");
+    let same_isn = paths(&r)
+        .iter()
+        .find(|p| p["hops"].as_array().unwrap().len() == 3)
+        .expect("a three-hop path");
+    assert!(same_isn["linked_by"].to_string().contains("same-isn"));
+}
+
+#[test]
+fn transparent_proxy_legs_are_linked_by_address_and_time() {
+    let f = scenario("transparent");
+    let r = report(&[&f[0], &f[1], &f[2]], &[]);
+    let transparent = paths(&r)
+        .iter()
+        .filter(|p| p["linked_by"].to_string().contains("transparent"))
+        .count();
+    assert!(transparent >= 3, "{}", r["paths"]);
+}
+
+#[test]
+fn dnat_keeps_the_isn_and_changes_the_destination() {
+    let f = scenario("dnat-passthrough");
+    let r = report(&[&f[0], &f[2]], &[]);
+    let p = paths(&r)
+        .iter()
+        .find(|p| p["hops"].as_array().unwrap().len() == 2)
+        .expect("a two-hop path");
+    assert_eq!(p["linked_by"][0], "same-isn");
+    assert!(
+        p["events"].to_string().contains("becomes 203.0.113."),
+        "{}",
+        p["events"]
+    );
+    assert_eq!(r["verdicts"]["client_ip"], "preserved");
+}
+
+#[test]
+fn side_can_be_given_per_file() {
+    let f = scenario("dnat-passthrough");
+    let r = report(
+        &[&f[0], &f[2]],
+        &[
+            "--side",
+            "client.pcap=client",
+            "--side",
+            "backend.pcap=backend",
+        ],
+    );
+    let sides: Vec<&str> = r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["side"]["value"].as_str().unwrap())
+        .collect();
+    assert!(
+        sides.contains(&"client") && sides.contains(&"backend"),
+        "{sides:?}"
+    );
+    assert_eq!(
+        r["verdicts"]["client_ip"], "preserved",
+        "answered from the backend side"
+    );
+    assert!(
+        r["verdict_sources"]["client_ip"]
+            .as_str()
+            .unwrap()
+            .contains("backend side")
+    );
+}
