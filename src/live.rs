@@ -90,7 +90,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
         let empty = got.is_none();
         if let Some(p) = got {
             bytes += p.data.len() as u64;
-            seen.observe(&p);
+            seen.observe(&p, &config.ports);
             input.feed(&p);
             if let Some(w) = &mut writer {
                 write_packet(w, &p, args.write.as_deref())?;
@@ -186,20 +186,28 @@ struct Seen {
 }
 
 impl Seen {
-    fn observe(&mut self, p: &RawPacket<'_>) {
+    fn observe(&mut self, p: &RawPacket<'_>, ports: &[u16]) {
         let d = decode::decode(p);
-        let (Some(ip), L4::Tcp(t)) = (d.ip, &d.l4) else {
+        let Some(ip) = d.ip else {
             return;
         };
-        if t.has(tcp_flags::SYN) && !t.has(tcp_flags::ACK) {
-            if let Some(mac) = d.link.src_mac {
-                if self.request_macs.len() < MAX_REQUEST_MACS {
-                    self.request_macs.entry(ip.src).or_insert(mac);
+        // A request: a SYN, or a datagram to a service port.
+        let request = match &d.l4 {
+            L4::Tcp(t) => {
+                if t.payload.starts_with(PROXY_V2_SIGNATURE)
+                    || t.payload.starts_with(PROXY_V1_PREFIX)
+                {
+                    self.proxy_headers += 1;
                 }
+                t.has(tcp_flags::SYN) && !t.has(tcp_flags::ACK)
             }
-        }
-        if t.payload.starts_with(PROXY_V2_SIGNATURE) || t.payload.starts_with(PROXY_V1_PREFIX) {
-            self.proxy_headers += 1;
+            L4::Udp(u) => ports.is_empty() || ports.contains(&u.dst_port),
+            _ => false,
+        };
+        if let (true, Some(mac)) = (request, d.link.src_mac) {
+            if self.request_macs.len() < MAX_REQUEST_MACS {
+                self.request_macs.entry(ip.src).or_insert(mac);
+            }
         }
     }
 }
