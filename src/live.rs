@@ -61,8 +61,9 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
     let dropped_from = live::drop_capabilities();
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C ends at once, without a report: the first asks for one.
-        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))?;
+        // A second Ctrl-C ends at once, without a report (exit 2: not analysed); the first asks
+        // for one.
+        signal_hook::flag::register_conditional_shutdown(sig, 2, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     let mut input =
