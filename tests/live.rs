@@ -769,3 +769,80 @@ fn crate_exit(report: &Value) -> i32 {
         .is_some_and(|f| f.iter().any(|f| f["severity"] == "error"));
     i32::from(errors)
 }
+
+#[test]
+fn live_status_line_goes_to_a_terminal_stderr_only() {
+    if !can_run("live_status_line") {
+        return;
+    }
+    let has_script = Command::new("sh")
+        .args(["-c", "command -v script"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_script {
+        eprintln!("live_status_line: skipped: `script` (util-linux) not installed");
+        return;
+    }
+    let capture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/lab/snat-proxy-v2/backend.pcap");
+    let mut lab = Lab::new("tty");
+    lab.add_ns("tx");
+    lab.add_ns("rx");
+    lab.link("tx", "eth0", "rx", "eth0");
+    let report = lab.dir.join("report.json");
+    let typescript = lab.dir.join("typescript");
+    // `script` gives lbcheck a terminal; stdout goes to a file, stderr stays on the terminal.
+    let inner = format!(
+        "ip netns exec {} {BIN} live -i eth0 --port 8081 --duration 3s --format json > {}",
+        lab.ns("rx"),
+        report.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &inner, typescript.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    lab.exec(
+        "tx",
+        &[
+            "tcpreplay",
+            "-q",
+            "-i",
+            "eth0",
+            "--pps=500",
+            capture.to_str().unwrap(),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "lbcheck under script did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tty = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap())
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e}); terminal: {tty:?}"));
+    assert_eq!(v["schema"], "lbcheck/1");
+    let lines: Vec<&str> = tty
+        .split("\r\x1b[2K")
+        .filter(|l| l.starts_with("lbcheck live eth0: "))
+        .collect();
+    assert!(
+        lines.len() >= 3,
+        "status updates ~2x/s, saw {}: {tty:?}",
+        lines.len()
+    );
+    // The last update counts the replayed capture's PROXY v2 headers.
+    let last = lines.last().unwrap();
+    let proxy: u32 = last
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" PROXY headers"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no PROXY count in {last:?}"));
+    assert!(proxy > 0, "{last:?}");
+}
