@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (named in README.md; .ci/run calls it).
-# Unit, golden and CLI tests always; the network-namespace lab too when run as root with the
-# lab's packages installed (set LBCHECK_LAB=0 to skip it, LBCHECK_LAB=1 to require it).
+# Unit, golden and CLI tests always; the network-namespace lab and the live-capture tests too
+# when run as root with the lab's packages installed (set LBCHECK_LAB=0 to skip them,
+# LBCHECK_LAB=1 to require them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ case "${LBCHECK_LAB:-auto}" in
       bash lab/ci.sh "$out"
       echo "== lab: lbcheck on the fresh captures"
       LBCHECK_LAB_OUT="$out" cargo test --test lab -- --nocapture
+      echo "== live: lbcheck live against real HAProxy/nginx traffic in namespaces (both builds)"
+      bash scripts/live-test.sh
     else
       echo "== lab skipped (needs root and lab/packages.txt installed)"
     fi
