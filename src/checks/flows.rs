@@ -47,17 +47,8 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
         })
         .collect();
     for f in flows.iter_mut() {
-        let client_supplied = f
-            .client_ip
-            .as_ref()
-            .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
-            && conveyed.contains(&f.client.ip);
-        if client_supplied {
-            f.client_ip = Some(ClientIp {
-                ip: f.client.ip,
-                port: Some(f.client.port),
-                by: "ip-source",
-            });
+        if conveyed.contains(&f.client.ip) {
+            discard_forwarding_header(f);
         }
     }
     for f in flows.iter_mut() {
@@ -190,16 +181,8 @@ pub fn apply_side(flows: &mut [FlowReport], side: super::SideValue) {
             SideValue::Lb => f.lb_range.is_none() && f.inspection.proxy.is_none(),
             SideValue::Backend | SideValue::Unknown => false,
         };
-        if client_leg
-            && f.client_ip
-                .as_ref()
-                .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
-        {
-            f.client_ip = Some(ClientIp {
-                ip: f.client.ip,
-                port: Some(f.client.port),
-                by: "ip-source",
-            });
+        if client_leg {
+            discard_forwarding_header(f);
         }
     }
 }
@@ -226,16 +209,22 @@ fn client_supplied_xff(flows: &mut [FlowReport]) {
         let mixed = by_source
             .get(&f.client.ip)
             .is_some_and(|(with, without)| *with > 0 && *without > 0);
-        if mixed
-            && f.client_ip
-                .as_ref()
-                .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
-        {
-            f.client_ip = Some(ClientIp {
-                ip: f.client.ip,
-                port: Some(f.client.port),
-                by: "ip-source",
-            });
+        if mixed {
+            discard_forwarding_header(f);
         }
+    }
+}
+
+/// A forwarding header the client wrote itself conveys nothing: the flow's client is its source.
+fn discard_forwarding_header(f: &mut FlowReport) {
+    if f.client_ip
+        .as_ref()
+        .is_some_and(|c| matches!(c.by, "xff" | "forwarded"))
+    {
+        f.client_ip = Some(ClientIp {
+            ip: f.client.ip,
+            port: Some(f.client.port),
+            by: "ip-source",
+        });
     }
 }

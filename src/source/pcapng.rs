@@ -96,22 +96,10 @@ impl<R: Read> PcapngReader<R> {
         };
         let e = self.endian;
         let packets_before = self.packets;
-        let (fill, body) = match self.r.take(rest) {
-            Ok(t) => t,
-            Err(source) => {
-                return Err(SourceError::Io {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+        let body = match take_block(&mut self.r, &self.path, rest, start, total, packets_before)? {
+            Ok(body) => body,
+            Err(cut) => return Ok(Step::Cut(cut)),
         };
-        if fill != Fill::Full {
-            return Ok(Step::Cut(CutShort {
-                offset: start,
-                packets_before,
-                what: format!("file ends inside a block of {total} bytes"),
-            }));
-        }
         check_trailer(body, e, total, block_type, start, &self.path)?;
         // Packets are parsed in place in the reader's buffer (no copy).
         let step = packet(
@@ -201,23 +189,11 @@ impl<R: Read> PcapngReader<R> {
             ) {
                 return Ok(Ok((start, block_type, total, rest)));
             }
-            let packets_before = self.packets;
-            let (fill, body) = match self.r.take(rest) {
-                Ok(t) => t,
-                Err(source) => {
-                    return Err(SourceError::Io {
-                        path: self.path.clone(),
-                        source,
-                    });
-                }
+            let body = match take_block(&mut self.r, &self.path, rest, start, total, self.packets)?
+            {
+                Ok(body) => body,
+                Err(cut) => return Ok(Err(Step::Cut(cut))),
             };
-            if fill != Fill::Full {
-                return Ok(Err(Step::Cut(CutShort {
-                    offset: start,
-                    packets_before,
-                    what: format!("file ends inside a block of {total} bytes"),
-                })));
-            }
             check_trailer(body, e, total, block_type, start, &self.path)?;
             // Other blocks are rare and small: copied out so their parsers can borrow freely.
             self.buf.clear();
@@ -335,6 +311,30 @@ impl<R: Read> PcapngReader<R> {
             at = value_end + (4 - len % 4) % 4;
         }
         Ok(opts)
+    }
+}
+
+/// The rest of a block (body and trailing length), or where the file was cut inside it.
+fn take_block<'r, R: Read>(
+    r: &'r mut ByteReader<R>,
+    path: &Path,
+    rest: usize,
+    start: u64,
+    total: u32,
+    packets_before: u64,
+) -> Result<Result<&'r [u8], CutShort>, SourceError> {
+    let (fill, body) = r.take(rest).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if fill == Fill::Full {
+        Ok(Ok(body))
+    } else {
+        Ok(Err(CutShort {
+            offset: start,
+            packets_before,
+            what: format!("file ends inside a block of {total} bytes"),
+        }))
     }
 }
 
