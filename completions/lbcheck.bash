@@ -387,7 +387,7 @@ _lbcheck() {
             return 0
             ;;
         lbcheck__subcmd__pcap)
-            opts="-v -h --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --help"
+            opts="-v -h --no-progress --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

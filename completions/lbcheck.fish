@@ -44,6 +44,7 @@ json\t''"
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l color -d 'Colour in the text report' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l no-progress -d 'No progress bar on stderr (it is only drawn on a terminal, for files over 64 MiB)'
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l flows -d 'List every flow in the text report (default: the first 20)'
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -s v -l verbose -d 'More detail: every flow, and the decoded first bytes of each'
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -s h -l help -d 'Print help'

@@ -55,13 +55,62 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
         let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
         let mut input =
             InputAnalyzer::new(path.clone(), file.format(), bytes, next_id, &config.ports);
+        let progress = Progress::new(path, bytes, config.output.progress);
+        let mut since = 0u32;
         while let Some(raw) = file.next_packet()? {
             input.feed(&raw);
+            since += 1;
+            if since == PROGRESS_EVERY {
+                since = 0;
+                progress.at(file.offset());
+            }
         }
+        progress.done();
         next_id = input.next_id();
         parts.push(input.finish(file.interfaces().to_vec(), file.cut_short().cloned()));
     }
     Ok(Analysis::from_inputs(parts))
+}
+
+/// Packets between two progress updates (cheap enough to be invisible in the figures).
+const PROGRESS_EVERY: u32 = 1 << 14;
+/// Files smaller than this finish before a bar would be worth drawing.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// A progress bar on stderr for long files, only on a terminal (never in pipes or JSON).
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(path: &std::path::Path, bytes: u64, enabled: bool) -> Self {
+        use std::io::IsTerminal;
+        if !enabled || bytes < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new(bytes);
+        let style = indicatif::ProgressStyle::with_template(
+            "{msg:.24} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        Self(Some(bar))
+    }
+
+    fn at(&self, offset: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(offset);
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// One input's share of the pipeline: decode each packet, count it, add it to the flow table,

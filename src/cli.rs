@@ -39,6 +39,10 @@ pub struct PcapArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    /// No progress bar on stderr (it is only drawn on a terminal, for files over 64 MiB).
+    #[arg(long)]
+    pub no_progress: bool,
+
     #[command(flatten)]
     pub analysis: AnalysisArgs,
 }

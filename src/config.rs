@@ -23,6 +23,8 @@ pub struct OutputConfig {
     pub color: ColorChoice,
     pub all_flows: bool,
     pub verbose: u8,
+    /// A progress bar on stderr for long files (only ever drawn on a terminal).
+    pub progress: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +41,9 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_args(args: &PcapArgs) -> Result<Self, ConfigError> {
-        Self::from_analysis_args(args.files.clone(), &args.analysis)
+        let mut config = Self::from_analysis_args(args.files.clone(), &args.analysis)?;
+        config.output.progress = !args.no_progress;
+        Ok(config)
     }
 
     /// The analysis part of `lbcheck live` (no files: packets come from the interface).
@@ -85,6 +89,7 @@ impl Config {
                 color: args.color,
                 all_flows: args.flows || args.verbose > 0,
                 verbose: args.verbose,
+                progress: false,
             },
         })
     }
@@ -101,6 +106,7 @@ impl Config {
                 color: ColorChoice::Never,
                 all_flows: true,
                 verbose: 0,
+                progress: false,
             },
         }
     }

@@ -97,6 +97,14 @@ fn describe_non_capture(magic: [u8; 4]) -> String {
 }
 
 impl CaptureFile {
+    /// Bytes of the file read so far (for progress).
+    pub fn offset(&self) -> u64 {
+        match &self.inner {
+            Inner::Pcap(r) => r.offset(),
+            Inner::Pcapng(r) => r.offset(),
+        }
+    }
+
     pub fn format(&self) -> FileFormat {
         match self.inner {
             Inner::Pcap(_) => FileFormat::Pcap,

@@ -193,6 +193,10 @@ impl<R: Read> PcapReader<R> {
         }))
     }
 
+    pub(super) fn offset(&self) -> u64 {
+        self.r.offset()
+    }
+
     fn io(&self, source: std::io::Error) -> SourceError {
         SourceError::Io {
             path: self.path.clone(),

@@ -74,6 +74,10 @@ impl<R: Read> PcapngReader<R> {
         }
     }
 
+    pub(super) fn offset(&self) -> u64 {
+        self.r.offset()
+    }
+
     fn io(&self, source: std::io::Error) -> SourceError {
         SourceError::Io {
             path: self.path.clone(),
