@@ -301,7 +301,10 @@ fn client_ip_verdict(
         }
         let value = match c.by {
             "ip-source" => match (f.inspection.proxy_seen, snat) {
-                (ProxySeen::NotCaptured, _) | (_, SnatVerdict::Unknown) => continue,
+                // A flow that sent nothing (yet) cannot show a header is missing.
+                (ProxySeen::NotCaptured, _)
+                | (_, SnatVerdict::Unknown)
+                | (ProxySeen::NoPayload, SnatVerdict::Yes) => continue,
                 (_, SnatVerdict::Yes) => "lost",
                 (_, SnatVerdict::No) => "preserved",
             },
