@@ -18,8 +18,96 @@ pub enum FileFormat {
     Live,
 }
 
-/// The file, with the magic number already taken put back in front.
-type Src = std::io::Chain<std::io::Cursor<[u8; 4]>, File>;
+/// The file, with the magic number already taken put back in front; read on this thread, or
+/// on a reader thread of its own (see [`ReadAhead`]).
+type Src = Box<dyn Read + Send>;
+
+/// Files at least this large are read ahead on a second thread when the machine has one.
+const READ_AHEAD_MIN_BYTES: u64 = 16 << 20;
+/// Bytes per chunk handed from the reader thread.
+const READ_AHEAD_CHUNK: usize = 1 << 20;
+/// Chunks in flight between the threads (bounded: memory stays flat).
+const READ_AHEAD_DEPTH: usize = 4;
+
+/// Reads a file on a thread of its own, so the kernel's copy and page-cache work run on the
+/// second core while this one decodes. The bytes are the same, in the same order, so the
+/// analysis cannot differ (tests/read_ahead.rs compares the reports). `LBCHECK_READ_AHEAD`
+/// = never | always overrides the size rule (tests, and measuring it).
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl ReadAhead {
+    fn start(mut inner: impl Read + Send + 'static) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_DEPTH);
+        std::thread::spawn(move || {
+            loop {
+                let mut chunk = vec![0u8; READ_AHEAD_CHUNK];
+                let mut got = 0;
+                let result = loop {
+                    match inner.read(&mut chunk[got..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            got += n;
+                            if got == chunk.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                chunk.truncate(got);
+                let last = got == 0 || result.is_err();
+                let message = match result {
+                    Ok(()) => Ok(chunk),
+                    Err(e) => Err(e),
+                };
+                // The receiver went away (the analysis stopped early): nothing left to do.
+                if tx.send(message).is_err() || last {
+                    return;
+                }
+            }
+        });
+        Self {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn read_ahead_wanted(size: u64) -> bool {
+    match std::env::var("LBCHECK_READ_AHEAD").as_deref() {
+        Ok("never") => false,
+        Ok("always") => true,
+        _ => {
+            size >= READ_AHEAD_MIN_BYTES
+                && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+        }
+    }
+}
 
 enum Inner {
     Pcap(PcapReader<Src>),
@@ -66,7 +154,13 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
         )));
     }
     // Offsets count from the file start, so the reader starts over the bytes already taken.
-    let reader = ByteReader::new(std::io::Cursor::new(magic).chain(file));
+    let whole = std::io::Cursor::new(magic).chain(file);
+    let src: Src = if read_ahead_wanted(meta.len()) {
+        Box::new(ReadAhead::start(whole))
+    } else {
+        Box::new(whole)
+    };
+    let reader = ByteReader::new(src);
     let le = u32::from_le_bytes(magic);
     let be = u32::from_be_bytes(magic);
     let pcap_magic = |m| matches!(m, MAGIC_MICRO | MAGIC_NANO | MAGIC_MODIFIED);
