@@ -134,7 +134,11 @@ impl InputAnalyzer {
         ports: &[u16],
     ) -> Self {
         Self {
-            table: FlowTable::new(first_id, ports),
+            table: {
+                let mut t = FlowTable::new(first_id, ports);
+                t.set_trim(crate::inspect::trim::worth_keeping);
+                t
+            },
             reports: Vec::new(),
             max_kept: DEFAULT_MAX_FLOWS_KEPT,
             summary: InputSummary {

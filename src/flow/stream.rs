@@ -27,6 +27,13 @@ pub enum StreamEnd {
     Hole,
 }
 
+/// Tells how many of a stream's first bytes are worth keeping (None: not known yet). Given by
+/// the caller (the inspectors know protocols; this module does not).
+pub type TrimFn = fn(&[u8], usize) -> Option<usize>;
+
+/// A stream is offered for trimming once it holds this much, then after each further KiB.
+const TRIM_FROM: usize = 1024;
+
 /// What one data segment was, relative to what came before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SegmentKind {
@@ -58,6 +65,9 @@ pub struct Stream {
     pub wire_bytes: u64,
     /// Overlapping segments whose bytes disagreed with the first copy.
     pub overlap_conflicts: u32,
+    /// The bytes that matter are all here and the rest was dropped (see [`TrimFn`]).
+    trimmed: bool,
+    next_trim_check: usize,
 }
 
 impl Stream {
@@ -75,7 +85,7 @@ impl Stream {
     pub fn end(&self) -> StreamEnd {
         if self.cut {
             StreamEnd::NotCaptured
-        } else if self.data.len() >= FIRST_BYTES_CAP {
+        } else if self.trimmed || self.data.len() >= FIRST_BYTES_CAP {
             StreamEnd::Capped
         } else if !self.pending.is_empty() || (self.highest_end as usize) > self.data.len() {
             StreamEnd::Hole
@@ -101,13 +111,17 @@ impl Stream {
             return SegmentKind::Retransmission;
         }
         let end = off.saturating_add(wire_len);
+        // Holes are tracked only inside the kept bytes; past them (beyond the cap, or once the
+        // stream was trimmed) a segment that ends at or before the highest byte seen is taken
+        // for a retransmission.
+        let tracked = !self.trimmed && !self.cut && (off as usize) < FIRST_BYTES_CAP;
         let kind = if end <= self.highest_end {
-            if (off as usize) >= self.data.len() && !self.cut {
+            if tracked && (off as usize) >= self.data.len() {
                 SegmentKind::OutOfOrder
             } else {
                 SegmentKind::Retransmission
             }
-        } else if off < self.highest_end && (off as usize) >= self.data.len() {
+        } else if tracked && off < self.highest_end && (off as usize) >= self.data.len() {
             SegmentKind::OutOfOrder
         } else {
             SegmentKind::New
@@ -119,8 +133,27 @@ impl Stream {
         kind
     }
 
+    /// Drops what the caller says nothing will read, once the bytes that matter are complete.
+    pub fn trim(&mut self, worth_keeping: TrimFn) {
+        if self.trimmed || self.cut || self.data.len() < TRIM_FROM.max(self.next_trim_check) {
+            return;
+        }
+        self.next_trim_check = self.data.len() + TRIM_FROM;
+        if let Some(keep) = worth_keeping(&self.data, FIRST_BYTES_CAP) {
+            self.data.truncate(keep);
+            self.data.shrink_to_fit();
+            self.pending = Vec::new();
+            self.segment_ends.retain(|end| (*end as usize) <= keep);
+            self.trimmed = true;
+        }
+    }
+
     fn place(&mut self, off: u32, captured: &[u8], cut_here: bool) {
-        if self.cut || self.data.len() >= FIRST_BYTES_CAP || off as usize >= FIRST_BYTES_CAP {
+        if self.trimmed
+            || self.cut
+            || self.data.len() >= FIRST_BYTES_CAP
+            || off as usize >= FIRST_BYTES_CAP
+        {
             return;
         }
         let have = self.data.len();

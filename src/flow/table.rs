@@ -52,6 +52,8 @@ pub struct FlowTable {
     finished: Vec<Flow>,
     max_live: usize,
     since_maintain: u32,
+    /// Given by the caller: drops first bytes nothing will read (see `Stream::trim`).
+    trim: Option<super::stream::TrimFn>,
     next_id: u32,
     service_ports: Vec<u16>,
     pub stats: TableStats,
@@ -72,6 +74,7 @@ impl FlowTable {
             finished: Vec::new(),
             max_live: max_live.max(16),
             since_maintain: 0,
+            trim: None,
             next_id: first_id,
             service_ports: service_ports.to_vec(),
             stats: TableStats::default(),
@@ -80,6 +83,11 @@ impl FlowTable {
 
     pub fn next_id(&self) -> u32 {
         self.next_id
+    }
+
+    /// Lets the table drop first bytes that `trim` says nothing will read.
+    pub fn set_trim(&mut self, trim: super::stream::TrimFn) {
+        self.trim = Some(trim);
     }
 
     pub fn set_max_live(&mut self, max_live: usize) {
@@ -246,6 +254,9 @@ impl FlowTable {
                 SegmentKind::New => {}
                 SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
                 SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
+            }
+            if let Some(trim) = self.trim {
+                flow.streams[dir].trim(trim);
             }
         }
         if !was_closed && is_closed(&flow.tcp) {

@@ -105,6 +105,36 @@ pub struct HttpResponse {
 }
 
 /// True when `bytes` start with a known method followed by a space.
+/// How many of `bytes` (a direction's first bytes, starting with an HTTP message) are worth
+/// keeping when at most `cap` will ever be kept: all of them while another message may still
+/// start inside the cap (None: keep going), or the end of the last head once the body that
+/// follows runs past the cap or to the close (nothing more can be learned after it).
+pub fn worth_keeping(bytes: &[u8], cap: usize, requests: bool) -> Option<usize> {
+    let mut pos = skip_empty_lines(bytes, 0);
+    loop {
+        let head = read_head(bytes.get(pos..)?);
+        if !head.complete {
+            return None;
+        }
+        let head_end = pos + head.len;
+        let body = match declared_body(&head.headers) {
+            // A response without framing headers runs to the close.
+            Body::None if !requests => return Some(head_end),
+            Body::None => 0,
+            Body::Length(n) => n,
+            Body::Unknown => return Some(head_end),
+        };
+        let next = head_end.checked_add(body)?;
+        if next >= cap {
+            return Some(head_end);
+        }
+        if next >= bytes.len() {
+            return None;
+        }
+        pos = skip_empty_lines(bytes, next);
+    }
+}
+
 pub fn looks_like_request(bytes: &[u8]) -> bool {
     KNOWN_METHODS.iter().any(|method| {
         bytes.len() > method.len() && bytes.starts_with(method) && bytes[method.len()] == b' '

@@ -12,3 +12,4 @@ pub mod proxy;
 pub mod spp;
 pub mod tls;
 pub mod toa;
+pub mod trim;
