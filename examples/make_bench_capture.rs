@@ -59,29 +59,33 @@ use lbcheck::source::writer::{ByteOrder, PcapWriter, PcapngWriter, TsPrecision};
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Pcap,
     Pcapng,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Mixed,
     Synflood,
 }
 
-struct Args {
-    size: u64,
-    format: Format,
-    seed: u64,
-    out: PathBuf,
-    kind: Kind,
-    flows: u64,
-    live: usize,
+/// What to write (tests/threads.rs builds one too: this file is also its module).
+pub struct Args {
+    pub size: u64,
+    pub format: Format,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub kind: Kind,
+    pub flows: u64,
+    pub live: usize,
+    /// Multiplies the time between packets (default 1: 1-39 µs), so that a small file spans
+    /// more capture time (closed flows linger 2 s before they are handed out).
+    pub gap_scale: u64,
 }
 
 const USAGE: &str = "usage: make_bench_capture --out FILE [--size 100M] [--format pcap|pcapng] \
-[--seed 1] [--kind mixed|synflood] [--flows 10000000] [--live 4000]";
+[--seed 1] [--kind mixed|synflood] [--flows 10000000] [--live 4000] [--gap-scale 1]";
 
 /// `100M`, `1G`, `512K`, `12345`: binary multiples (MiB, GiB).
 fn parse_size(text: &str) -> Result<u64> {
@@ -115,6 +119,7 @@ fn parse_args() -> Result<Args> {
         kind: Kind::Mixed,
         flows: 10_000_000,
         live: 4000,
+        gap_scale: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -145,6 +150,7 @@ fn parse_args() -> Result<Args> {
             }
             "--flows" => args.flows = parse_size(&value)?,
             "--live" => args.live = value.parse().context("--live")?,
+            "--gap-scale" => args.gap_scale = value.parse().context("--gap-scale")?,
             _ => bail!("unknown argument {flag}\n{USAGE}"),
         }
     }
@@ -659,6 +665,7 @@ struct Ctx {
     filler: Vec<u8>,
     clock: u64,
     flows_started: u64,
+    gap_scale: u64,
 }
 
 impl Ctx {
@@ -1164,7 +1171,7 @@ impl Ctx {
 
     /// 1..39 µs between packets.
     fn tick(&mut self) {
-        self.clock += self.rng.range(1_000, 39_000);
+        self.clock += self.rng.range(1_000, 39_000) * self.gap_scale;
     }
 }
 
@@ -1188,6 +1195,7 @@ fn mixed(args: &Args, out: &mut Output) -> Result<u64> {
         filler,
         clock: FIRST_TS,
         flows_started: 0,
+        gap_scale: args.gap_scale.max(1),
     };
     let mut live: Vec<Flow> = (0..args.live).map(|_| ctx.regular()).collect();
     let mut bulk: Vec<Flow> = (0..BULK_LIVE).map(|_| ctx.bulk()).collect();
@@ -1232,16 +1240,23 @@ fn synflood(args: &Args, out: &mut Output) -> Result<u64> {
     Ok(args.flows)
 }
 
-fn main() -> Result<()> {
-    let args = parse_args()?;
-    let started = Instant::now();
+/// Writes the capture `args` describes; returns its bytes, packets and flows.
+pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
     let mut out = Output::create(&args.out, args.format)?;
     let flows = match args.kind {
-        Kind::Mixed => mixed(&args, &mut out)?,
-        Kind::Synflood => synflood(&args, &mut out)?,
+        Kind::Mixed => mixed(args, &mut out)?,
+        Kind::Synflood => synflood(args, &mut out)?,
     };
     let (bytes, packets) = (out.bytes, out.packets);
     out.finish()?;
+    Ok((bytes, packets, flows))
+}
+
+#[allow(dead_code)] // unused where tests/threads.rs includes this file as a module
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let started = Instant::now();
+    let (bytes, packets, flows) = generate(&args)?;
     eprintln!(
         "{}: {bytes} bytes, {packets} packets, {flows} flows, {:.1} s",
         args.out.display(),

@@ -3,11 +3,12 @@
 //! views, not one flow); flow ids continue across files in first-seen order.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::decode::{self, Stop};
-use crate::flow::{Flow, FlowTable, TableStats};
+use crate::flow::{DEFAULT_MAX_LIVE, Flow, FlowTable, TableStats};
 use crate::source::{
     CutShort, FileFormat, InterfaceInfo, LinkType, RawPacket, SourceError, open_capture,
 };
@@ -51,25 +52,136 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
     let mut parts = Vec::new();
     let mut next_id = 1;
     for path in &config.files {
-        let mut file = open_capture(path)?;
         let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-        let mut input =
-            InputAnalyzer::new(path.clone(), file.format(), bytes, next_id, &config.ports);
+        let threads = threads_for(bytes);
         let progress = Progress::new(path, bytes, config.output.progress);
-        let mut since = 0u32;
-        while let Some(raw) = file.next_packet()? {
-            input.feed(&raw);
-            since += 1;
-            if since == PROGRESS_EVERY {
-                since = 0;
-                progress.at(file.offset());
-            }
-        }
+        let part = if threads > 1 {
+            analyze_sharded(path, bytes, next_id, threads, config, &progress)?
+        } else {
+            let mut file = open_capture(path)?;
+            let input =
+                InputAnalyzer::new(path.clone(), file.format(), bytes, next_id, &config.ports);
+            feed_all(&mut file, input, &progress)?
+        };
         progress.done();
-        next_id = input.next_id();
-        parts.push(input.finish(file.interfaces().to_vec(), file.cut_short().cloned()));
+        next_id = part.next_id;
+        parts.push((part.summary, part.reports));
     }
     Ok(Analysis::from_inputs(parts))
+}
+
+/// Analysis threads for a file of `bytes`: `LBCHECK_THREADS` when set (1 = all on one thread),
+/// else one per core (at most [`MAX_THREADS`]) for files large enough to be read ahead.
+fn threads_for(bytes: u64) -> usize {
+    if let Some(n) = std::env::var("LBCHECK_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.clamp(1, 64);
+    }
+    if !crate::source::read_ahead_wanted(bytes) {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+}
+
+/// Every thread reads and decodes every packet to find the ones it owns, so threads beyond a
+/// few add more repeated work than they take away.
+const MAX_THREADS: usize = 4;
+
+/// What one input gave: its summary, its flows in id order, and the id the next input starts at.
+struct InputPart {
+    summary: InputSummary,
+    reports: Vec<FlowReport>,
+    next_id: u32,
+}
+
+fn feed_all(
+    file: &mut crate::source::CaptureFile,
+    mut input: InputAnalyzer,
+    progress: &Progress,
+) -> Result<InputPart, SourceError> {
+    read_all(file, &mut input, Some(progress))?;
+    let next_id = input.next_id();
+    let (summary, reports) = input.finish(file.interfaces().to_vec(), file.cut_short().cloned());
+    Ok(InputPart {
+        summary,
+        reports,
+        next_id,
+    })
+}
+
+/// Feeds every packet of the file to `input`, moving the progress bar on the way.
+fn read_all(
+    file: &mut crate::source::CaptureFile,
+    input: &mut InputAnalyzer,
+    progress: Option<&Progress>,
+) -> Result<(), SourceError> {
+    let mut since = 0u32;
+    while let Some(raw) = file.next_packet()? {
+        input.feed(&raw);
+        since += 1;
+        if since == PROGRESS_EVERY {
+            since = 0;
+            if let Some(p) = progress {
+                p.at(file.offset());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One file on `n` threads. Each thread reads every packet (one reader thread shares the
+/// chunks), decodes it, and keeps those whose flow hashes to it: each flow lives wholly in one
+/// thread's table, so flows, their inspection and their summaries run in parallel. The parts
+/// are merged into what one thread would have produced: same flows, same ids (first-seen
+/// order), same counts (tests/threads.rs compares whole reports). Only when flows are
+/// evicted or not kept (floods past the limits) may the threads choose other flows than one
+/// thread would; the limits are split between the threads, so memory stays bounded alike.
+fn analyze_sharded(
+    path: &std::path::Path,
+    bytes: u64,
+    first_id: u32,
+    n: usize,
+    config: &Config,
+    progress: &Progress,
+) -> Result<InputPart, SourceError> {
+    let files = crate::source::open_capture_shared(path, n)?;
+    let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
+        let mut files = files.into_iter().enumerate();
+        let (_, mut first) = files.next().expect("at least one reader");
+        let handles: Vec<_> = files
+            .map(|(k, mut file)| {
+                let ports = &config.ports;
+                scope.spawn(move || {
+                    let input =
+                        InputAnalyzer::new(path.to_path_buf(), file.format(), bytes, 1, ports)
+                            .shard(k, n);
+                    run_shard(&mut file, input, None)
+                })
+            })
+            .collect();
+        let input = InputAnalyzer::new(path.to_path_buf(), first.format(), bytes, 1, &config.ports)
+            .shard(0, n);
+        let mut results = vec![run_shard(&mut first, input, Some(progress))];
+        results.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("an analysis thread panicked")),
+        );
+        results
+    });
+    let shards = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(merge_shards(shards, first_id))
+}
+
+fn run_shard(
+    file: &mut crate::source::CaptureFile,
+    mut input: InputAnalyzer,
+    progress: Option<&Progress>,
+) -> Result<Shard, SourceError> {
+    read_all(file, &mut input, progress)?;
+    Ok(input.finish_shard(file.interfaces().to_vec(), file.cut_short().cloned()))
 }
 
 /// Packets between two progress updates (cheap enough to be invisible in the figures).
@@ -123,6 +235,18 @@ pub struct InputAnalyzer {
     summary: InputSummary,
     // Counting by link-type number keeps the per-packet path free of string work.
     by_link: BTreeMap<LinkType, u64>,
+    /// Set when this analyzer is one of several threads on one file: (which, how many).
+    shard: Option<(usize, usize)>,
+}
+
+/// One thread's part of a file (see `analyze_sharded`): flows with ids of its own table.
+pub struct Shard {
+    summary: InputSummary,
+    reports: Vec<FlowReport>,
+    /// Flows its table created (kept or not).
+    created: u32,
+    /// Open flows at each maintenance tick, and at the end.
+    live_samples: Vec<u32>,
 }
 
 impl InputAnalyzer {
@@ -159,7 +283,19 @@ impl InputAnalyzer {
                 flows_not_kept: 0,
             },
             by_link: BTreeMap::new(),
+            shard: None,
         }
+    }
+
+    /// Makes this analyzer thread `k` of `n` on one file: it keeps the flows that hash to it
+    /// (every thread is fed every packet) and its share of the limits.
+    #[must_use]
+    pub fn shard(mut self, k: usize, n: usize) -> Self {
+        self.table.set_max_live(DEFAULT_MAX_LIVE.div_ceil(n));
+        self.table.keep_samples();
+        self.max_kept = self.max_kept.div_ceil(n);
+        self.shard = Some((k, n));
+        self
     }
 
     /// A table with its own bound on open flows (tests, and users with small memory).
@@ -171,12 +307,39 @@ impl InputAnalyzer {
     }
 
     pub fn feed(&mut self, raw: &RawPacket<'_>) {
-        let s = &mut self.summary;
-        s.packets += 1;
-        *self.by_link.entry(raw.link_type).or_default() += 1;
-        s.first_ts.get_or_insert(raw.ts_nanos);
-        s.last_ts = Some(raw.ts_nanos);
+        // Counts of every packet are thread 0's; the rest belong to the flow's thread.
+        if self.shard.is_none_or(|(k, _)| k == 0) {
+            let s = &mut self.summary;
+            s.packets += 1;
+            *self.by_link.entry(raw.link_type).or_default() += 1;
+            s.first_ts.get_or_insert(raw.ts_nanos);
+            s.last_ts = Some(raw.ts_nanos);
+        }
+        // Another thread's packet is told apart cheaply when it is plain TCP/UDP; the rest
+        // are decoded to find their flow.
+        let quick = self
+            .shard
+            .and_then(|(_, n)| Some((decode::quick::endpoints(raw)?, n)))
+            .map(|(e, n)| shard_by_endpoints(e.0, e.1, n));
+        if let Some((k, _)) = self.shard {
+            if quick.is_some_and(|owner| owner != k) {
+                debug_assert_eq!(quick, Some(shard_of(&decode::decode(raw), self.shard)));
+                self.table.tick(raw);
+                self.drain();
+                return;
+            }
+        }
         let d = decode::decode(raw);
+        if let Some((k, _)) = self.shard {
+            let owner = shard_of(&d, self.shard);
+            debug_assert!(quick.is_none_or(|q| q == owner), "packet {}", raw.index);
+            if owner != k {
+                self.table.tick(raw);
+                self.drain();
+                return;
+            }
+        }
+        let s = &mut self.summary;
         if d.truncated {
             s.truncated_packets += 1;
         }
@@ -193,6 +356,11 @@ impl InputAnalyzer {
             }
         }
         self.table.add(raw, &d);
+        self.drain();
+    }
+
+    /// Summarises the flows the table has handed out.
+    fn drain(&mut self) {
         for flow in self.table.drain_finished() {
             keep(
                 &mut self.reports,
@@ -229,6 +397,7 @@ impl InputAnalyzer {
             .collect();
         s.interfaces = interfaces;
         s.cut_short = cut_short;
+        self.table.end_sample();
         s.table = self.table.stats.clone();
         for flow in self.table.finish_all() {
             keep(
@@ -238,23 +407,144 @@ impl InputAnalyzer {
                 &flow,
             );
         }
-        (self.summary, in_id_order(self.reports))
+        let mut reports = self.reports;
+        sort_in_place(&mut reports, |r| r.id);
+        (self.summary, reports)
+    }
+
+    /// [`Self::finish`] for one thread of several (see [`Self::shard`]).
+    pub fn finish_shard(
+        mut self,
+        interfaces: Vec<InterfaceInfo>,
+        cut_short: Option<CutShort>,
+    ) -> Shard {
+        self.table.end_sample();
+        let live_samples = self.table.live_samples().to_vec();
+        let created = self.table.next_id() - 1;
+        let (summary, reports) = self.finish(interfaces, cut_short);
+        Shard {
+            summary,
+            reports,
+            created,
+            live_samples,
+        }
     }
 }
 
-/// Flows finish in their closing order; reports list them in first-seen order. Summaries are
-/// large, so they are moved once into place rather than shuffled by a sort.
-fn in_id_order(reports: Vec<FlowReport>) -> Vec<FlowReport> {
-    let mut order: Vec<(u32, usize)> = reports.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    if order.windows(2).all(|w| w[0].0 < w[1].0) {
-        return reports;
+/// Which thread owns a decoded packet: the one its flow hashes to (see
+/// [`shard_by_endpoints`]). Packets of no flow go to thread 0, which counts them.
+fn shard_of(d: &decode::Decoded<'_>, shard: Option<(usize, usize)>) -> usize {
+    let Some((_, n)) = shard else { return 0 };
+    let Some(ip) = d.ip else { return 0 };
+    match &d.l4 {
+        decode::L4::Tcp(t) => shard_by_endpoints((ip.src, t.src_port), (ip.dst, t.dst_port), n),
+        decode::L4::Udp(u) => shard_by_endpoints((ip.src, u.src_port), (ip.dst, u.dst_port), n),
+        // An ICMP error goes with the flow it quotes (the table looks it up by that key).
+        decode::L4::IcmpError(e) => {
+            let Some(q) = e.quoted.filter(|q| matches!(q.proto, 6 | 17)) else {
+                return 0;
+            };
+            let (Some(sp), Some(dp)) = (q.src_port, q.dst_port) else {
+                return 0;
+            };
+            shard_by_endpoints((q.src, sp), (q.dst, dp), n)
+        }
+        decode::L4::None | decode::L4::Other(_) => 0,
     }
-    order.sort_unstable();
-    let mut slots: Vec<Option<FlowReport>> = reports.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|(_, i)| slots[i].take())
-        .collect()
+}
+
+/// The thread of `n` a flow between two endpoints belongs to: the same either way round (an
+/// XOR of the ends' hashes), and the same for an IPv4 address and its IPv4-mapped IPv6 form,
+/// as the flow key has it.
+fn shard_by_endpoints(a: (IpAddr, u16), b: (IpAddr, u16), n: usize) -> usize {
+    fn end((ip, port): (IpAddr, u16)) -> u64 {
+        let v = match ip.to_canonical() {
+            IpAddr::V4(v4) => u64::from(u32::from(v4)),
+            IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                (x as u64) ^ ((x >> 64) as u64).rotate_left(23)
+            }
+        };
+        (v ^ (u64::from(port) << 40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    let h = (end(a) ^ end(b)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    // The high bits of a multiplicative hash are its good ones.
+    ((u128::from(h) * n as u128) >> 64) as usize
+}
+
+/// Merges the threads' parts of one file into what one thread would have made: flows in
+/// first-seen order (a packet opens at most one flow, so the first packet orders them as one
+/// table's ids do), numbered from `first_id`; counters summed; the peak of open flows taken
+/// over the summed samples.
+fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
+    let mut created = 0u32;
+    let mut reports = Vec::new();
+    let mut samples: Vec<u64> = Vec::new();
+    let mut summary: Option<InputSummary> = None;
+    for shard in shards {
+        created += shard.created;
+        if samples.len() < shard.live_samples.len() {
+            samples.resize(shard.live_samples.len(), 0);
+        }
+        for (sum, n) in samples.iter_mut().zip(&shard.live_samples) {
+            *sum += u64::from(*n);
+        }
+        if reports.is_empty() {
+            reports = shard.reports;
+        } else {
+            reports.extend(shard.reports);
+        }
+        let part = shard.summary;
+        let Some(s) = &mut summary else {
+            summary = Some(part);
+            continue;
+        };
+        s.truncated_packets += part.truncated_packets;
+        for (stop, n) in part.undecoded {
+            *s.undecoded.entry(stop).or_default() += n;
+        }
+        s.syn_checksums_checked += part.syn_checksums_checked;
+        s.syn_checksums_bad += part.syn_checksums_bad;
+        s.flows_not_kept += part.flows_not_kept;
+        s.table.port_reuse += part.table.port_reuse;
+        s.table.icmp_errors_unmatched += part.table.icmp_errors_unmatched;
+        s.table.flows_evicted += part.table.flows_evicted;
+    }
+    let mut summary = summary.expect("at least one thread");
+    summary.table.peak_live_flows = samples.into_iter().max().unwrap_or(0);
+    sort_in_place(&mut reports, |r| r.first_packet);
+    for (id, r) in (first_id..).zip(reports.iter_mut()) {
+        r.id = id;
+    }
+    InputPart {
+        summary,
+        reports,
+        next_id: first_id + created,
+    }
+}
+
+/// Sorts flow summaries by `key` (flows finish in their closing order; reports list them in
+/// first-seen order). Summaries are large, so each is moved into place at most once (the
+/// permutation is applied by swaps along its cycles) rather than shuffled by a sort or copied
+/// into a second vector.
+fn sort_in_place<K: Ord + Copy>(reports: &mut [FlowReport], key: impl Fn(&FlowReport) -> K) {
+    if reports.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        return;
+    }
+    // order[i]: the index of the report that belongs at position i.
+    let mut order: Vec<usize> = (0..reports.len()).collect();
+    order.sort_unstable_by_key(|&i| key(&reports[i]));
+    for start in 0..order.len() {
+        let mut at = start;
+        // Follow the cycle through `start`, pulling each report into place.
+        while order[at] != start {
+            let from = order[at];
+            reports.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
 }
 
 /// Summarises a finished flow (running the first-bytes inspection); its buffers go with it.

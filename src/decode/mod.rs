@@ -9,6 +9,7 @@
 pub mod checksum;
 mod ip;
 mod link;
+pub mod quick;
 mod tunnel;
 
 use std::net::IpAddr;

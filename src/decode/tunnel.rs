@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::{Decoded, IpLayer, UdpDatagram, decode_ethernet_inner, ip::decode_ip};
 
-mod port {
+pub(super) mod port {
     pub const VXLAN: u16 = 4789;
     pub const GENEVE: u16 = 6081;
 }

@@ -51,7 +51,8 @@ pub struct FlowTable {
     closing: Vec<(usize, u32)>,
     finished: Vec<Flow>,
     max_live: usize,
-    since_maintain: u32,
+    /// Open flows at each maintenance tick, when the caller merges tables (see `keep_samples`).
+    live_samples: Option<Vec<u32>>,
     /// Given by the caller: drops first bytes nothing will read (see `Stream::trim`).
     trim: Option<super::stream::TrimFn>,
     next_id: u32,
@@ -73,7 +74,7 @@ impl FlowTable {
             closing: Vec::new(),
             finished: Vec::new(),
             max_live: max_live.max(16),
-            since_maintain: 0,
+            live_samples: None,
             trim: None,
             next_id: first_id,
             service_ports: service_ports.to_vec(),
@@ -119,6 +120,16 @@ impl FlowTable {
             .expect("the map only points at occupied slots")
     }
 
+    /// The last sample of the open flows, at the end of the input (see `maintain`); call it
+    /// before reading `stats` at the end.
+    pub fn end_sample(&mut self) {
+        let live = self.map.len();
+        self.stats.peak_live_flows = self.stats.peak_live_flows.max(live as u64);
+        if let Some(samples) = &mut self.live_samples {
+            samples.push(u32::try_from(live).unwrap_or(u32::MAX));
+        }
+    }
+
     /// Hands a flow out: off the map, into `finished`, its slot free for reuse.
     fn retire(&mut self, idx: usize) {
         if let Some(flow) = self.slots[idx].take() {
@@ -128,14 +139,36 @@ impl FlowTable {
         }
     }
 
-    /// Every `MAINTAIN_EVERY` packets: hand out closed flows whose linger is over, and evict
-    /// the longest idle when too many are open.
-    fn maintain(&mut self, now: i64) {
-        self.since_maintain += 1;
-        if self.since_maintain < MAINTAIN_EVERY {
+    /// Keeps the number of open flows at every maintenance tick, so that the tables of one
+    /// file split across threads can say how many were open at once in all (see `tick`).
+    pub fn keep_samples(&mut self) {
+        self.live_samples = Some(Vec::new());
+    }
+
+    /// Open flows at each maintenance tick (with `keep_samples`).
+    pub fn live_samples(&self) -> &[u32] {
+        self.live_samples.as_deref().unwrap_or_default()
+    }
+
+    /// The packet clock for a packet this table does not see (it belongs to a flow of another
+    /// table of the same file): maintenance runs at the same packets, with the same time, as
+    /// it would in one table, so flows are handed out at the same moments.
+    pub fn tick(&mut self, raw: &RawPacket<'_>) {
+        self.maintain(raw.index, raw.ts_nanos);
+    }
+
+    /// Every `MAINTAIN_EVERY` packets of the file: hand out closed flows whose linger is over,
+    /// and evict the longest idle when too many are open. Open flows are counted here too (the
+    /// peak is sampled at these ticks and at the end, so split tables add up to the same).
+    fn maintain(&mut self, packet: u64, now: i64) {
+        if packet % u64::from(MAINTAIN_EVERY) != 0 {
             return;
         }
-        self.since_maintain = 0;
+        let live = self.map.len();
+        self.stats.peak_live_flows = self.stats.peak_live_flows.max(live as u64);
+        if let Some(samples) = &mut self.live_samples {
+            samples.push(u32::try_from(live).unwrap_or(u32::MAX));
+        }
         let mut closing = std::mem::take(&mut self.closing);
         closing.retain(|&(idx, id)| {
             let Some(f) = self.slots[idx].as_ref().filter(|f| f.id == id) else {
@@ -167,7 +200,7 @@ impl FlowTable {
     }
 
     pub fn add(&mut self, raw: &RawPacket<'_>, d: &Decoded<'_>) {
-        self.maintain(raw.ts_nanos);
+        self.maintain(raw.index, raw.ts_nanos);
         let Some(ip) = d.ip else { return };
         match &d.l4 {
             L4::Tcp(seg) => self.tcp(raw, d, &ip, seg),
@@ -364,7 +397,6 @@ impl FlowTable {
             self.slots.len() - 1
         };
         self.map.insert(key, idx);
-        self.stats.peak_live_flows = self.stats.peak_live_flows.max(self.map.len() as u64);
         idx
     }
 }

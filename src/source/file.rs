@@ -6,8 +6,9 @@ use std::path::Path;
 
 use super::pcap::{MAGIC_MICRO, MAGIC_MODIFIED, MAGIC_NANO, PcapReader, Step};
 use super::pcapng::PcapngReader;
-use super::reader::ByteReader;
+use super::reader::{ByteReader, ChunkSource, READ_CHUNK, ReadChunks, read_full};
 use super::{CutShort, InterfaceInfo, RawPacket, SourceError};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -18,87 +19,69 @@ pub enum FileFormat {
     Live,
 }
 
-/// The file, with the magic number already taken put back in front; read on this thread, or
-/// on a reader thread of its own (see [`ReadAhead`]).
-type Src = Box<dyn Read + Send>;
-
-/// Files at least this large are read ahead on a second thread when the machine has one.
+/// Files at least this large are read ahead on a thread of its own when the machine has a
+/// second core.
 const READ_AHEAD_MIN_BYTES: u64 = 16 << 20;
-/// Bytes per chunk handed from the reader thread.
-const READ_AHEAD_CHUNK: usize = 1 << 20;
-/// Chunks in flight between the threads (bounded: memory stays flat).
+/// Chunks in flight between the reader thread and each consumer (bounded: memory stays flat).
 const READ_AHEAD_DEPTH: usize = 4;
 
-/// Reads a file on a thread of its own, so the kernel's copy and page-cache work run on the
-/// second core while this one decodes. The bytes are the same, in the same order, so the
-/// analysis cannot differ (tests/read_ahead.rs compares the reports). `LBCHECK_READ_AHEAD`
-/// = never | always overrides the size rule (tests, and measuring it).
-struct ReadAhead {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
-    pos: usize,
+/// Reads the file on a thread of its own and hands every chunk to each of its consumers, so
+/// the kernel's copy and page-cache work run on another core, and several analysis threads can
+/// walk the same bytes without reading the file twice. The bytes are the same, in the same
+/// order, so the analysis cannot differ (tests/read_ahead.rs compares the reports).
+struct Broadcast {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Arc<Vec<u8>>>>,
 }
 
-impl ReadAhead {
-    fn start(mut inner: impl Read + Send + 'static) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_DEPTH);
+impl Broadcast {
+    fn start(mut inner: impl Read + Send + 'static, consumers: usize) -> Vec<Self> {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..consumers)
+            .map(|_| std::sync::mpsc::sync_channel(READ_AHEAD_DEPTH))
+            .unzip();
         std::thread::spawn(move || {
             loop {
-                let mut chunk = vec![0u8; READ_AHEAD_CHUNK];
-                let mut got = 0;
-                let result = loop {
-                    match inner.read(&mut chunk[got..]) {
-                        Ok(0) => break Ok(()),
-                        Ok(n) => {
-                            got += n;
-                            if got == chunk.len() {
-                                break Ok(());
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
+                let mut chunk = vec![0u8; READ_CHUNK];
+                let result = read_full(&mut inner, &mut chunk);
+                let last = !matches!(result, Ok(n) if n > 0);
+                let message = result.map(|n| {
+                    chunk.truncate(n);
+                    Arc::new(chunk)
+                });
+                let mut listening = 0;
+                for tx in &txs {
+                    // io::Error is not Clone: each consumer gets its own copy of the error.
+                    let copy = match &message {
+                        Ok(c) => Ok(Arc::clone(c)),
+                        Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                    };
+                    // A consumer that went away (it stopped early) is simply not fed.
+                    if tx.send(copy).is_ok() {
+                        listening += 1;
                     }
-                };
-                chunk.truncate(got);
-                let last = got == 0 || result.is_err();
-                let message = match result {
-                    Ok(()) => Ok(chunk),
-                    Err(e) => Err(e),
-                };
-                // The receiver went away (the analysis stopped early): nothing left to do.
-                if tx.send(message).is_err() || last {
+                }
+                if last || listening == 0 {
                     return;
                 }
             }
         });
-        Self {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
+        rxs.into_iter().map(|rx| Self { rx }).collect()
+    }
+}
+
+impl ChunkSource for Broadcast {
+    fn next_chunk(&mut self, _spent: Arc<Vec<u8>>) -> std::io::Result<Option<Arc<Vec<u8>>>> {
+        match self.rx.recv() {
+            Ok(Ok(chunk)) if chunk.is_empty() => Ok(None),
+            Ok(Ok(chunk)) => Ok(Some(chunk)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(None),
         }
     }
 }
 
-impl Read for ReadAhead {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-fn read_ahead_wanted(size: u64) -> bool {
+/// Whether a file of `size` bytes is read on a thread of its own. `LBCHECK_READ_AHEAD` =
+/// never | always overrides the size rule (tests, and measuring it).
+pub fn read_ahead_wanted(size: u64) -> bool {
     match std::env::var("LBCHECK_READ_AHEAD").as_deref() {
         Ok("never") => false,
         Ok("always") => true,
@@ -110,8 +93,8 @@ fn read_ahead_wanted(size: u64) -> bool {
 }
 
 enum Inner {
-    Pcap(PcapReader<Src>),
-    Pcapng(PcapngReader<Src>),
+    Pcap(PcapReader),
+    Pcapng(PcapngReader),
 }
 
 /// An open capture file, read front to back, one packet at a time.
@@ -122,6 +105,29 @@ pub struct CaptureFile {
 
 /// Opens `path` and reads just enough to know its format.
 pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
+    let (magic, whole, size) = open_raw(path)?;
+    let src: Box<dyn ChunkSource> = if read_ahead_wanted(size) {
+        Box::new(Broadcast::start(whole, 1).remove(0))
+    } else {
+        Box::new(ReadChunks(whole))
+    };
+    from_source(path, magic, src)
+}
+
+/// Opens `path` once for `readers` readers on as many threads: one thread reads the file and
+/// every reader gets every byte (each then keeps the packets it is responsible for).
+pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFile>, SourceError> {
+    let (magic, whole, _) = open_raw(path)?;
+    // A file that is no capture drops every reader, and the reader thread stops with them.
+    Broadcast::start(whole, readers.max(1))
+        .into_iter()
+        .map(|b| from_source(path, magic, Box::new(b)))
+        .collect()
+}
+
+/// The file, its magic number, and its bytes from the start (the magic put back in front,
+/// so offsets count from the file's first byte).
+fn open_raw(path: &Path) -> Result<([u8; 4], impl Read + Send + 'static, u64), SourceError> {
     let io = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -136,13 +142,7 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
     }
     let mut file = File::open(path).map_err(io)?;
     let mut magic = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        match file.read(&mut magic[got..]).map_err(io)? {
-            0 => break,
-            n => got += n,
-        }
-    }
+    let got = read_full(&mut file, &mut magic).map_err(io)?;
     if got == 0 {
         return Err(not(
             "empty file (0 bytes): not a pcap or pcapng capture".into()
@@ -153,13 +153,14 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
             "only {got} bytes long: too short to be a capture"
         )));
     }
-    // Offsets count from the file start, so the reader starts over the bytes already taken.
-    let whole = std::io::Cursor::new(magic).chain(file);
-    let src: Src = if read_ahead_wanted(meta.len()) {
-        Box::new(ReadAhead::start(whole))
-    } else {
-        Box::new(whole)
-    };
+    Ok((magic, std::io::Cursor::new(magic).chain(file), meta.len()))
+}
+
+fn from_source(
+    path: &Path,
+    magic: [u8; 4],
+    src: Box<dyn ChunkSource>,
+) -> Result<CaptureFile, SourceError> {
     let reader = ByteReader::new(src);
     let le = u32::from_le_bytes(magic);
     let be = u32::from_be_bytes(magic);
@@ -169,7 +170,10 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
     } else if pcap_magic(le) || pcap_magic(be) {
         Inner::Pcap(PcapReader::open(path, reader)?)
     } else {
-        return Err(not(describe_non_capture(magic)));
+        return Err(SourceError::NotACapture {
+            path: path.to_path_buf(),
+            what: describe_non_capture(magic),
+        });
     };
     Ok(CaptureFile {
         inner,

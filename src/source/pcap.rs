@@ -4,7 +4,6 @@
 //! Own code rather than a crate: the format is 40 lines of structure, and owning it lets every
 //! error carry the byte offset and packet number a user needs to open the file elsewhere.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::reader::{ByteReader, Endian, Fill};
@@ -33,9 +32,9 @@ const MAX_ANY_CAPLEN: u32 = 16 << 20;
 const LINK_TYPE_RESERVED_BITS: u32 = 0x03ff_0000;
 const LINK_TYPE_MASK: u32 = 0x0000_ffff;
 
-pub(super) struct PcapReader<R> {
+pub(super) struct PcapReader {
     path: PathBuf,
-    r: ByteReader<R>,
+    r: ByteReader,
     endian: Endian,
     nanos: bool,
     record_header_len: usize,
@@ -51,8 +50,8 @@ pub(super) enum Step<'a> {
     Cut(CutShort),
 }
 
-impl<R: Read> PcapReader<R> {
-    pub(super) fn open(path: &Path, mut r: ByteReader<R>) -> Result<Self, SourceError> {
+impl PcapReader {
+    pub(super) fn open(path: &Path, mut r: ByteReader) -> Result<Self, SourceError> {
         let corrupt = |what: String| SourceError::Corrupt {
             path: path.to_path_buf(),
             offset: 0,

@@ -4,7 +4,6 @@
 //!
 //! Own code for the same reason as `pcap.rs`: errors that name the byte offset and block.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::pcap::Step;
@@ -42,9 +41,9 @@ struct Interface {
     offset_secs: i64,
 }
 
-pub(super) struct PcapngReader<R> {
+pub(super) struct PcapngReader {
     path: PathBuf,
-    r: ByteReader<R>,
+    r: ByteReader,
     endian: Endian,
     section: Vec<Interface>,
     buf: Vec<u8>,
@@ -52,8 +51,8 @@ pub(super) struct PcapngReader<R> {
     pub(super) interfaces: Vec<InterfaceInfo>,
 }
 
-impl<R: Read> PcapngReader<R> {
-    pub(super) fn open(path: &Path, r: ByteReader<R>) -> Self {
+impl PcapngReader {
+    pub(super) fn open(path: &Path, r: ByteReader) -> Self {
         Self {
             path: path.to_path_buf(),
             r,
@@ -319,8 +318,8 @@ impl<R: Read> PcapngReader<R> {
 }
 
 /// The rest of a block (body and trailing length), or where the file was cut inside it.
-fn take_block<'r, R: Read>(
-    r: &'r mut ByteReader<R>,
+fn take_block<'r>(
+    r: &'r mut ByteReader,
     path: &Path,
     rest: usize,
     start: u64,

@@ -1,11 +1,17 @@
 //! A buffered reader that knows its byte offset and tells "clean end of file" apart from "the
 //! file stopped in the middle of what I was reading" (a cut capture).
+//!
+//! The file arrives in large chunks (see [`ChunkSource`]); a record inside one chunk is handed
+//! out as a slice of it, so its bytes are copied once (kernel to chunk) and never again. Only a
+//! record that straddles two chunks is gathered into a small side buffer. Chunks are shared
+//! (`Arc`), so several readers on several threads can walk the same bytes (see `file.rs`).
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Bytes asked of the kernel per read: large enough that syscalls are rare, small enough to
 /// stay in cache.
-const READ_CHUNK: usize = 1 << 20;
+pub(super) const READ_CHUNK: usize = 1 << 20;
 
 /// How a request for `n` bytes ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,25 +24,61 @@ pub(super) enum Fill {
     Partial(usize),
 }
 
-/// Reads the file in large chunks into one buffer and hands out slices of it, so a record's
-/// bytes are copied once (kernel to buffer), not again into a per-record buffer. A slice lives
-/// until the next call.
-pub(super) struct ByteReader<R> {
-    inner: R,
-    buf: Vec<u8>,
+/// Where the chunks come from: this thread's reads, or a reader thread (`file.rs`).
+pub(super) trait ChunkSource: Send {
+    /// The next chunk of the file (`None` at its end). `spent` is the chunk the caller is done
+    /// with, for reuse when nobody else holds it.
+    fn next_chunk(&mut self, spent: Arc<Vec<u8>>) -> io::Result<Option<Arc<Vec<u8>>>>;
+}
+
+/// Chunks read on the calling thread.
+pub(super) struct ReadChunks<R>(pub(super) R);
+
+impl<R: Read + Send> ChunkSource for ReadChunks<R> {
+    fn next_chunk(&mut self, mut spent: Arc<Vec<u8>>) -> io::Result<Option<Arc<Vec<u8>>>> {
+        // Reuse the buffer when the reader let go of it (it always has, on one thread).
+        if Arc::get_mut(&mut spent).is_none() {
+            spent = Arc::new(Vec::new());
+        }
+        let buf = Arc::get_mut(&mut spent).expect("just made unique");
+        buf.resize(READ_CHUNK, 0);
+        let got = read_full(&mut self.0, buf)?;
+        buf.truncate(got);
+        Ok((got > 0).then_some(spent))
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+pub(super) struct ByteReader {
+    src: Box<dyn ChunkSource>,
+    chunk: Arc<Vec<u8>>,
     pos: usize,
-    end: usize,
+    /// A record that straddles chunks, gathered.
+    carry: Vec<u8>,
     offset: u64,
     eof: bool,
 }
 
-impl<R: Read> ByteReader<R> {
-    pub(super) fn new(inner: R) -> Self {
+impl ByteReader {
+    pub(super) fn new(src: Box<dyn ChunkSource>) -> Self {
         Self {
-            inner,
-            buf: Vec::new(),
+            src,
+            chunk: Arc::new(Vec::new()),
             pos: 0,
-            end: 0,
+            carry: Vec::new(),
             offset: 0,
             eof: false,
         }
@@ -47,42 +89,49 @@ impl<R: Read> ByteReader<R> {
         self.offset
     }
 
-    /// Makes `n` bytes available at `pos` unless the file ends first; returns how many are.
-    fn ensure(&mut self, n: usize) -> io::Result<usize> {
-        while self.end - self.pos < n && !self.eof {
-            if self.pos > 0 {
-                // Move the unread tail (part of one record) to the front.
-                self.buf.copy_within(self.pos..self.end, 0);
-                self.end -= self.pos;
-                self.pos = 0;
-            }
-            let want = self.end + n.max(READ_CHUNK);
-            if self.buf.len() < want {
-                self.buf.resize(want, 0);
-            }
-            match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(got) => self.end += got,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    /// Moves to the next non-empty chunk; false at the end of the file.
+    fn advance(&mut self) -> io::Result<bool> {
+        while !self.eof {
+            let spent = std::mem::take(&mut self.chunk);
+            self.pos = 0;
+            match self.src.next_chunk(spent)? {
+                Some(c) if c.is_empty() => {}
+                Some(c) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                    return Ok(true);
+                }
+                None => self.eof = true,
             }
         }
-        Ok(self.end - self.pos)
+        Ok(false)
     }
 
     /// The next `n` bytes, or how the file ended before them.
     pub(super) fn take(&mut self, n: usize) -> io::Result<(Fill, &[u8])> {
-        let avail = self.ensure(n)?;
-        let got = avail.min(n);
-        let start = self.pos;
-        self.pos += got;
+        if self.chunk.len() - self.pos >= n {
+            let start = self.pos;
+            self.pos += n;
+            self.offset += n as u64;
+            return Ok((Fill::Full, &self.chunk[start..start + n]));
+        }
+        // The record straddles chunks (or the file ends inside it): gather it.
+        self.carry.clear();
+        self.carry.extend_from_slice(&self.chunk[self.pos..]);
+        self.pos = self.chunk.len();
+        while self.carry.len() < n && self.advance()? {
+            let want = (n - self.carry.len()).min(self.chunk.len());
+            self.carry.extend_from_slice(&self.chunk[..want]);
+            self.pos = want;
+        }
+        let got = self.carry.len();
         self.offset += got as u64;
         let fill = match got {
             g if g == n => Fill::Full,
             0 => Fill::Eof,
             g => Fill::Partial(g),
         };
-        Ok((fill, &self.buf[start..start + got]))
+        Ok((fill, &self.carry[..got]))
     }
 
     /// Reads exactly `buf.len()` bytes unless the file ends first (small fixed headers).
@@ -115,5 +164,58 @@ impl Endian {
             Self::Little => u32::from_le_bytes(a),
             Self::Big => u32::from_be_bytes(a),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out the given chunks, as a reader thread would.
+    struct Fixed(std::collections::VecDeque<Vec<u8>>);
+
+    impl ChunkSource for Fixed {
+        fn next_chunk(&mut self, _: Arc<Vec<u8>>) -> io::Result<Option<Arc<Vec<u8>>>> {
+            Ok(self.0.pop_front().map(Arc::new))
+        }
+    }
+
+    fn reader(chunks: &[&[u8]]) -> ByteReader {
+        ByteReader::new(Box::new(Fixed(chunks.iter().map(|c| c.to_vec()).collect())))
+    }
+
+    #[test]
+    fn records_across_chunk_boundaries_and_empty_chunks_come_out_whole() {
+        let mut r = reader(&[b"abc", b"", b"defg", b"h", b"ij"]);
+        assert_eq!(r.take(2).unwrap(), (Fill::Full, &b"ab"[..]));
+        assert_eq!(r.take(5).unwrap(), (Fill::Full, &b"cdefg"[..]));
+        assert_eq!(r.offset(), 7);
+        assert_eq!(r.take(1).unwrap(), (Fill::Full, &b"h"[..]));
+        assert_eq!(r.take(4).unwrap(), (Fill::Partial(2), &b"ij"[..]));
+        assert_eq!(r.take(4).unwrap(), (Fill::Eof, &b""[..]));
+        assert_eq!(r.offset(), 10);
+    }
+
+    #[test]
+    fn a_record_larger_than_several_chunks() {
+        let mut r = reader(&[b"ab", b"cd", b"ef", b"gh"]);
+        assert_eq!(r.take(7).unwrap(), (Fill::Full, &b"abcdefg"[..]));
+        assert_eq!(r.take(1).unwrap(), (Fill::Full, &b"h"[..]));
+        assert_eq!(r.take(1).unwrap().0, Fill::Eof);
+    }
+
+    #[test]
+    fn read_chunks_reads_the_whole_stream() {
+        let data: Vec<u8> = (0..3 * READ_CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        let mut r = ByteReader::new(Box::new(ReadChunks(std::io::Cursor::new(data.clone()))));
+        let mut back = Vec::new();
+        loop {
+            let (fill, bytes) = r.take(4093).unwrap();
+            back.extend_from_slice(bytes);
+            if fill != Fill::Full {
+                break;
+            }
+        }
+        assert_eq!(back, data);
     }
 }

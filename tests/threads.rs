@@ -1,0 +1,142 @@
+//! Splitting a file's flows across threads changes nothing but speed: every thread reads every
+//! packet and keeps the flows that hash to it, and the parts are merged back into the same
+//! report (flow ids, counters, the peak of open flows, findings, verdicts, exit code).
+//! `LBCHECK_THREADS` forces the split on files of any size.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[allow(dead_code, clippy::all, clippy::pedantic)]
+#[path = "../examples/make_bench_capture.rs"]
+mod bench_capture;
+
+fn run(threads: usize, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LBCHECK_THREADS", threads.to_string())
+        .args(args)
+        .output()
+        .unwrap();
+    (o.status.code(), o.stdout, o.stderr)
+}
+
+fn assert_same(args: &[&str], threads: &[usize]) {
+    let single = run(1, args);
+    assert!(
+        !single.1.is_empty() || !single.2.is_empty(),
+        "{args:?}: no output at all"
+    );
+    for &n in threads {
+        let split = run(n, args);
+        assert_eq!(single.0, split.0, "{args:?}: exit code with {n} threads");
+        if single.1 != split.1 {
+            let (a, b) = (
+                String::from_utf8_lossy(&single.1),
+                String::from_utf8_lossy(&split.1),
+            );
+            let at = a
+                .bytes()
+                .zip(b.bytes())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            let from = at.saturating_sub(200);
+            panic!(
+                "{args:?}: stdout differs with {n} threads at byte {at}:\n  one: {}\n  {n}:   {}",
+                &a[from..(at + 200).min(a.len())],
+                &b[from..(at + 200).min(b.len())]
+            );
+        }
+        assert_eq!(single.2, split.2, "{args:?}: stderr with {n} threads");
+    }
+}
+
+fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            captures_under(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+        {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_bundled_and_shared_capture_gives_the_same_report_on_two_and_three_threads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    captures_under(&root.join("testdata"), &mut files);
+    let bundled = files.len();
+    assert!(bundled > 100, "testdata/ holds {bundled} captures");
+    // Captures from other projects, when the workplace has them (not in the repository).
+    captures_under(&root.join("../shared/captures"), &mut files);
+    files.sort();
+    for f in &files {
+        let f = f.to_str().unwrap();
+        assert_same(&["pcap", "--format", "json", f], &[2, 3]);
+    }
+}
+
+#[test]
+fn several_files_and_the_text_report_are_the_same_on_two_threads() {
+    for scenario in ["snat-proxy-v2", "transparent", "asymmetric-leak"] {
+        let files: Vec<String> = ["client", "lb", "backend"]
+            .iter()
+            .map(|side| format!("testdata/lab/{scenario}/{side}.pcap"))
+            .filter(|p| Path::new(env!("CARGO_MANIFEST_DIR")).join(p).exists())
+            .collect();
+        assert!(files.len() >= 2, "{scenario}: {files:?}");
+        let mut args = vec!["pcap", "--color", "never", "-v"];
+        args.extend(files.iter().map(String::as_str));
+        assert_same(&args, &[2]);
+    }
+}
+
+/// A generated capture large enough for the threads' clocks to matter: hundreds of
+/// interleaved flows (PROXY v1/v2, XFF, TLS, health checks, IPv6, UDP), spread over enough
+/// capture time that closed flows are handed out while others are still open.
+#[test]
+fn a_generated_capture_of_hundreds_of_flows_gives_the_same_report_on_two_and_four_threads() {
+    for (format, ext) in [
+        (bench_capture::Format::Pcap, "pcap"),
+        (bench_capture::Format::Pcapng, "pcapng"),
+    ] {
+        let out =
+            std::env::temp_dir().join(format!("lbcheck-threads-{}.{ext}", std::process::id()));
+        let args = bench_capture::Args {
+            size: 10 << 20,
+            format,
+            seed: 7,
+            out: out.clone(),
+            kind: bench_capture::Kind::Mixed,
+            flows: 0,
+            live: 200,
+            gap_scale: 400,
+        };
+        let (_, packets, flows) = bench_capture::generate(&args).unwrap();
+        assert!(
+            packets > 10_000 && flows > 500,
+            "{packets} packets, {flows} flows"
+        );
+        let path = out.to_str().unwrap();
+        assert_same(&["pcap", "--format", "json", path], &[2, 4]);
+        assert_same(&["pcap", "--color", "never", "--flows", path], &[2]);
+        // The closed flows were handed out on the way (the clocks mattered): far fewer were
+        // open at once than the file holds.
+        let (_, json, _) = run(2, &["pcap", "--format", "json", path]);
+        let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let stats = &report["stats"];
+        let (peak, total) = (
+            stats["peak_live_flows"].as_u64().unwrap(),
+            stats["flows"].as_u64().unwrap(),
+        );
+        assert!(peak * 2 < total, "peak {peak} of {total} flows");
+        std::fs::remove_file(&out).ok();
+    }
+}
