@@ -1,12 +1,14 @@
-//! Reading ahead on a second thread changes nothing but speed: the same bytes reach the
-//! parser in the same order, so reports, errors and exit codes are identical.
+//! How the file is read changes nothing but speed: read(2) on the analysing thread, on a
+//! reader thread of its own, or through a memory map, the same bytes reach the parser in the
+//! same order, so reports, errors and exit codes are identical.
 
 use std::process::Command;
 
-fn run(mode: &str, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+fn run((ahead, map): (&str, &str), args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
     let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("LBCHECK_READ_AHEAD", mode)
+        .env("LBCHECK_READ_AHEAD", ahead)
+        .env("LBCHECK_MMAP", map)
         .args(args)
         .output()
         .unwrap();
@@ -14,7 +16,7 @@ fn run(mode: &str, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
 }
 
 #[test]
-fn read_ahead_thread_gives_the_same_reports_errors_and_exit_codes() {
+fn reader_thread_and_memory_map_give_the_same_reports_errors_and_exit_codes() {
     let cases: &[&[&str]] = &[
         &[
             "pcap",
@@ -49,11 +51,13 @@ fn read_ahead_thread_gives_the_same_reports_errors_and_exit_codes() {
         ],
     ];
     for args in cases {
-        let single = run("never", args);
-        let threaded = run("always", args);
-        assert_eq!(single.0, threaded.0, "{args:?}: exit code");
-        assert_eq!(single.1, threaded.1, "{args:?}: stdout");
-        assert_eq!(single.2, threaded.2, "{args:?}: stderr");
+        let single = run(("never", "never"), args);
+        for mode in [("always", "never"), ("never", "always")] {
+            let other = run(mode, args);
+            assert_eq!(single.0, other.0, "{args:?} {mode:?}: exit code");
+            assert_eq!(single.1, other.1, "{args:?} {mode:?}: stdout");
+            assert_eq!(single.2, other.2, "{args:?} {mode:?}: stderr");
+        }
         assert!(
             !single.1.is_empty() || !single.2.is_empty(),
             "{args:?}: no output at all"

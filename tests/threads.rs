@@ -11,9 +11,15 @@ use std::process::Command;
 mod bench_capture;
 
 fn run(threads: usize, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+    run_with(threads, "auto", args)
+}
+
+/// `map`: `LBCHECK_MMAP` (small files are read, not mapped, unless it says `always`).
+fn run_with(threads: usize, map: &str, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
     let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("LBCHECK_THREADS", threads.to_string())
+        .env("LBCHECK_MMAP", map)
         .args(args)
         .output()
         .unwrap();
@@ -21,13 +27,17 @@ fn run(threads: usize, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
 }
 
 fn assert_same(args: &[&str], threads: &[usize]) {
+    assert_same_with(args, threads, "auto");
+}
+
+fn assert_same_with(args: &[&str], threads: &[usize], map: &str) {
     let single = run(1, args);
     assert!(
         !single.1.is_empty() || !single.2.is_empty(),
         "{args:?}: no output at all"
     );
     for &n in threads {
-        let split = run(n, args);
+        let split = run_with(n, map, args);
         assert_eq!(single.0, split.0, "{args:?}: exit code with {n} threads");
         if single.1 != split.1 {
             let (a, b) = (
@@ -126,6 +136,8 @@ fn a_generated_capture_of_hundreds_of_flows_gives_the_same_report_on_two_and_fou
         );
         let path = out.to_str().unwrap();
         assert_same(&["pcap", "--format", "json", path], &[2, 4]);
+        // Each thread through a memory map of its own, as large files are read.
+        assert_same_with(&["pcap", "--format", "json", path], &[2], "always");
         assert_same(&["pcap", "--color", "never", "--flows", path], &[2]);
         // The closed flows were handed out on the way (the clocks mattered): far fewer were
         // open at once than the file holds.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::pcap::{MAGIC_MICRO, MAGIC_MODIFIED, MAGIC_NANO, PcapReader, Step};
 use super::pcapng::PcapngReader;
-use super::reader::{ByteReader, ChunkSource, READ_CHUNK, ReadChunks, read_full};
+use super::reader::{ByteReader, Chunk, ChunkSource, READ_CHUNK, ReadChunks, read_full};
 use super::{CutShort, InterfaceInfo, RawPacket, SourceError};
 use std::sync::Arc;
 
@@ -69,10 +69,10 @@ impl Broadcast {
 }
 
 impl ChunkSource for Broadcast {
-    fn next_chunk(&mut self, _spent: Arc<Vec<u8>>) -> std::io::Result<Option<Arc<Vec<u8>>>> {
+    fn next_chunk(&mut self, _spent: Chunk) -> std::io::Result<Option<Chunk>> {
         match self.rx.recv() {
             Ok(Ok(chunk)) if chunk.is_empty() => Ok(None),
-            Ok(Ok(chunk)) => Ok(Some(chunk)),
+            Ok(Ok(chunk)) => Ok(Some(Chunk::Owned(chunk))),
             Ok(Err(e)) => Err(e),
             Err(_) => Ok(None),
         }
@@ -105,29 +105,47 @@ pub struct CaptureFile {
 
 /// Opens `path` and reads just enough to know its format.
 pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
-    let (magic, whole, size) = open_raw(path)?;
-    let src: Box<dyn ChunkSource> = if read_ahead_wanted(size) {
-        Box::new(Broadcast::start(whole, 1).remove(0))
-    } else {
-        Box::new(ReadChunks(whole))
-    };
-    from_source(path, magic, src)
+    let mut one = open_capture_shared(path, 1)?;
+    Ok(one.remove(0))
 }
 
-/// Opens `path` once for `readers` readers on as many threads: one thread reads the file and
-/// every reader gets every byte (each then keeps the packets it is responsible for).
+/// Opens `path` for `readers` readers on as many threads, each of which gets every byte (and
+/// then keeps the packets it is responsible for). A large regular file is memory-mapped, once
+/// per reader (see `mapped.rs`); otherwise one thread reads the file and shares its chunks, or,
+/// for one reader of a small file, the reader reads it itself.
 pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFile>, SourceError> {
-    let (magic, whole, _) = open_raw(path)?;
-    // A file that is no capture drops every reader, and the reader thread stops with them.
-    Broadcast::start(whole, readers.max(1))
+    let readers = readers.max(1);
+    let (magic, file, size) = open_raw(path)?;
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let sources: Vec<Box<dyn ChunkSource>> = if super::mapped::wanted(&file, size) {
+        (0..readers)
+            .map(|_| super::mapped::MappedChunks::new(&file).map(|m| Box::new(m) as _))
+            .collect::<std::io::Result<_>>()
+            .map_err(io)?
+    } else {
+        // Offsets count from the file start: the magic number goes back in front.
+        let whole = std::io::Cursor::new(magic).chain(file);
+        if readers == 1 && !read_ahead_wanted(size) {
+            vec![Box::new(ReadChunks(whole))]
+        } else {
+            Broadcast::start(whole, readers)
+                .into_iter()
+                .map(|b| Box::new(b) as _)
+                .collect()
+        }
+    };
+    // A file that is no capture drops every reader (and a reader thread stops with them).
+    sources
         .into_iter()
-        .map(|b| from_source(path, magic, Box::new(b)))
+        .map(|src| from_source(path, magic, src))
         .collect()
 }
 
-/// The file, its magic number, and its bytes from the start (the magic put back in front,
-/// so offsets count from the file's first byte).
-fn open_raw(path: &Path) -> Result<([u8; 4], impl Read + Send + 'static, u64), SourceError> {
+/// The file, its magic number (read), and its size.
+fn open_raw(path: &Path) -> Result<([u8; 4], File, u64), SourceError> {
     let io = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -153,7 +171,7 @@ fn open_raw(path: &Path) -> Result<([u8; 4], impl Read + Send + 'static, u64), S
             "only {got} bytes long: too short to be a capture"
         )));
     }
-    Ok((magic, std::io::Cursor::new(magic).chain(file), meta.len()))
+    Ok((magic, file, meta.len()))
 }
 
 fn from_source(

@@ -7,6 +7,7 @@ pub mod file;
 pub mod link_type;
 #[cfg(target_os = "linux")]
 pub mod live;
+mod mapped;
 mod pcap;
 mod pcapng;
 mod reader;

@@ -24,27 +24,52 @@ pub(super) enum Fill {
     Partial(usize),
 }
 
-/// Where the chunks come from: this thread's reads, or a reader thread (`file.rs`).
+/// A piece of the file: bytes read into memory (shared between threads), or a range of a
+/// memory map of it (`mapped.rs`).
+#[derive(Clone)]
+pub(super) enum Chunk {
+    Owned(Arc<Vec<u8>>),
+    Mapped(Arc<memmap2::Mmap>, std::ops::Range<usize>),
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Self::Owned(Arc::default())
+    }
+}
+
+impl Chunk {
+    pub(super) fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Owned(v) => v,
+            Self::Mapped(map, range) => &map[range.clone()],
+        }
+    }
+}
+
+/// Where the chunks come from: this thread's reads, a reader thread (`file.rs`), or a memory
+/// map (`mapped.rs`).
 pub(super) trait ChunkSource: Send {
     /// The next chunk of the file (`None` at its end). `spent` is the chunk the caller is done
     /// with, for reuse when nobody else holds it.
-    fn next_chunk(&mut self, spent: Arc<Vec<u8>>) -> io::Result<Option<Arc<Vec<u8>>>>;
+    fn next_chunk(&mut self, spent: Chunk) -> io::Result<Option<Chunk>>;
 }
 
 /// Chunks read on the calling thread.
 pub(super) struct ReadChunks<R>(pub(super) R);
 
 impl<R: Read + Send> ChunkSource for ReadChunks<R> {
-    fn next_chunk(&mut self, mut spent: Arc<Vec<u8>>) -> io::Result<Option<Arc<Vec<u8>>>> {
+    fn next_chunk(&mut self, spent: Chunk) -> io::Result<Option<Chunk>> {
         // Reuse the buffer when the reader let go of it (it always has, on one thread).
-        if Arc::get_mut(&mut spent).is_none() {
-            spent = Arc::new(Vec::new());
-        }
-        let buf = Arc::get_mut(&mut spent).expect("just made unique");
-        buf.resize(READ_CHUNK, 0);
-        let got = read_full(&mut self.0, buf)?;
-        buf.truncate(got);
-        Ok((got > 0).then_some(spent))
+        let mut buf = match spent {
+            Chunk::Owned(v) if Arc::strong_count(&v) == 1 => v,
+            _ => Arc::new(Vec::new()),
+        };
+        let bytes = Arc::get_mut(&mut buf).expect("unique: checked or just made");
+        bytes.resize(READ_CHUNK, 0);
+        let got = read_full(&mut self.0, bytes)?;
+        bytes.truncate(got);
+        Ok((got > 0).then_some(Chunk::Owned(buf)))
     }
 }
 
@@ -64,7 +89,7 @@ pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> 
 
 pub(super) struct ByteReader {
     src: Box<dyn ChunkSource>,
-    chunk: Arc<Vec<u8>>,
+    chunk: Chunk,
     pos: usize,
     /// A record that straddles chunks, gathered.
     carry: Vec<u8>,
@@ -76,7 +101,7 @@ impl ByteReader {
     pub(super) fn new(src: Box<dyn ChunkSource>) -> Self {
         Self {
             src,
-            chunk: Arc::new(Vec::new()),
+            chunk: Chunk::default(),
             pos: 0,
             carry: Vec::new(),
             offset: 0,
@@ -95,7 +120,7 @@ impl ByteReader {
             let spent = std::mem::take(&mut self.chunk);
             self.pos = 0;
             match self.src.next_chunk(spent)? {
-                Some(c) if c.is_empty() => {}
+                Some(c) if c.bytes().is_empty() => {}
                 Some(c) => {
                     self.chunk = c;
                     self.pos = 0;
@@ -109,19 +134,21 @@ impl ByteReader {
 
     /// The next `n` bytes, or how the file ended before them.
     pub(super) fn take(&mut self, n: usize) -> io::Result<(Fill, &[u8])> {
-        if self.chunk.len() - self.pos >= n {
+        if self.chunk.bytes().len() - self.pos >= n {
             let start = self.pos;
             self.pos += n;
             self.offset += n as u64;
-            return Ok((Fill::Full, &self.chunk[start..start + n]));
+            return Ok((Fill::Full, &self.chunk.bytes()[start..start + n]));
         }
         // The record straddles chunks (or the file ends inside it): gather it.
         self.carry.clear();
-        self.carry.extend_from_slice(&self.chunk[self.pos..]);
-        self.pos = self.chunk.len();
+        self.carry
+            .extend_from_slice(&self.chunk.bytes()[self.pos..]);
+        self.pos = self.chunk.bytes().len();
         while self.carry.len() < n && self.advance()? {
-            let want = (n - self.carry.len()).min(self.chunk.len());
-            self.carry.extend_from_slice(&self.chunk[..want]);
+            let bytes = self.chunk.bytes();
+            let want = (n - self.carry.len()).min(bytes.len());
+            self.carry.extend_from_slice(&bytes[..want]);
             self.pos = want;
         }
         let got = self.carry.len();
@@ -175,8 +202,8 @@ mod tests {
     struct Fixed(std::collections::VecDeque<Vec<u8>>);
 
     impl ChunkSource for Fixed {
-        fn next_chunk(&mut self, _: Arc<Vec<u8>>) -> io::Result<Option<Arc<Vec<u8>>>> {
-            Ok(self.0.pop_front().map(Arc::new))
+        fn next_chunk(&mut self, _: Chunk) -> io::Result<Option<Chunk>> {
+            Ok(self.0.pop_front().map(|c| Chunk::Owned(Arc::new(c))))
         }
     }
 
