@@ -5,6 +5,8 @@
 //! count), and when more than `max_live` flows are open the longest idle are evicted (counted,
 //! and said in the report). The caller turns handed-out flows into summaries and drops them.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use rustc_hash::FxHashMap;
@@ -47,8 +49,10 @@ pub struct FlowTable {
     map: FxHashMap<FlowKey, usize>,
     slots: Vec<Option<Box<Flow>>>,
     free: Vec<usize>,
-    /// Slots (with the id they held) whose flow has closed, waiting out the linger.
-    closing: Vec<(usize, u32)>,
+    /// Flows that have closed, waiting out the linger: (a time at or before their last packet,
+    /// slot, id), earliest first. A flow that got packets since is put back with its new time,
+    /// so a tick looks only at flows whose linger may be over, not at every closed flow.
+    closing: BinaryHeap<Reverse<(i64, usize, u32)>>,
     finished: Vec<Flow>,
     max_live: usize,
     /// Open flows at each maintenance tick, when the caller merges tables (see `keep_samples`).
@@ -71,7 +75,7 @@ impl FlowTable {
             map: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            closing: Vec::new(),
+            closing: BinaryHeap::new(),
             finished: Vec::new(),
             max_live: max_live.max(16),
             live_samples: None,
@@ -169,19 +173,22 @@ impl FlowTable {
         if let Some(samples) = &mut self.live_samples {
             samples.push(u32::try_from(live).unwrap_or(u32::MAX));
         }
-        let mut closing = std::mem::take(&mut self.closing);
-        closing.retain(|&(idx, id)| {
+        while let Some(&Reverse((since, idx, id))) = self.closing.peek() {
+            if now.saturating_sub(since) < CLOSE_LINGER_NS {
+                break;
+            }
+            self.closing.pop();
+            // The slot may hold another flow by now (this one was evicted or reused).
             let Some(f) = self.slots[idx].as_ref().filter(|f| f.id == id) else {
-                return false;
+                continue;
             };
             if now.saturating_sub(f.last_ts) >= CLOSE_LINGER_NS {
                 self.retire(idx);
-                false
             } else {
-                true
+                let last = f.last_ts;
+                self.closing.push(Reverse((last, idx, id)));
             }
-        });
-        self.closing = closing;
+        }
         if self.map.len() > self.max_live {
             let target = self.max_live * 3 / 4;
             let mut by_age: Vec<(i64, usize)> = self
@@ -294,7 +301,8 @@ impl FlowTable {
         }
         if !was_closed && is_closed(&flow.tcp) {
             let id = flow.id;
-            self.closing.push((idx, id));
+            let last = flow.last_ts;
+            self.closing.push(Reverse((last, idx, id)));
         }
     }
 
