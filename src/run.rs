@@ -36,8 +36,18 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             let t0 = std::time::Instant::now();
             let analysis = crate::analyze::analyze(&config)?;
             let t1 = std::time::Instant::now();
+            let m1 = if timing {
+                memory_figures()
+            } else {
+                String::new()
+            };
             let report = crate::report::build(analysis, &config);
             let t2 = std::time::Instant::now();
+            let m2 = if timing {
+                memory_figures()
+            } else {
+                String::new()
+            };
             let code = emit(&report, &config)?;
             let t3 = std::time::Instant::now();
             // The process ends here: freeing tens of thousands of flow summaries one by one
@@ -45,10 +55,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
             std::mem::forget(report);
             if timing {
                 eprintln!(
-                    "lbcheck: timing: read+decode+flows {:?}, checks {:?}, output {:?}",
+                    "lbcheck: timing: read+decode+flows {:?} ({m1}), checks {:?} ({m2}), output {:?} ({})",
                     t1 - t0,
                     t2 - t1,
-                    t3 - t2
+                    t3 - t2,
+                    memory_figures()
                 );
             }
             Ok(code)
@@ -121,4 +132,15 @@ fn one_line(e: &anyhow::Error) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// Peak and current resident memory (Linux `/proc/self/status`), for `LBCHECK_TIMING`.
+fn memory_figures() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -17,8 +17,6 @@
 //!
 //! Never panics, on any input.
 
-use std::fmt::Write as _;
-
 /// Appended when [`escape_bytes`] cuts its output.
 pub const ELLIPSIS: char = '…';
 
@@ -26,7 +24,18 @@ pub const ELLIPSIS: char = '…';
 /// escaped text; when the input goes on past that, `…` is appended (so the result holds at most
 /// `max_chars + 1` characters). An escape sequence is never split.
 pub fn escape_bytes(bytes: &[u8], max_chars: usize) -> String {
+    // Most of what comes off the wire is plain ASCII: taken in one piece, not char by char.
+    let plain = plain_prefix(bytes);
+    if plain == bytes.len() && plain <= max_chars {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = Limited::new(max_chars);
+    let head = plain.min(max_chars);
+    out.text.reserve(head + 16);
+    out.text
+        .push_str(std::str::from_utf8(&bytes[..head]).unwrap_or_default());
+    out.chars = head;
+    let bytes = &bytes[head..];
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if !out.push_char(c) {
@@ -45,11 +54,22 @@ pub fn escape_bytes(bytes: &[u8], max_chars: usize) -> String {
 /// Escapes a string that is already valid UTF-8 (for example after parsing), without length
 /// limit. Same rules as [`escape_bytes`].
 pub fn escape_str(s: &str) -> String {
+    if plain_prefix(s.as_bytes()) == s.len() {
+        return s.to_owned();
+    }
     let mut out = Limited::new(usize::MAX);
     for c in s.chars() {
         out.push_char(c);
     }
     out.text
+}
+
+/// Length of the leading run of printable ASCII other than `\` (kept as is).
+fn plain_prefix(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'\\')
+        .unwrap_or(bytes.len())
 }
 
 /// True when `c` must not reach a terminal as is.
@@ -102,7 +122,7 @@ impl Limited {
             return false;
         }
         self.chars += len;
-        let _ = write!(self.text, "{piece}");
+        self.text.push_str(piece);
         true
     }
 
@@ -115,6 +135,23 @@ impl Limited {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_taken_whole_is_cut_exactly_like_char_by_char() {
+        // The plain-ASCII fast path and the per-character path meet at every boundary.
+        assert_eq!(escape_bytes(b"abcdef", 6), "abcdef");
+        assert_eq!(escape_bytes(b"abcdef", 5), "abcde…");
+        assert_eq!(escape_bytes(b"abc\n", 4), "abc…");
+        assert_eq!(escape_bytes(b"abc\n", 5), "abc\\n");
+        assert_eq!(escape_bytes(b"abc\x1b", 7), "abc\\x1b");
+        assert_eq!(escape_bytes(b"abc\x1b", 6), "abc…");
+        assert_eq!(escape_bytes(b"ab\\c", 3), "ab…");
+        assert_eq!(escape_bytes(b"ab\\c", 5), "ab\\\\c");
+        assert_eq!(escape_bytes(b"", 0), "");
+        assert_eq!(escape_bytes(b"a", 0), "…");
+        assert_eq!(escape_str("plain"), "plain");
+        assert_eq!(escape_str("caf\u{e9}\u{202e}"), "caf\u{e9}\\u{202e}");
+    }
 
     #[test]
     fn printable_ascii_is_kept_as_is() {
