@@ -101,7 +101,8 @@ pub struct FlowReport {
     /// TTL / hop limit of the first packet each way.
     pub ttl: Ttl,
     pub tcp: Option<TcpReport>,
-    pub tunnel: Option<Tunnel>,
+    /// Boxed: rare, and flows are many.
+    pub tunnel: Option<Box<Tunnel>>,
     pub icmp_errors: Vec<IcmpReport>,
     /// client | health-check | unknown
     pub kind: &'static str,
@@ -156,7 +157,7 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
             out_of_order: t.out_of_order,
             started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
         }),
-        tunnel: f.tunnel,
+        tunnel: f.tunnel.map(Box::new),
         icmp_errors: f
             .icmp_errors
             .iter()
