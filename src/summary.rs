@@ -190,8 +190,39 @@ pub struct ClientIp {
 pub struct NextHop {
     /// The captured host: client or server.
     pub local: &'static str,
-    pub requests_via: String,
-    pub replies_via: String,
+    pub requests_via: Mac,
+    pub replies_via: Mac,
+}
+
+/// An Ethernet address, written `02:00:5e:00:53:01` (in JSON too). Kept as its six bytes: one
+/// per flow, two strings each would cost more than the summary's own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    fn text(self) -> [u8; 17] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b':'; 17];
+        for (i, b) in self.0.iter().enumerate() {
+            out[i * 3] = HEX[usize::from(b >> 4)];
+            out[i * 3 + 1] = HEX[usize::from(b & 0xf)];
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text();
+        f.write_str(std::str::from_utf8(&text).expect("hex digits and colons"))
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.text();
+        serializer.serialize_str(std::str::from_utf8(&text).expect("hex digits and colons"))
+    }
 }
 
 /// Works out which end is the captured host (its MAC is on both directions) and returns the
@@ -209,16 +240,9 @@ fn next_hop(f: &Flow) -> Option<NextHop> {
     };
     Some(NextHop {
         local,
-        requests_via: mac(req),
-        replies_via: mac(rep),
+        requests_via: Mac(req),
+        replies_via: Mac(rep),
     })
-}
-
-fn mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -231,5 +255,17 @@ impl Ttl {
     /// The usual initial TTLs: a packet still carrying one was captured where it was sent.
     pub fn is_initial(ttl: Option<u8>) -> bool {
         matches!(ttl, Some(64 | 128 | 255))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mac;
+
+    #[test]
+    fn mac_is_written_as_lowercase_hex_pairs() {
+        let m = Mac([0x02, 0x00, 0x5e, 0xab, 0xcd, 0xff]);
+        assert_eq!(m.to_string(), "02:00:5e:ab:cd:ff");
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"02:00:5e:ab:cd:ff\"");
     }
 }
