@@ -89,10 +89,9 @@ pub struct FlowReport {
     /// from the captured host's side (equal on a symmetric path).
     pub next_hop: Option<NextHop>,
     pub first_packet: u64,
-    /// Time of the first packet (epoch seconds, as a decimal string).
-    pub first_ts: String,
-    /// The same, in nanoseconds, for correlation (not in the JSON).
-    #[serde(skip)]
+    /// Time of the first packet in nanoseconds; in the JSON `first_ts`, epoch seconds as a
+    /// decimal string, made only when written (a string per flow held all along costs more).
+    #[serde(rename = "first_ts", serialize_with = "ts_decimal")]
     pub first_ts_ns: i64,
     pub last_packet: u64,
     pub packets: PerDirection,
@@ -131,7 +130,6 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         role_by: f.role_by,
         next_hop: next_hop(f),
         first_packet: f.first_packet,
-        first_ts: crate::report::model::ts_string(f.first_ts),
         first_ts_ns: f.first_ts,
         last_packet: f.last_packet,
         packets: f.packets.into(),
@@ -175,6 +173,12 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         client_ip: None,
         inspection: crate::inspect::flow::inspect_flow(f),
     }
+}
+
+// serde's `serialize_with` hands over a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn ts_decimal<S: serde::Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::report::model::ts_string(*nanos))
 }
 
 /// The client address a flow conveys, and by what.
