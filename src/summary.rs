@@ -89,10 +89,9 @@ pub struct FlowReport {
     /// from the captured host's side (equal on a symmetric path).
     pub next_hop: Option<NextHop>,
     pub first_packet: u64,
-    /// Time of the first packet (epoch seconds, as a decimal string).
-    pub first_ts: String,
-    /// The same, in nanoseconds, for correlation (not in the JSON).
-    #[serde(skip)]
+    /// Time of the first packet in nanoseconds; in the JSON `first_ts`, epoch seconds as a
+    /// decimal string, made only when written (a string per flow held all along costs more).
+    #[serde(rename = "first_ts", serialize_with = "ts_decimal")]
     pub first_ts_ns: i64,
     pub last_packet: u64,
     pub packets: PerDirection,
@@ -101,7 +100,8 @@ pub struct FlowReport {
     /// TTL / hop limit of the first packet each way.
     pub ttl: Ttl,
     pub tcp: Option<TcpReport>,
-    pub tunnel: Option<Tunnel>,
+    /// Boxed: rare, and flows are many.
+    pub tunnel: Option<Box<Tunnel>>,
     pub icmp_errors: Vec<IcmpReport>,
     /// client | health-check | unknown
     pub kind: &'static str,
@@ -130,7 +130,6 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         role_by: f.role_by,
         next_hop: next_hop(f),
         first_packet: f.first_packet,
-        first_ts: crate::report::model::ts_string(f.first_ts),
         first_ts_ns: f.first_ts,
         last_packet: f.last_packet,
         packets: f.packets.into(),
@@ -156,7 +155,7 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
             out_of_order: t.out_of_order,
             started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
         }),
-        tunnel: f.tunnel,
+        tunnel: f.tunnel.map(Box::new),
         icmp_errors: f
             .icmp_errors
             .iter()
@@ -176,6 +175,12 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
     }
 }
 
+// serde's `serialize_with` hands over a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn ts_decimal<S: serde::Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::report::model::ts_string(*nanos))
+}
+
 /// The client address a flow conveys, and by what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientIp {
@@ -189,8 +194,39 @@ pub struct ClientIp {
 pub struct NextHop {
     /// The captured host: client or server.
     pub local: &'static str,
-    pub requests_via: String,
-    pub replies_via: String,
+    pub requests_via: Mac,
+    pub replies_via: Mac,
+}
+
+/// An Ethernet address, written `02:00:5e:00:53:01` (in JSON too). Kept as its six bytes: one
+/// per flow, two strings each would cost more than the summary's own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    fn text(self) -> [u8; 17] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b':'; 17];
+        for (i, b) in self.0.iter().enumerate() {
+            out[i * 3] = HEX[usize::from(b >> 4)];
+            out[i * 3 + 1] = HEX[usize::from(b & 0xf)];
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text();
+        f.write_str(std::str::from_utf8(&text).expect("hex digits and colons"))
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.text();
+        serializer.serialize_str(std::str::from_utf8(&text).expect("hex digits and colons"))
+    }
 }
 
 /// Works out which end is the captured host (its MAC is on both directions) and returns the
@@ -208,16 +244,9 @@ fn next_hop(f: &Flow) -> Option<NextHop> {
     };
     Some(NextHop {
         local,
-        requests_via: mac(req),
-        replies_via: mac(rep),
+        requests_via: Mac(req),
+        replies_via: Mac(rep),
     })
-}
-
-fn mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -230,5 +259,17 @@ impl Ttl {
     /// The usual initial TTLs: a packet still carrying one was captured where it was sent.
     pub fn is_initial(ttl: Option<u8>) -> bool {
         matches!(ttl, Some(64 | 128 | 255))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mac;
+
+    #[test]
+    fn mac_is_written_as_lowercase_hex_pairs() {
+        let m = Mac([0x02, 0x00, 0x5e, 0xab, 0xcd, 0xff]);
+        assert_eq!(m.to_string(), "02:00:5e:ab:cd:ff");
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"02:00:5e:ab:cd:ff\"");
     }
 }

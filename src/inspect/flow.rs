@@ -11,10 +11,12 @@ use super::tls::{self, ClientHello, TlsParse};
 use super::toa::{self, Toa};
 use crate::flow::{Flow, Proto, StreamEnd, TO_CLIENT, TO_SERVER};
 
+/// Tens of thousands are kept at once: the large parts that most flows lack are boxed, so that
+/// an absent one costs a pointer (serde writes a `Box<T>` as the `T`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowInspection {
     /// The PROXY header at the start of the client's bytes (or of its first datagram).
-    pub proxy: Option<ProxyHeader>,
+    pub proxy: Option<Box<ProxyHeader>>,
     /// Whether a PROXY header could be looked for, and what was found.
     pub proxy_seen: ProxySeen,
     /// Segments the PROXY header spanned, when more than one (a v2 receiver must reject it).
@@ -23,11 +25,11 @@ pub struct FlowInspection {
     pub proxy_datagrams: Option<DatagramCount>,
     pub first_bytes: FirstBytesPair,
     pub http: Option<HttpFacts>,
-    pub tls: Option<ClientHello>,
+    pub tls: Option<Box<ClientHello>>,
     /// TCP option 254 (TOA) on a handshake packet.
-    pub toa: Option<ToaSeen>,
+    pub toa: Option<Box<ToaSeen>>,
     /// Cloudflare Simple Proxy Protocol in front of the first datagram.
-    pub spp: Option<SppHeader>,
+    pub spp: Option<Box<SppHeader>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,7 +145,7 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         })
     });
     FlowInspection {
-        proxy: header,
+        proxy: header.map(Box::new),
         proxy_seen,
         proxy_segments,
         proxy_datagrams: None,
@@ -155,8 +157,8 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
             requests,
             responses,
         }),
-        tls,
-        toa,
+        tls: tls.map(Box::new),
+        toa: toa.map(Box::new),
         spp: None,
     }
 }
@@ -181,7 +183,7 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
         (Some(_), None) => ProxySeen::Absent,
     };
     FlowInspection {
-        proxy: header,
+        proxy: header.map(Box::new),
         proxy_seen,
         proxy_segments: None,
         proxy_datagrams: (!up.is_empty()).then_some(DatagramCount {
@@ -195,7 +197,7 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
         http: None,
         tls: None,
         toa: None,
-        spp,
+        spp: spp.map(Box::new),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Rendering the report (text for a person, JSON for machines) and the exit-code policy.
 //! Only this module knows about terminals and colour.
 
+mod json;
 pub mod model;
 pub mod ranges;
 mod text;
@@ -22,7 +23,7 @@ pub fn render(report: &Report, out: &OutputConfig, w: &mut dyn Write) -> std::io
             if std::io::stdout().is_terminal() {
                 serde_json::to_writer_pretty(&mut *w, report)?;
             } else {
-                serde_json::to_writer(&mut *w, report)?;
+                json::write_compact(report, w)?;
             }
             writeln!(w)
         }
