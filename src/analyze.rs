@@ -149,21 +149,21 @@ fn analyze_sharded(
     let files = crate::source::open_capture_shared(path, n)?;
     let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
         let mut files = files.into_iter().enumerate();
-        let (_, mut first) = files.next().expect("at least one reader");
+        let (_, first) = files.next().expect("at least one reader");
         let handles: Vec<_> = files
-            .map(|(k, mut file)| {
+            .map(|(k, file)| {
                 let ports = &config.ports;
                 scope.spawn(move || {
                     let input =
                         InputAnalyzer::new(path.to_path_buf(), file.format(), bytes, 1, ports)
                             .shard(k, n);
-                    run_shard(&mut file, input, None)
+                    run_shard(file, input, None)
                 })
             })
             .collect();
         let input = InputAnalyzer::new(path.to_path_buf(), first.format(), bytes, 1, &config.ports)
             .shard(0, n);
-        let mut results = vec![run_shard(&mut first, input, Some(progress))];
+        let mut results = vec![run_shard(first, input, Some(progress))];
         results.extend(
             handles
                 .into_iter()
@@ -175,12 +175,14 @@ fn analyze_sharded(
     Ok(merge_shards(shards, first_id))
 }
 
+/// Runs one thread's share; the file (its reader) is dropped at the end, so a reader that
+/// stops early lets the others go on (see source/mapped.rs).
 fn run_shard(
-    file: &mut crate::source::CaptureFile,
+    mut file: crate::source::CaptureFile,
     mut input: InputAnalyzer,
     progress: Option<&Progress>,
 ) -> Result<Shard, SourceError> {
-    read_all(file, &mut input, progress)?;
+    read_all(&mut file, &mut input, progress)?;
     Ok(input.finish_shard(file.interfaces().to_vec(), file.cut_short().cloned()))
 }
 
@@ -561,12 +563,17 @@ impl Analysis {
     pub fn from_inputs(parts: Vec<(InputSummary, Vec<FlowReport>)>) -> Self {
         let mut inputs = Vec::new();
         let mut flows = Vec::new();
-        for (i, (summary, reports)) in parts.into_iter().enumerate() {
+        for (i, (summary, mut reports)) in parts.into_iter().enumerate() {
             inputs.push(summary);
-            flows.extend(reports.into_iter().map(|mut f| {
+            for f in &mut reports {
                 f.input = i;
-                f
-            }));
+            }
+            // The first input's vector is taken as it is, not copied into a new one.
+            if flows.is_empty() {
+                flows = reports;
+            } else {
+                flows.append(&mut reports);
+            }
         }
         Self { inputs, flows }
     }

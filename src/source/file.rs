@@ -121,10 +121,11 @@ pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFil
         source,
     };
     let sources: Vec<Box<dyn ChunkSource>> = if super::mapped::wanted(&file, size) {
-        (0..readers)
-            .map(|_| super::mapped::MappedChunks::new(&file).map(|m| Box::new(m) as _))
-            .collect::<std::io::Result<_>>()
+        super::mapped::map_for(&file, readers)
             .map_err(io)?
+            .into_iter()
+            .map(|m| Box::new(m) as _)
+            .collect()
     } else {
         // Offsets count from the file start: the magic number goes back in front.
         let whole = std::io::Cursor::new(magic).chain(file);

@@ -1,16 +1,17 @@
 //! Reading a large capture through a memory map: no copy from the page cache into our buffers
 //! (the kernel's copy was the largest single cost of reading), and every analysis thread walks
-//! the file at its own pace through a map of its own.
+//! the file at its own pace through one shared map (pages mapped once, not once per thread).
 //!
 //! The map is read-only. What it costs in safety: if another program truncates the file while
 //! lbcheck reads it, touching the lost pages raises SIGBUS. Capture tools append and rotate
 //! into new files; they do not truncate. `LBCHECK_MMAP=never` reads with read(2) instead.
 //!
-//! Pages already walked are released from the map as the reader moves on, so the resident set
-//! does not grow with the file (a mapped page counts in RSS while it is mapped).
+//! Pages every reader has walked are released from the map, so the resident set does not grow
+//! with the file (a mapped page counts in RSS while it is mapped); a reader may not run more
+//! than a few chunks ahead of the slowest.
 
 use std::fs::File;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
@@ -20,6 +21,8 @@ use super::reader::{Chunk, ChunkSource};
 const MAP_MIN_BYTES: u64 = 16 << 20;
 /// The part of the map handed out at once; released when the reader asks for the next.
 const MAPPED_CHUNK: usize = 8 << 20;
+/// How far one reader may run ahead of the slowest.
+const MAX_LEAD: usize = 4 * MAPPED_CHUNK;
 
 /// Whether to map `file` of `size` bytes: `LBCHECK_MMAP` = never | always, else large regular
 /// files only (a pipe or a device cannot be mapped).
@@ -32,50 +35,127 @@ pub(super) fn wanted(file: &File, size: u64) -> bool {
     }
 }
 
-pub(super) struct MappedChunks {
+/// One map of the file shared by every reader: pages are mapped once (not once per thread)
+/// and released once every reader has gone past them.
+struct SharedMap {
     map: Arc<Mmap>,
+    state: Mutex<MapState>,
+    /// Signalled when the slowest reader moves on.
+    moved: Condvar,
+}
+
+struct MapState {
+    /// Per reader: the offset before which it needs nothing any more.
+    done_before: Vec<usize>,
+    /// Pages before this are released; pages before `populated` were mapped in.
+    released: usize,
+    populated: usize,
+}
+
+/// One reader's walk through the shared map.
+pub(super) struct MappedChunks {
+    shared: Arc<SharedMap>,
+    reader: usize,
     next: usize,
 }
 
-impl MappedChunks {
-    pub(super) fn new(file: &File) -> std::io::Result<Self> {
-        // SAFETY: the map is read-only and private to this reader. The one way it can fail
-        // Rust's rules is the file shrinking under it (SIGBUS), see the module comment.
-        #[allow(unsafe_code)]
-        let map = unsafe { Mmap::map(file)? };
-        // Read-ahead hint only; failing it changes nothing.
-        let _ = map.advise(Advice::Sequential);
-        Ok(Self {
-            map: Arc::new(map),
+/// Maps `file` once for `readers` readers.
+pub(super) fn map_for(file: &File, readers: usize) -> std::io::Result<Vec<MappedChunks>> {
+    // SAFETY: the map is read-only. The one way it can fail Rust's rules is the file shrinking
+    // under it (SIGBUS), see the module comment.
+    #[allow(unsafe_code)]
+    let map = unsafe { Mmap::map(file)? };
+    // Read-ahead hint only; failing it changes nothing.
+    let _ = map.advise(Advice::Sequential);
+    let shared = Arc::new(SharedMap {
+        map: Arc::new(map),
+        state: Mutex::new(MapState {
+            done_before: vec![0; readers],
+            released: 0,
+            populated: 0,
+        }),
+        moved: Condvar::new(),
+    });
+    Ok((0..readers)
+        .map(|reader| MappedChunks {
+            shared: Arc::clone(&shared),
+            reader,
             next: 0,
         })
-    }
+        .collect())
 }
 
 impl ChunkSource for MappedChunks {
-    fn next_chunk(&mut self, spent: Chunk) -> std::io::Result<Option<Chunk>> {
-        if let Chunk::Mapped(map, range) = spent {
-            if Arc::ptr_eq(&map, &self.map) && !range.is_empty() {
-                // SAFETY: DONTNEED on a read-only file map only drops the page table entries:
-                // a later read faults the same bytes back in from the page cache, so no slice
-                // of the map can see different bytes. The reader no longer uses this range.
-                #[allow(unsafe_code)]
-                let _ = unsafe {
-                    map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len())
-                };
-            }
-        }
+    fn next_chunk(&mut self, _spent: Chunk) -> std::io::Result<Option<Chunk>> {
+        let map = &self.shared.map;
         let start = self.next;
-        if start >= self.map.len() {
+        let end = (start + MAPPED_CHUNK).min(map.len());
+        self.next = end;
+        // A poisoned lock only means another reader panicked; the numbers are still right.
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // This reader is done with everything before `start` (the spent chunk).
+        state.done_before[self.reader] = start;
+        self.shared.moved.notify_all();
+        // A reader far ahead of the slowest waits for it: mapped pages count in the resident
+        // set until every reader is past them. (A reader that stops, at the end or on an
+        // error, counts as past everything: see Drop.)
+        while start > state.done_before.iter().copied().min().unwrap_or(0) + MAX_LEAD {
+            state = self
+                .shared
+                .moved
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        let all_done = state.done_before.iter().copied().min().unwrap_or(0);
+        let page = page_size();
+        let release_to = all_done / page * page;
+        if release_to > state.released {
+            // SAFETY: DONTNEED on a read-only file map only drops the page table entries: a
+            // later read faults the same bytes back in from the page cache, so no slice of the
+            // map can see different bytes. No reader uses these pages any more.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    UncheckedAdvice::DontNeed,
+                    state.released,
+                    release_to - state.released,
+                )
+            };
+            state.released = release_to;
+        }
+        if start >= map.len() {
+            state.done_before[self.reader] = usize::MAX;
+            self.shared.moved.notify_all();
             return Ok(None);
         }
-        let end = (start + MAPPED_CHUNK).min(self.map.len());
-        self.next = end;
-        // Map the chunk's pages in one call rather than one page fault per 64 KiB as the
-        // reader walks them (Linux 5.14+; elsewhere the faults happen as before).
-        let _ = self
-            .map
-            .advise_range(Advice::PopulateRead, start, end - start);
-        Ok(Some(Chunk::Mapped(Arc::clone(&self.map), start..end)))
+        if end > state.populated {
+            // Map the chunk's pages in one call rather than one page fault per 64 KiB as the
+            // readers walk them (Linux 5.14+; elsewhere the faults happen as before).
+            let from = state.populated.max(start);
+            let _ = map.advise_range(Advice::PopulateRead, from, end - from);
+            state.populated = end;
+        }
+        Ok(Some(Chunk::Mapped(Arc::clone(map), start..end)))
     }
+}
+
+impl Drop for MappedChunks {
+    fn drop(&mut self) {
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.done_before[self.reader] = usize::MAX;
+        self.shared.moved.notify_all();
+    }
+}
+
+fn page_size() -> usize {
+    // The released range must start on a page; 4 KiB pages divide every larger page size.
+    4096
 }
