@@ -169,6 +169,8 @@ pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
             None => break,
         }
     }
+    // Kept for the whole run with the flow's summary: no spare capacity.
+    requests.shrink_to_fit();
     requests
 }
 

@@ -210,6 +210,8 @@ pub fn walk(region: &[u8], base: usize, declared_len: usize) -> Walk {
         ..Walk::default()
     };
     walk_into(&mut walk, region, base, declared_len, Context::Top);
+    // Kept for the whole run with the flow's summary: no spare capacity.
+    walk.tlvs.shrink_to_fit();
     walk
 }
 
@@ -445,6 +447,7 @@ fn decode_ssl(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: usize)
     walk.warnings.append(&mut inner.warnings);
     walk.warnings.extend(inner.overrun);
     tlv.sub = inner.tlvs;
+    tlv.sub.shrink_to_fit();
 }
 
 fn decode_ssl_sub(walk: &mut Walk, kind: u8, offset: usize, value: &[u8]) -> Tlv {
