@@ -171,7 +171,7 @@ for t in tags:
         size, packets, rows = summary[t]
         for c in ("lbcheck-json", "lbcheck-text"):
             if rows[c] and rows[c]["rss"]:
-                print(f"- SYN flood {t} {c}: peak RSS {rows[c]['rss']:.0f} MiB for {packets:,} flows ({rows[c]['rss'] * MIB / packets:.0f} bytes/flow); no flow cap today")
+                print(f"- SYN flood {t} {c}: peak RSS {rows[c]['rss']:.0f} MiB for {packets:,} flows ({rows[c]['rss'] * MIB / packets:.0f} bytes/flow); bounded: at most 65,536 flows open (split between the analysis threads), 50,000 summaries kept")
 PY
 }
 
