@@ -1,6 +1,8 @@
 //! Drives the pipeline over the input files: source → decode → flows → (as each flow finishes)
 //! its summary. Each file has its own flow table (two capture points of one connection are two
-//! views, not one flow); flow ids continue across files in first-seen order.
+//! views, not one flow); flow ids continue across files in first-seen order. A large file is
+//! split by flow across threads (`analyze_sharded`), and the parts merged back into exactly
+//! what one thread makes.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

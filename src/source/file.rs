@@ -116,16 +116,12 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
 pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFile>, SourceError> {
     let readers = readers.max(1);
     let (magic, file, size) = open_raw(path)?;
-    let io = |source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let sources: Vec<Box<dyn ChunkSource>> = if super::mapped::wanted(&file, size) {
-        super::mapped::map_for(&file, readers)
-            .map_err(io)?
-            .into_iter()
-            .map(|m| Box::new(m) as _)
-            .collect()
+    // A file system that cannot map the file (some FUSE and /proc files) is read instead.
+    let mapped = super::mapped::wanted(&file, size)
+        .then(|| super::mapped::map_for(&file, readers).ok())
+        .flatten();
+    let sources: Vec<Box<dyn ChunkSource>> = if let Some(maps) = mapped {
+        maps.into_iter().map(|m| Box::new(m) as _).collect()
     } else {
         // Offsets count from the file start: the magic number goes back in front.
         let whole = std::io::Cursor::new(magic).chain(file);

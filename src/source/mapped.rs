@@ -20,9 +20,9 @@ use super::reader::{Chunk, ChunkSource};
 /// Files at least this large are mapped (smaller ones are read in a few calls anyway).
 const MAP_MIN_BYTES: u64 = 16 << 20;
 /// The part of the map handed out at once; released when the reader asks for the next.
-const MAPPED_CHUNK: usize = 2 << 20;
+const MAPPED_CHUNK: usize = 1 << 20;
 /// How far one reader may run ahead of the slowest.
-const MAX_LEAD: usize = 8 * MAPPED_CHUNK;
+const MAX_LEAD: usize = 4 * MAPPED_CHUNK;
 
 /// Whether to map `file` of `size` bytes: `LBCHECK_MMAP` = never | always, else large regular
 /// files only (a pipe or a device cannot be mapped).
