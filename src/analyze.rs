@@ -531,7 +531,7 @@ fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
 /// first-seen order). Summaries are large, so each is moved into place at most once (the
 /// permutation is applied by swaps along its cycles) rather than shuffled by a sort or copied
 /// into a second vector.
-fn sort_in_place<K: Ord + Copy>(reports: &mut [FlowReport], key: impl Fn(&FlowReport) -> K) {
+fn sort_in_place<T, K: Ord + Copy>(reports: &mut [T], key: impl Fn(&T) -> K) {
     if reports.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
         return;
     }
@@ -578,5 +578,67 @@ impl Analysis {
             }
         }
         Self { inputs, flows }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_in_place_applies_any_permutation() {
+        // Every permutation of 6 items (all cycle shapes), and some larger shuffles.
+        fn permutations(n: usize) -> Vec<Vec<u32>> {
+            if n == 0 {
+                return vec![Vec::new()];
+            }
+            let mut out = Vec::new();
+            for p in permutations(n - 1) {
+                for at in 0..=p.len() {
+                    let mut q = p.clone();
+                    q.insert(at, (n - 1) as u32);
+                    out.push(q);
+                }
+            }
+            out
+        }
+        for mut p in permutations(6) {
+            sort_in_place(&mut p, |x| *x);
+            assert_eq!(p, vec![0, 1, 2, 3, 4, 5]);
+        }
+        let mut state = 7u64;
+        for len in [0usize, 1, 2, 100, 1000] {
+            let mut v: Vec<(u64, usize)> = (0..len)
+                .map(|i| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1);
+                    (state >> 33, i)
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            sort_in_place(&mut v, |x| x.0);
+            assert_eq!(v, want);
+        }
+    }
+
+    #[test]
+    fn a_flow_belongs_to_the_same_thread_either_way_round_and_for_mapped_ipv4() {
+        let a: IpAddr = "192.0.2.10".parse().unwrap();
+        let a6: IpAddr = "::ffff:192.0.2.10".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        for n in 1..6 {
+            let k = shard_by_endpoints((a, 40000), (b, 443), n);
+            assert!(k < n);
+            assert_eq!(k, shard_by_endpoints((b, 443), (a, 40000), n));
+            assert_eq!(k, shard_by_endpoints((a6, 40000), (b, 443), n));
+        }
+        // Flows spread over the threads.
+        let mut seen = [0usize; 2];
+        for port in 1024..3024u16 {
+            seen[shard_by_endpoints((a, port), (b, 443), 2)] += 1;
+        }
+        assert!(seen.iter().all(|&c| c > 800), "{seen:?}");
     }
 }
