@@ -139,7 +139,8 @@ fn read_all(
 /// are merged into what one thread would have produced: same flows, same ids (first-seen
 /// order), same counts (tests/threads.rs compares whole reports). Only when flows are
 /// evicted or not kept (floods past the limits) may the threads choose other flows than one
-/// thread would; the limits are split between the threads, so memory stays bounded alike.
+/// thread would. The open-flow limit is split between the threads; the kept summaries are not
+/// (see `InputAnalyzer::shard`), so a flood may hold up to `n` times as many until the merge.
 fn analyze_sharded(
     path: &std::path::Path,
     bytes: u64,
@@ -251,6 +252,8 @@ pub struct Shard {
     created: u32,
     /// Open flows at each maintenance tick, and at the end.
     live_samples: Vec<u32>,
+    /// Summaries kept at most for the whole file.
+    max_kept: usize,
 }
 
 impl InputAnalyzer {
@@ -292,12 +295,14 @@ impl InputAnalyzer {
     }
 
     /// Makes this analyzer thread `k` of `n` on one file: it keeps the flows that hash to it
-    /// (every thread is fed every packet) and its share of the limits.
+    /// (every thread is fed every packet) and its share of the open-flow limit. Each thread may
+    /// keep as many summaries as the whole file may (the merge cuts to the limit): with a
+    /// share of it, one thread that got a few more than its share of the flows dropped some
+    /// while the file as a whole was below the limit.
     #[must_use]
     pub fn shard(mut self, k: usize, n: usize) -> Self {
         self.table.set_max_live(DEFAULT_MAX_LIVE.div_ceil(n));
         self.table.keep_samples();
-        self.max_kept = self.max_kept.div_ceil(n);
         self.shard = Some((k, n));
         self
     }
@@ -425,12 +430,14 @@ impl InputAnalyzer {
         self.table.end_sample();
         let live_samples = self.table.live_samples().to_vec();
         let created = self.table.next_id() - 1;
+        let max_kept = self.max_kept;
         let (summary, reports) = self.finish(interfaces, cut_short);
         Shard {
             summary,
             reports,
             created,
             live_samples,
+            max_kept,
         }
     }
 }
@@ -485,8 +492,10 @@ fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
     let mut reports = Vec::new();
     let mut samples: Vec<u64> = Vec::new();
     let mut summary: Option<InputSummary> = None;
+    let mut max_kept = usize::MAX;
     for shard in shards {
         created += shard.created;
+        max_kept = max_kept.min(shard.max_kept);
         if samples.len() < shard.live_samples.len() {
             samples.resize(shard.live_samples.len(), 0);
         }
@@ -517,6 +526,11 @@ fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
     let mut summary = summary.expect("at least one thread");
     summary.table.peak_live_flows = samples.into_iter().max().unwrap_or(0);
     sort_in_place(&mut reports, |r| r.first_packet);
+    // Past the limit (floods only) the threads together kept more than one thread would.
+    if reports.len() > max_kept {
+        summary.flows_not_kept += (reports.len() - max_kept) as u64;
+        reports.truncate(max_kept);
+    }
     for (id, r) in (first_id..).zip(reports.iter_mut()) {
         r.id = id;
     }

@@ -152,3 +152,28 @@ fn a_generated_capture_of_hundreds_of_flows_gives_the_same_report_on_two_and_fou
         std::fs::remove_file(&out).ok();
     }
 }
+
+/// Just under the kept-summaries limit (50,000): no thread may drop a flow because it got a
+/// few more than its share (each kept ceil(50,000 / n) once, and 2 and 4 threads dropped some).
+#[test]
+fn flows_just_under_the_kept_limit_are_all_kept_on_any_number_of_threads() {
+    let out =
+        std::env::temp_dir().join(format!("lbcheck-threads-kept-{}.pcap", std::process::id()));
+    let args = bench_capture::Args {
+        size: 0,
+        format: bench_capture::Format::Pcap,
+        seed: 1,
+        out: out.clone(),
+        kind: bench_capture::Kind::Synflood,
+        flows: 49_800,
+        live: 0,
+        gap_scale: 1,
+    };
+    bench_capture::generate(&args).unwrap();
+    let path = out.to_str().unwrap();
+    assert_same(&["pcap", "--format", "json", path], &[2, 3, 4]);
+    let (_, json, _) = run(4, &["pcap", "--format", "json", path]);
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(report["stats"]["flows_not_kept"], 0);
+    std::fs::remove_file(&out).ok();
+}

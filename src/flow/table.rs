@@ -237,6 +237,7 @@ impl FlowTable {
             .as_mut()
             .expect("the map only points at occupied slots");
         let was_closed = is_closed(&flow.tcp);
+        let last_before = flow.last_ts;
         let mut dir = direction(flow, src_is_lo);
         if syn_only && dir == TO_CLIENT && flow.role_by != RoleBy::Syn {
             flow.swap_roles();
@@ -299,7 +300,9 @@ impl FlowTable {
                 flow.streams[dir].trim(trim);
             }
         }
-        if !was_closed && is_closed(&flow.tcp) {
+        // A closed flow whose packet went back in time (clocks of merged captures) is queued
+        // again with that time: its queued time must stay at or before its last packet.
+        if (!was_closed || flow.last_ts < last_before) && is_closed(&flow.tcp) {
             let id = flow.id;
             let last = flow.last_ts;
             self.closing.push(Reverse((last, idx, id)));
