@@ -30,10 +30,10 @@ const HEALTH_PATHS: &[&str] = &[
 const HEALTH_CHECK_RANGES: &[&str] = &["gcp-legacy-health-check", "azure-probe"];
 
 pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
-    for f in flows.iter_mut() {
+    per_flow(flows, |f| {
         f.lb_range = cfg.lb_ranges.lookup(f.client.ip).map(|m| m.name);
         f.client_ip = Some(conveyed_client(f));
-    }
+    });
     // When one flow's source is the client another flow conveys, the capture holds both legs
     // (a capture on the balancer): the first leg's own X-Forwarded-For came from the client
     // itself and conveys nothing.
@@ -51,16 +51,33 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
             discard_forwarding_header(f);
         }
     }
-    for f in flows.iter_mut() {
-        match health_check_reason(f) {
-            Some(reason) => {
-                f.kind = "health-check";
-                f.kind_reason = Some(reason);
-            }
-            None => f.kind = "client",
+    per_flow(flows, |f| match health_check_reason(f) {
+        Some(reason) => {
+            f.kind = "health-check";
+            f.kind_reason = Some(reason);
         }
-    }
+        None => f.kind = "client",
+    });
     client_supplied_xff(flows);
+}
+
+/// Flows above which the per-flow passes run on every core (each flow on its own: no order).
+const PARALLEL_MIN_FLOWS: usize = 4096;
+
+/// Runs `each` on every flow, split across the cores when there are many (tens of thousands
+/// of summaries are far apart in memory: a pass over them waits on memory, not on work).
+fn per_flow(flows: &mut [FlowReport], each: impl Fn(&mut FlowReport) + Sync) {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || flows.len() < PARALLEL_MIN_FLOWS {
+        flows.iter_mut().for_each(each);
+        return;
+    }
+    let each = &each;
+    std::thread::scope(|s| {
+        for part in flows.chunks_mut(flows.len().div_ceil(threads)) {
+            s.spawn(move || part.iter_mut().for_each(each));
+        }
+    });
 }
 
 /// The header that conveys the client, when it is complete enough to name one.

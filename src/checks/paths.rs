@@ -6,9 +6,10 @@
 //! backend and says where the client address was replaced, where a header was added, and
 //! where the replies stop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use super::{Finding, Severity};
@@ -86,10 +87,11 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
     };
     let near =
         |a: usize, b: usize| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs() <= LEG_WINDOW_NS;
-    // Indexes, so that linking stays linear in the number of flows.
-    let mut by_isn: HashMap<u32, Vec<usize>> = HashMap::new();
-    let mut by_endpoint: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
-    let mut by_client_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+    // Indexes, so that linking stays linear in the number of flows (hashed as the flow table
+    // hashes: tens of thousands of flows go through them).
+    let mut by_isn: HashMap<u32, Vec<usize>> = HashMap::default();
+    let mut by_endpoint: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::default();
+    let mut by_client_ip: HashMap<IpAddr, Vec<usize>> = HashMap::default();
     for &i in &tcp {
         if let Some(n) = flows[i].tcp.as_ref().and_then(|t| t.client_isn) {
             by_isn.entry(n).or_default().push(i);
