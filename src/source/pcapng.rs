@@ -422,7 +422,12 @@ fn packet<'a>(
         )));
     }
     let ts_nanos = ts.map_or(0, |t| {
-        let nanos = u128::from(t) * 1_000_000_000 / u128::from(iface.units_per_sec);
+        // Micro- and nanosecond units (nearly every file) multiply; a 128-bit division per
+        // packet cost more than parsing the block.
+        let nanos = match 1_000_000_000u64.checked_rem(iface.units_per_sec) {
+            Some(0) => u128::from(t) * u128::from(1_000_000_000 / iface.units_per_sec),
+            _ => u128::from(t) * 1_000_000_000 / u128::from(iface.units_per_sec),
+        };
         (nanos as i64).saturating_add(iface.offset_secs.saturating_mul(1_000_000_000))
     });
     Ok(Step::Packet(RawPacket {
