@@ -324,30 +324,25 @@ impl InputAnalyzer {
             s.first_ts.get_or_insert(raw.ts_nanos);
             s.last_ts = Some(raw.ts_nanos);
         }
-        // Another thread's packet is told apart cheaply when it is plain TCP/UDP; the rest
-        // are decoded to find their flow.
-        let quick = self
-            .shard
-            .and_then(|(_, n)| Some((decode::quick::endpoints(raw)?, n)))
-            .map(|(e, n)| shard_by_endpoints(e.0, e.1, n));
-        if let Some((k, _)) = self.shard {
-            if quick.is_some_and(|owner| owner != k) {
-                debug_assert_eq!(quick, Some(shard_of(&decode::decode(raw), self.shard)));
-                self.table.tick(raw);
-                self.drain();
-                return;
+        let d = match self.shard {
+            None => decode::decode(raw),
+            Some((k, n)) => {
+                // Another thread's packet is told apart cheaply when it is plain TCP/UDP; the
+                // rest are decoded to find their flow.
+                let quick = decode::quick::endpoints(raw).map(|(a, b)| shard_by_endpoints(a, b, n));
+                if quick.is_some_and(|owner| owner != k) {
+                    debug_assert_eq!(quick, Some(shard_of(&decode::decode(raw), n)));
+                    return self.pass(raw);
+                }
+                let d = decode::decode(raw);
+                let owner = shard_of(&d, n);
+                debug_assert!(quick.is_none_or(|q| q == owner), "packet {}", raw.index);
+                if owner != k {
+                    return self.pass(raw);
+                }
+                d
             }
-        }
-        let d = decode::decode(raw);
-        if let Some((k, _)) = self.shard {
-            let owner = shard_of(&d, self.shard);
-            debug_assert!(quick.is_none_or(|q| q == owner), "packet {}", raw.index);
-            if owner != k {
-                self.table.tick(raw);
-                self.drain();
-                return;
-            }
-        }
+        };
         let s = &mut self.summary;
         if d.truncated {
             s.truncated_packets += 1;
@@ -365,6 +360,12 @@ impl InputAnalyzer {
             }
         }
         self.table.add(raw, &d);
+        self.drain();
+    }
+
+    /// Another thread's packet: only the table's clock moves on.
+    fn pass(&mut self, raw: &RawPacket<'_>) {
+        self.table.tick(raw);
         self.drain();
     }
 
@@ -444,8 +445,7 @@ impl InputAnalyzer {
 
 /// Which thread owns a decoded packet: the one its flow hashes to (see
 /// [`shard_by_endpoints`]). Packets of no flow go to thread 0, which counts them.
-fn shard_of(d: &decode::Decoded<'_>, shard: Option<(usize, usize)>) -> usize {
-    let Some((_, n)) = shard else { return 0 };
+fn shard_of(d: &decode::Decoded<'_>, n: usize) -> usize {
     let Some(ip) = d.ip else { return 0 };
     match &d.l4 {
         decode::L4::Tcp(t) => shard_by_endpoints((ip.src, t.src_port), (ip.dst, t.dst_port), n),
@@ -502,11 +502,7 @@ fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
         for (sum, n) in samples.iter_mut().zip(&shard.live_samples) {
             *sum += u64::from(*n);
         }
-        if reports.is_empty() {
-            reports = shard.reports;
-        } else {
-            reports.extend(shard.reports);
-        }
+        append_moved(&mut reports, shard.reports);
         let part = shard.summary;
         let Some(s) = &mut summary else {
             summary = Some(part);
@@ -538,6 +534,16 @@ fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
         summary,
         reports,
         next_id: first_id + created,
+    }
+}
+
+/// Appends `more` to `all`; into an empty `all` the vector is taken as it is, not copied (a
+/// file's summaries are tens of megabytes).
+fn append_moved<T>(all: &mut Vec<T>, mut more: Vec<T>) {
+    if all.is_empty() {
+        *all = more;
+    } else {
+        all.append(&mut more);
     }
 }
 
@@ -584,12 +590,7 @@ impl Analysis {
             for f in &mut reports {
                 f.input = i;
             }
-            // The first input's vector is taken as it is, not copied into a new one.
-            if flows.is_empty() {
-                flows = reports;
-            } else {
-                flows.append(&mut reports);
-            }
+            append_moved(&mut flows, reports);
         }
         Self { inputs, flows }
     }

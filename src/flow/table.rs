@@ -127,6 +127,11 @@ impl FlowTable {
     /// The last sample of the open flows, at the end of the input (see `maintain`); call it
     /// before reading `stats` at the end.
     pub fn end_sample(&mut self) {
+        self.sample_live();
+    }
+
+    /// Counts the open flows into the peak (and the samples, when kept).
+    fn sample_live(&mut self) {
         let live = self.map.len();
         self.stats.peak_live_flows = self.stats.peak_live_flows.max(live as u64);
         if let Some(samples) = &mut self.live_samples {
@@ -168,11 +173,7 @@ impl FlowTable {
         if packet % u64::from(MAINTAIN_EVERY) != 0 {
             return;
         }
-        let live = self.map.len();
-        self.stats.peak_live_flows = self.stats.peak_live_flows.max(live as u64);
-        if let Some(samples) = &mut self.live_samples {
-            samples.push(u32::try_from(live).unwrap_or(u32::MAX));
-        }
+        self.sample_live();
         while let Some(&Reverse((since, idx, id))) = self.closing.peek() {
             if now.saturating_sub(since) < CLOSE_LINGER_NS {
                 break;

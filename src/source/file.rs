@@ -19,9 +19,9 @@ pub enum FileFormat {
     Live,
 }
 
-/// Files at least this large are read ahead on a thread of its own when the machine has a
-/// second core.
-const READ_AHEAD_MIN_BYTES: u64 = 16 << 20;
+/// Files at least this large are memory-mapped, or read ahead on a thread of their own, and
+/// analysed on every core (smaller ones are read in a few calls anyway).
+pub(super) const LARGE_FILE_BYTES: u64 = 16 << 20;
 /// Chunks in flight between the reader thread and each consumer (bounded: memory stays flat).
 const READ_AHEAD_DEPTH: usize = 4;
 
@@ -86,7 +86,7 @@ pub fn read_ahead_wanted(size: u64) -> bool {
         Ok("never") => false,
         Ok("always") => true,
         _ => {
-            size >= READ_AHEAD_MIN_BYTES
+            size >= LARGE_FILE_BYTES
                 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
         }
     }
@@ -110,9 +110,9 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
 }
 
 /// Opens `path` for `readers` readers on as many threads, each of which gets every byte (and
-/// then keeps the packets it is responsible for). A large regular file is memory-mapped, once
-/// per reader (see `mapped.rs`); otherwise one thread reads the file and shares its chunks, or,
-/// for one reader of a small file, the reader reads it itself.
+/// then keeps the packets it is responsible for). A large regular file is memory-mapped, one
+/// map shared by the readers (see `mapped.rs`); otherwise one thread reads the file and shares
+/// its chunks, or, for one reader of a small file, the reader reads it itself.
 pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFile>, SourceError> {
     let readers = readers.max(1);
     let (magic, file, size) = open_raw(path)?;

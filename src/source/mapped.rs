@@ -15,10 +15,11 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
+use super::file::LARGE_FILE_BYTES;
 use super::reader::{Chunk, ChunkSource};
 
-/// Files at least this large are mapped (smaller ones are read in a few calls anyway).
-const MAP_MIN_BYTES: u64 = 16 << 20;
+/// The released range must start on a page; 4 KiB pages divide every larger page size.
+const PAGE: usize = 4096;
 /// The part of the map handed out at once; released when the reader asks for the next.
 const MAPPED_CHUNK: usize = 1 << 20;
 /// How far one reader may run ahead of the slowest.
@@ -31,7 +32,7 @@ pub(super) fn wanted(file: &File, size: u64) -> bool {
     match std::env::var("LBCHECK_MMAP").as_deref() {
         Ok("never") => false,
         Ok("always") => regular && size > 0,
-        _ => regular && size >= MAP_MIN_BYTES && usize::try_from(size).is_ok(),
+        _ => regular && size >= LARGE_FILE_BYTES && usize::try_from(size).is_ok(),
     }
 }
 
@@ -111,8 +112,7 @@ impl ChunkSource for MappedChunks {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         let all_done = state.done_before.iter().copied().min().unwrap_or(0);
-        let page = page_size();
-        let release_to = all_done / page * page;
+        let release_to = all_done / PAGE * PAGE;
         if release_to > state.released {
             // SAFETY: DONTNEED on a read-only file map only drops the page table entries: a
             // later read faults the same bytes back in from the page cache, so no slice of the
@@ -153,9 +153,4 @@ impl Drop for MappedChunks {
         state.done_before[self.reader] = usize::MAX;
         self.shared.moved.notify_all();
     }
-}
-
-fn page_size() -> usize {
-    // The released range must start on a page; 4 KiB pages divide every larger page size.
-    4096
 }
