@@ -4,6 +4,8 @@
 //! split by flow across threads (`analyze_sharded`), and the parts merged back into exactly
 //! what one thread makes.
 
+mod ahead;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -120,8 +122,15 @@ fn read_all(
     progress: Option<&Progress>,
 ) -> Result<(), SourceError> {
     let mut since = 0u32;
-    while let Some(raw) = file.next_packet()? {
-        input.feed(&raw);
+    let mut ahead = ahead::Ahead::default();
+    let mut next = 1;
+    loop {
+        ahead.step(file, next, input);
+        let Some(raw) = file.next_packet()? else {
+            break;
+        };
+        next = raw.index + 1;
+        input.feed_known(&raw, ahead.known(raw.index));
         since += 1;
         if since == PROGRESS_EVERY {
             since = 0;
@@ -316,6 +325,12 @@ impl InputAnalyzer {
     }
 
     pub fn feed(&mut self, raw: &RawPacket<'_>) {
+        self.feed_known(raw, None);
+    }
+
+    /// [`Self::feed`], with what the read loop's look ahead found of the packet (see
+    /// `ahead.rs`), which saves finding its endpoints again.
+    fn feed_known(&mut self, raw: &RawPacket<'_>, known: ahead::Known) {
         // Counts of every packet are thread 0's; the rest belong to the flow's thread.
         if self.shard.is_none_or(|(k, _)| k == 0) {
             let s = &mut self.summary;
@@ -329,7 +344,10 @@ impl InputAnalyzer {
             Some((k, n)) => {
                 // Another thread's packet is told apart cheaply when it is plain TCP/UDP; the
                 // rest are decoded to find their flow.
-                let quick = decode::quick::endpoints(raw).map(|(a, b)| shard_by_endpoints(a, b, n));
+                let hash = known.unwrap_or_else(|| {
+                    decode::quick::endpoints(raw).map(|(a, b)| crate::flow::pair_hash(a, b))
+                });
+                let quick = hash.map(|h| shard_by_hash(h, n));
                 if quick.is_some_and(|owner| owner != k) {
                     debug_assert_eq!(quick, Some(shard_of(&decode::decode(raw), n)));
                     return self.pass(raw);
@@ -361,6 +379,11 @@ impl InputAnalyzer {
         }
         self.table.add(raw, &d);
         self.drain();
+    }
+
+    /// Whether a flow with this hash is this analyzer's (all are, on one thread).
+    fn owns(&self, hash: u64) -> bool {
+        self.shard.is_none_or(|(k, n)| shard_by_hash(hash, n) == k)
     }
 
     /// Another thread's packet: only the table's clock moves on.
@@ -464,23 +487,16 @@ fn shard_of(d: &decode::Decoded<'_>, n: usize) -> usize {
     }
 }
 
-/// The thread of `n` a flow between two endpoints belongs to: the same either way round (an
-/// XOR of the ends' hashes), and the same for an IPv4 address and its IPv4-mapped IPv6 form,
-/// as the flow key has it.
+/// The thread of `n` a flow between two endpoints belongs to: the same either way round, and
+/// the same for an IPv4 address and its IPv4-mapped IPv6 form (see `flow::pair_hash`). The
+/// hash's low half picks the thread; the flow index files by its high half, so each thread's
+/// flows still spread over the whole index.
 fn shard_by_endpoints(a: (IpAddr, u16), b: (IpAddr, u16), n: usize) -> usize {
-    fn end((ip, port): (IpAddr, u16)) -> u64 {
-        let v = match ip.to_canonical() {
-            IpAddr::V4(v4) => u64::from(u32::from(v4)),
-            IpAddr::V6(v6) => {
-                let x = u128::from(v6);
-                (x as u64) ^ ((x >> 64) as u64).rotate_left(23)
-            }
-        };
-        (v ^ (u64::from(port) << 40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-    let h = (end(a) ^ end(b)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    // The high bits of a multiplicative hash are its good ones.
-    ((u128::from(h) * n as u128) >> 64) as usize
+    shard_by_hash(crate::flow::pair_hash(a, b), n)
+}
+
+fn shard_by_hash(hash: u64, n: usize) -> usize {
+    ((u64::from(hash as u32) * n as u64) >> 32) as usize
 }
 
 /// Merges the threads' parts of one file into what one thread would have made: flows in
@@ -577,6 +593,20 @@ fn keep(reports: &mut Vec<FlowReport>, not_kept: &mut u64, max: usize, flow: &Fl
         reports.push(crate::summary::flow_summary(0, flow));
     } else {
         *not_kept += 1;
+    }
+}
+
+impl ahead::Prefetch for InputAnalyzer {
+    fn entry(&mut self, hash: u64) {
+        if self.owns(hash) {
+            self.table.prefetch_entry(hash);
+        }
+    }
+
+    fn flow(&mut self, hash: u64) {
+        if self.owns(hash) {
+            self.table.prefetch_flow(hash);
+        }
     }
 }
 

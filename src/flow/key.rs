@@ -71,6 +71,35 @@ impl FlowKey {
     pub fn proto(&self) -> Proto {
         self.proto
     }
+
+    /// [`pair_hash`] of the key's two ends.
+    pub fn hash(&self) -> u64 {
+        mix(end_hash(&self.lo, self.lo_port) ^ end_hash(&self.hi, self.hi_port))
+    }
+}
+
+/// A hash of the flow between two endpoints: the same either way round, and the same for an
+/// IPv4 address and its IPv4-mapped IPv6 form, as the key has it. The protocol is left out
+/// (a TCP and a UDP flow on the same ends share it; keys tell them apart). The analysis
+/// threads split flows by it and the flow index files them by it, so it is computed once per
+/// packet, from the packet's endpoints, before the packet is decoded.
+pub fn pair_hash(a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
+    mix(end_hash(&bytes(a.0), a.1) ^ end_hash(&bytes(b.0), b.1))
+}
+
+/// One end's share: an XOR of the two ends' shares is the same either way round.
+fn end_hash(ip: &[u8; 16], port: u16) -> u64 {
+    let x = u128::from_be_bytes(*ip);
+    let v = (x as u64) ^ ((x >> 64) as u64).rotate_left(23);
+    (v ^ (u64::from(port) << 40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// splitmix64's finalizer: every output bit depends on every input bit (the ports sit in
+/// the high bits of the shares, the index files by the high bits, the threads too).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -102,7 +131,19 @@ mod tests {
             FlowKey::new(Proto::Tcp, a, b),
             FlowKey::new(Proto::Tcp, mapped, b)
         );
+        assert_eq!(
+            FlowKey::new(Proto::Tcp, a, b).hash(),
+            pair_hash((mapped.ip(), 51000), (b.ip(), 80))
+        );
+        assert_eq!(
+            pair_hash((a.ip(), 51000), (b.ip(), 80)),
+            pair_hash((b.ip(), 80), (a.ip(), 51000))
+        );
         let other: SocketAddr = "192.0.2.10:51001".parse().unwrap();
+        assert_ne!(
+            FlowKey::new(Proto::Tcp, a, b).hash(),
+            FlowKey::new(Proto::Tcp, other, b).hash()
+        );
         assert_ne!(
             FlowKey::new(Proto::Tcp, a, b),
             FlowKey::new(Proto::Tcp, other, b)

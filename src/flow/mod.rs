@@ -2,6 +2,7 @@
 //! and the first bytes of each direction. Packet numbers are kept as evidence. No protocol
 //! parsing happens here (that is `inspect`).
 
+mod index;
 mod key;
 pub mod stream;
 mod table;
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 
 use crate::decode::{LinkInfo, Tunnel};
 
-pub use key::{FlowKey, Proto};
+pub use key::{FlowKey, Proto, pair_hash};
 pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
 pub use table::{CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, TableStats};
 
@@ -78,6 +79,10 @@ pub struct TcpFacts {
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub id: u32,
+    /// Kept, not recomputed: the index confirms a lookup by comparing it.
+    key: FlowKey,
+    /// `key.hash()`, the index files the flow under it.
+    hash: u64,
     pub proto: Proto,
     pub client: SocketAddr,
     pub server: SocketAddr,
@@ -110,7 +115,7 @@ pub struct Flow {
 
 impl Flow {
     pub fn key(&self) -> FlowKey {
-        FlowKey::new(self.proto, self.client, self.server)
+        self.key
     }
 
     /// The client and server were decided from a weak clue and a stronger one says otherwise.

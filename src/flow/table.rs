@@ -9,8 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
-use rustc_hash::FxHashMap;
-
+use super::index::{FlowIndex, prefetch};
 use super::stream::SegmentKind;
 use super::{
     DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, MAX_DATAGRAMS, Proto, RoleBy, TO_CLIENT,
@@ -45,8 +44,8 @@ pub struct TableStats {
 }
 
 pub struct FlowTable {
-    /// Key to slot. Slots hold boxed flows so that a freed slot costs a pointer.
-    map: FxHashMap<FlowKey, usize>,
+    /// Key hash to slot. Slots hold boxed flows so that a freed slot costs a pointer.
+    map: FlowIndex,
     slots: Vec<Option<Box<Flow>>>,
     free: Vec<usize>,
     /// Flows that have closed, waiting out the linger: (a time at or before their last packet,
@@ -72,7 +71,7 @@ impl FlowTable {
 
     pub fn with_max_live(first_id: u32, service_ports: &[u16], max_live: usize) -> Self {
         Self {
-            map: FxHashMap::default(),
+            map: FlowIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
             closing: BinaryHeap::new(),
@@ -142,7 +141,7 @@ impl FlowTable {
     /// Hands a flow out: off the map, into `finished`, its slot free for reuse.
     fn retire(&mut self, idx: usize) {
         if let Some(flow) = self.slots[idx].take() {
-            self.map.remove(&flow.key());
+            self.map.remove(flow.hash, idx);
             self.finished.push(*flow);
             self.free.push(idx);
         }
@@ -222,17 +221,18 @@ impl FlowTable {
         let src = SocketAddr::new(ip.src, seg.src_port);
         let dst = SocketAddr::new(ip.dst, seg.dst_port);
         let (key, src_is_lo) = FlowKey::oriented(Proto::Tcp, src, dst);
+        let hash = key.hash();
         let flags = if seg.header_complete { seg.flags } else { 0 };
         let syn_only = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
         let synack = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
-        let idx = match self.map.get(&key).copied() {
+        let idx = match self.find(&key, hash) {
             Some(i) if syn_only && is_new_connection(self.flow_mut(i), src_is_lo, seg.seq) => {
                 self.stats.port_reuse += 1;
                 self.retire(i);
-                self.create(key, raw, d, src, dst, flags)
+                self.create((key, hash), raw, d, src, dst, flags)
             }
             Some(i) => i,
-            None => self.create(key, raw, d, src, dst, flags),
+            None => self.create((key, hash), raw, d, src, dst, flags),
         };
         let flow = self.slots[idx]
             .as_mut()
@@ -314,9 +314,10 @@ impl FlowTable {
         let src = SocketAddr::new(ip.src, u.src_port);
         let dst = SocketAddr::new(ip.dst, u.dst_port);
         let (key, src_is_lo) = FlowKey::oriented(Proto::Udp, src, dst);
-        let idx = match self.map.get(&key).copied() {
+        let hash = key.hash();
+        let idx = match self.find(&key, hash) {
             Some(i) => i,
-            None => self.create(key, raw, d, src, dst, 0),
+            None => self.create((key, hash), raw, d, src, dst, 0),
         };
         let flow = self.flow_mut(idx);
         let dir = direction(flow, src_is_lo);
@@ -350,7 +351,7 @@ impl FlowTable {
         };
         let quoted_src = SocketAddr::new(q.src, sp);
         let key = FlowKey::new(proto, quoted_src, SocketAddr::new(q.dst, dp));
-        let Some(&i) = self.map.get(&key) else {
+        let Some(i) = self.find(&key, key.hash()) else {
             self.stats.icmp_errors_unmatched += 1;
             return;
         };
@@ -366,9 +367,10 @@ impl FlowTable {
         });
     }
 
+    /// The key comes with its hash.
     fn create(
         &mut self,
-        key: FlowKey,
+        (key, hash): (FlowKey, u64),
         raw: &RawPacket<'_>,
         d: &Decoded<'_>,
         src: SocketAddr,
@@ -379,6 +381,8 @@ impl FlowTable {
         let client_is_lo = FlowKey::oriented(key.proto(), client, server).1;
         let flow = Flow {
             id: self.next_id,
+            key,
+            hash,
             proto: key.proto(),
             client,
             server,
@@ -408,8 +412,35 @@ impl FlowTable {
             self.slots.push(Some(Box::new(flow)));
             self.slots.len() - 1
         };
-        self.map.insert(key, idx);
+        self.map.insert(hash, idx);
         idx
+    }
+
+    /// Brings in the index entry that a packet of the flow filed under `hash` will look up
+    /// (a few packets ahead: see `analyze::ahead`).
+    pub fn prefetch_entry(&self, hash: u64) {
+        prefetch(self.map.entry_ptr(hash));
+    }
+
+    /// Brings in the flow that a packet with `hash` most likely belongs to (its index entry
+    /// was brought in a packet earlier). A hint: a wrong guess costs only the bandwidth.
+    pub fn prefetch_flow(&self, hash: u64) {
+        let Some(slot) = self.map.guess(hash) else {
+            return;
+        };
+        if let Some(flow) = self.slots.get(slot).and_then(Option::as_deref) {
+            let start: *const u8 = std::ptr::from_ref::<Flow>(flow).cast();
+            for line in (0..std::mem::size_of::<Flow>()).step_by(64) {
+                prefetch(start.wrapping_add(line));
+            }
+        }
+    }
+
+    /// The slot of the open flow with `key` (`hash` is `key.hash()`).
+    fn find(&self, key: &FlowKey, hash: u64) -> Option<usize> {
+        self.map.find(hash, |slot| {
+            self.slots[slot].as_ref().is_some_and(|f| f.key == *key)
+        })
     }
 }
 

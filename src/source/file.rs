@@ -238,6 +238,19 @@ impl CaptureFile {
         self.cut_short.as_ref()
     }
 
+    /// The link type and captured bytes of the packet `n` places ahead of the next one (0:
+    /// the next), when they are already in memory: for a look ahead that prefetches (it never
+    /// reads, never fails, and may answer `None` at any time).
+    pub fn peek(&self, n: usize) -> Option<(crate::source::LinkType, &[u8])> {
+        if self.cut_short.is_some() {
+            return None;
+        }
+        match &self.inner {
+            Inner::Pcap(r) => r.peek(n),
+            Inner::Pcapng(r) => r.peek(n),
+        }
+    }
+
     /// The next packet, or `None` at the end (clean or cut short — see [`Self::cut_short`]).
     pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, SourceError> {
         if self.cut_short.is_some() {

@@ -196,6 +196,19 @@ impl PcapReader {
         self.r.offset()
     }
 
+    /// The link type and captured bytes of the record `n` places after the read position
+    /// (0: the next), when they are in hand; `None` otherwise (a look ahead never reads and
+    /// never fails: the record is checked when it is read).
+    pub(super) fn peek(&self, n: usize) -> Option<(LinkType, &[u8])> {
+        let hlen = self.record_header_len;
+        let caplen = |b: &[u8]| Some(self.endian.u32(b.get(8..12)?) as usize);
+        let mut b = self.r.in_hand();
+        for _ in 0..n {
+            b = b.get(hlen.checked_add(caplen(b)?)?..)?;
+        }
+        Some((self.link_type, b.get(hlen..hlen.checked_add(caplen(b)?)?)?))
+    }
+
     fn io(&self, source: std::io::Error) -> SourceError {
         SourceError::Io {
             path: self.path.clone(),

@@ -31,6 +31,10 @@ mod option {
 /// A block larger than this is taken as corruption rather than allocated.
 const MAX_BLOCK_LEN: u32 = 32 << 20;
 
+/// Where an enhanced packet block's data starts: type, length, interface, two timestamp
+/// words, captured and original length.
+const EPB_DATA_AT: usize = 28;
+
 struct Interface {
     /// Index into the file-wide interface list (ids restart per section; ours do not).
     global_id: u32,
@@ -116,6 +120,29 @@ impl PcapngReader {
         )?;
         self.packets += 1;
         Ok(step)
+    }
+
+    /// The link type and captured bytes of the packet `n` places after the read position (0:
+    /// the next), when its block is in hand and the blocks before it are enhanced packet
+    /// blocks of this section; `None` otherwise. A look ahead: it never reads and never fails
+    /// (the block is checked when it is read).
+    pub(super) fn peek(&self, n: usize) -> Option<(LinkType, &[u8])> {
+        let e = self.endian;
+        let epb = |b: &[u8]| -> Option<usize> {
+            let total = e.u32(b.get(4..8)?) as usize;
+            (e.u32(b.get(0..4)?) == block::ENHANCED_PACKET && total >= EPB_DATA_AT).then_some(total)
+        };
+        let mut b = self.r.in_hand();
+        for _ in 0..n {
+            b = b.get(epb(b)?..)?;
+        }
+        let block = b.get(..epb(b)?)?;
+        let iface = self.section.get(e.u32(&block[8..12]) as usize)?;
+        let caplen = e.u32(&block[20..24]) as usize;
+        Some((
+            iface.link_type,
+            block.get(EPB_DATA_AT..EPB_DATA_AT.checked_add(caplen)?)?,
+        ))
     }
 
     /// Reads blocks until the header of a packet block: `Ok((start, type, total, rest))` with

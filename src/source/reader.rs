@@ -114,6 +114,12 @@ impl ByteReader {
         self.offset
     }
 
+    /// The bytes after the read position that are already in memory (the rest of the
+    /// chunk): what a look ahead may read without reading the file.
+    pub(super) fn in_hand(&self) -> &[u8] {
+        &self.chunk.bytes()[self.pos..]
+    }
+
     /// Moves to the next non-empty chunk; false at the end of the file.
     fn advance(&mut self) -> io::Result<bool> {
         while !self.eof {
