@@ -12,12 +12,14 @@
 //! than a packet) or is not plain TCP/UDP is simply not prefetched.
 
 use crate::decode::quick;
-use crate::flow::pair_hash;
+use crate::flow::{pair_hash, prefetch};
 use crate::source::{CaptureFile, RawPacket};
 
 /// Packets ahead whose index entry is prefetched (their flow, one packet less).
 const DISTANCE: u64 = 2;
 const RING: usize = 4;
+/// Cache lines brought in of the packet after the peeked one.
+const FILE_LINES: usize = 2;
 
 #[derive(Clone, Copy, Default)]
 struct Peeked {
@@ -38,10 +40,16 @@ pub type Known = Option<Option<u64>>;
 
 impl Ahead {
     /// Before packet `next` is read: peeks packet `next + DISTANCE`, and gives the hashes
-    /// of the packets ahead to `prefetch` (entry for the far one, flow for the near one).
-    pub fn step(&mut self, file: &CaptureFile, next: u64, prefetch: &mut impl Prefetch) {
+    /// of the packets ahead to `hints` (entry for the far one, flow for the near one).
+    pub fn step(&mut self, file: &CaptureFile, next: u64, hints: &mut impl Prefetch) {
         let far = next + DISTANCE;
         if let Some((link_type, data)) = file.peek(DISTANCE as usize) {
+            // The packet after it starts about here (its record header and the packet's
+            // headers): bring it in now, so that peeking it next time does not wait.
+            let after = data.as_ptr_range().end;
+            for line in 0..FILE_LINES {
+                prefetch(after.wrapping_add(64 * line));
+            }
             let raw = RawPacket {
                 index: far,
                 ts_nanos: 0,
@@ -53,11 +61,11 @@ impl Ahead {
             let hash = quick::endpoints(&raw).map(|(a, b)| pair_hash(a, b));
             self.ring[far as usize % RING] = Peeked { index: far, hash };
             if let Some(h) = hash {
-                prefetch.entry(h);
+                hints.entry(h);
             }
         }
         if let Some(Some(h)) = self.known(next + 1) {
-            prefetch.flow(h);
+            hints.flow(h);
         }
     }
 

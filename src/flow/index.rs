@@ -6,14 +6,33 @@
 //! the bucket and the flow — since the packet bytes streamed in between evict both. hashbrown
 //! has no way to ask where a key's bucket is without probing it, and a probe blocks on the very
 //! miss the prefetch should hide (measured: slower). Here the entry's address is a shift of the
-//! hash, and an entry holds the hash's upper half, so a tag match names the flow to prefetch
-//! without touching it.
+//! hash, and an entry holds the hash's upper half and the flow's address, so a tag match names
+//! the flow to prefetch without another dependent load.
 //!
 //! The hash is the endpoints' hash (`key::pair_hash`), the same either way round; the caller
 //! confirms a match by comparing keys.
 
-/// An entry: upper 32 bits of the hash (the tag), lower 32 bits the slot + 1; 0 is empty.
-type Entry = u64;
+/// An entry: the upper 32 bits of the hash (the tag) over the slot + 1 (0: empty), and where
+/// the slot's flow lives in memory (only ever prefetched, never read through).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Entry {
+    tag_slot: u64,
+    addr: usize,
+}
+
+impl Entry {
+    fn is_empty(self) -> bool {
+        self.tag_slot == 0
+    }
+
+    fn tag(self) -> u32 {
+        (self.tag_slot >> 32) as u32
+    }
+
+    fn slot(self) -> usize {
+        (self.tag_slot as u32) as usize - 1
+    }
+}
 
 const MIN_BITS: u32 = 10;
 
@@ -27,7 +46,7 @@ pub struct FlowIndex {
 impl Default for FlowIndex {
     fn default() -> Self {
         Self {
-            entries: vec![0; 1 << MIN_BITS],
+            entries: vec![Entry::default(); 1 << MIN_BITS],
             bits: MIN_BITS,
             len: 0,
         }
@@ -38,13 +57,9 @@ fn tag(hash: u64) -> u32 {
     (hash >> 32) as u32
 }
 
-fn entry(tag: u32, slot: usize) -> Entry {
+fn tag_slot(tag: u32, slot: usize) -> u64 {
     let slot = u32::try_from(slot + 1).expect("fewer than 2^32 flows open at once");
     (u64::from(tag) << 32) | u64::from(slot)
-}
-
-fn slot_of(e: Entry) -> usize {
-    (e as u32) as usize - 1
 }
 
 impl FlowIndex {
@@ -63,23 +78,27 @@ impl FlowIndex {
 
     /// The slot whose flow `is_it` accepts, among those filed under `hash`.
     pub fn find(&self, hash: u64, mut is_it: impl FnMut(usize) -> bool) -> Option<usize> {
+        self.find_entry(hash, |e| is_it(e.slot())).map(Entry::slot)
+    }
+
+    fn find_entry(&self, hash: u64, mut is_it: impl FnMut(Entry) -> bool) -> Option<Entry> {
         let t = tag(hash);
         let mut at = self.home(t);
         loop {
             let e = self.entries[at];
-            if e == 0 {
+            if e.is_empty() {
                 return None;
             }
-            if (e >> 32) as u32 == t && is_it(slot_of(e)) {
-                return Some(slot_of(e));
+            if e.tag() == t && is_it(e) {
+                return Some(e);
             }
             at = (at + 1) & self.mask();
         }
     }
 
-    /// The first slot filed under `hash`'s tag, without confirming it (for a prefetch).
-    pub fn guess(&self, hash: u64) -> Option<usize> {
-        self.find(hash, |_| true)
+    /// The slot and flow address first filed under `hash`'s tag, unconfirmed (for a prefetch).
+    pub fn guess(&self, hash: u64) -> Option<(usize, usize)> {
+        self.find_entry(hash, |_| true).map(|e| (e.slot(), e.addr))
     }
 
     /// The address of `hash`'s first entry, for a prefetch.
@@ -87,28 +106,33 @@ impl FlowIndex {
         self.entries[self.home(tag(hash))..].as_ptr().cast()
     }
 
-    /// Files `slot` under `hash` (the caller knows its key is not filed yet).
-    pub fn insert(&mut self, hash: u64, slot: usize) {
+    /// Files `slot`, whose flow lives at `addr`, under `hash` (the caller knows its key is not
+    /// filed yet).
+    pub fn insert(&mut self, hash: u64, slot: usize, addr: usize) {
         // At most half full: probes stay short.
         if (self.len + 1) * 2 > self.entries.len() {
             self.grow();
         }
-        self.place(entry(tag(hash), slot));
+        self.place(Entry {
+            tag_slot: tag_slot(tag(hash), slot),
+            addr,
+        });
         self.len += 1;
     }
 
     fn place(&mut self, e: Entry) {
-        let mut at = self.home((e >> 32) as u32);
-        while self.entries[at] != 0 {
+        let mut at = self.home(e.tag());
+        while !self.entries[at].is_empty() {
             at = (at + 1) & self.mask();
         }
         self.entries[at] = e;
     }
 
     fn grow(&mut self) {
-        let old = std::mem::replace(&mut self.entries, vec![0; 1 << (self.bits + 1)]);
+        let bigger = vec![Entry::default(); 1 << (self.bits + 1)];
+        let old = std::mem::replace(&mut self.entries, bigger);
         self.bits += 1;
-        for e in old.into_iter().filter(|&e| e != 0) {
+        for e in old.into_iter().filter(|e| !e.is_empty()) {
             self.place(e);
         }
     }
@@ -116,21 +140,24 @@ impl FlowIndex {
     /// Takes `slot`, filed under `hash`, out. Later entries of its probe run move back into
     /// the gap (backward-shift deletion), so no tombstones build up.
     pub fn remove(&mut self, hash: u64, slot: usize) {
-        let wanted = entry(tag(hash), slot);
+        let wanted = tag_slot(tag(hash), slot);
         let mut gap = self.home(tag(hash));
-        while self.entries[gap] != wanted {
-            assert_ne!(self.entries[gap], 0, "removing a slot that is not filed");
+        while self.entries[gap].tag_slot != wanted {
+            assert!(
+                !self.entries[gap].is_empty(),
+                "removing a slot that is not filed"
+            );
             gap = (gap + 1) & self.mask();
         }
         let mut at = gap;
         loop {
             at = (at + 1) & self.mask();
             let e = self.entries[at];
-            if e == 0 {
+            if e.is_empty() {
                 break;
             }
             // An entry whose home lies cyclically in (gap, at] must stay where it is.
-            let home = self.home((e >> 32) as u32);
+            let home = self.home(e.tag());
             let stays = if gap <= at {
                 gap < home && home <= at
             } else {
@@ -141,7 +168,7 @@ impl FlowIndex {
                 gap = at;
             }
         }
-        self.entries[gap] = 0;
+        self.entries[gap] = Entry::default();
         self.len -= 1;
     }
 }
@@ -197,7 +224,7 @@ mod tests {
                 }
                 None => {
                     assert_eq!(index.find(h, |s| s == k as usize), None);
-                    index.insert(h, k as usize);
+                    index.insert(h, k as usize, 0);
                     model.insert(k, (h, k as usize));
                 }
             }
@@ -214,11 +241,11 @@ mod tests {
         let mut index = FlowIndex::default();
         let h = 0xdead_beef_0000_0001;
         assert_eq!(index.guess(h), None);
-        index.insert(h, 5);
-        index.insert(h ^ 1, 6); // same tag, another flow
-        assert_eq!(index.guess(h), Some(5));
+        index.insert(h, 5, 0x500);
+        index.insert(h ^ 1, 6, 0x600); // same tag, another flow
+        assert_eq!(index.guess(h), Some((5, 0x500)));
         assert_eq!(index.find(h, |s| s == 6), Some(6));
         index.remove(h, 5);
-        assert_eq!(index.guess(h), Some(6));
+        assert_eq!(index.guess(h), Some((6, 0x600)));
     }
 }

@@ -74,7 +74,8 @@ impl FlowKey {
 
     /// [`pair_hash`] of the key's two ends.
     pub fn hash(&self) -> u64 {
-        mix(end_hash(&self.lo, self.lo_port) ^ end_hash(&self.hi, self.hi_port))
+        let (lo, hi) = (u128::from_be_bytes(self.lo), u128::from_be_bytes(self.hi));
+        mix(end_hash(lo, self.lo_port) ^ end_hash(hi, self.hi_port))
     }
 }
 
@@ -84,12 +85,19 @@ impl FlowKey {
 /// threads split flows by it and the flow index files them by it, so it is computed once per
 /// packet, from the packet's endpoints, before the packet is decoded.
 pub fn pair_hash(a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
-    mix(end_hash(&bytes(a.0), a.1) ^ end_hash(&bytes(b.0), b.1))
+    mix(end_hash(bits(a.0), a.1) ^ end_hash(bits(b.0), b.1))
+}
+
+/// The address as the key holds it (IPv4 mapped into IPv6), as a number.
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => 0xffff_0000_0000 | u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }
 
 /// One end's share: an XOR of the two ends' shares is the same either way round.
-fn end_hash(ip: &[u8; 16], port: u16) -> u64 {
-    let x = u128::from_be_bytes(*ip);
+fn end_hash(x: u128, port: u16) -> u64 {
     let v = (x as u64) ^ ((x >> 64) as u64).rotate_left(23);
     (v ^ (u64::from(port) << 40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use crate::decode::{LinkInfo, Tunnel};
 
+pub use index::prefetch;
 pub use key::{FlowKey, Proto, pair_hash};
 pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
 pub use table::{CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, TableStats};
@@ -76,44 +77,53 @@ pub struct TcpFacts {
     pub toa_option: Option<(u64, Vec<u8>)>,
 }
 
+/// `repr(C)`, hot fields first: what every packet reads and writes (key, counters, TCP state,
+/// first bytes) lies in the first cache lines, which the read loop prefetches a packet ahead
+/// (see [`Flow::HOT_BYTES`]); the rest is read when the flow starts or is summarised.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Flow {
-    pub id: u32,
     /// Kept, not recomputed: the index confirms a lookup by comparing it.
     key: FlowKey,
-    /// `key.hash()`, the index files the flow under it.
-    hash: u64,
     pub proto: Proto,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
     /// The client is the lower end of the flow key (tells directions apart without comparing
     /// addresses on every packet).
     pub client_is_lo: bool,
     pub role_by: RoleBy,
-    pub first_packet: u64,
+    pub id: u32,
+    /// `key.hash()`, the index files the flow under it.
+    hash: u64,
     pub last_packet: u64,
-    pub first_ts: i64,
     pub last_ts: i64,
-    pub interface: u32,
-    /// Link facts of the first packet in each direction (VLANs, MACs, SLL2 interface index).
-    pub link: [Option<LinkInfo>; 2],
-    pub tunnel: Option<Tunnel>,
     pub packets: [u64; 2],
     /// Payload bytes on the wire per direction.
     pub bytes: [u64; 2],
     pub truncated_packets: u64,
-    /// IP TTL / hop limit of the first packet in each direction (an initial value such as 64
-    /// means the packet was captured on the host that sent it).
-    pub ttl: [Option<u8>; 2],
     pub tcp: TcpFacts,
     /// First bytes per direction (TCP).
     pub streams: [Stream; 2],
+    // Cold from here on.
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_packet: u64,
+    pub first_ts: i64,
+    pub interface: u32,
+    /// IP TTL / hop limit of the first packet in each direction (an initial value such as 64
+    /// means the packet was captured on the host that sent it).
+    pub ttl: [Option<u8>; 2],
+    /// Link facts of the first packet in each direction (VLANs, MACs, SLL2 interface index).
+    pub link: [Option<LinkInfo>; 2],
+    pub tunnel: Option<Tunnel>,
     /// First datagrams per direction (UDP).
     pub datagrams: [Vec<Datagram>; 2],
     pub icmp_errors: Vec<IcmpRef>,
 }
 
 impl Flow {
+    /// The bytes every packet of the flow may touch: up to the end of the first bytes.
+    pub const HOT_BYTES: usize =
+        std::mem::offset_of!(Flow, streams) + std::mem::size_of::<[Stream; 2]>();
+
     pub fn key(&self) -> FlowKey {
         self.key
     }

@@ -405,14 +405,17 @@ impl FlowTable {
             icmp_errors: Vec::new(),
         };
         self.next_id += 1;
+        let flow = Box::new(flow);
+        let addr = std::ptr::from_ref::<Flow>(&flow).addr();
         let idx = if let Some(i) = self.free.pop() {
-            self.slots[i] = Some(Box::new(flow));
+            self.slots[i] = Some(flow);
             i
         } else {
-            self.slots.push(Some(Box::new(flow)));
+            self.slots.push(Some(flow));
             self.slots.len() - 1
         };
-        self.map.insert(hash, idx);
+        // A boxed flow stays where it is until it is handed out (and taken off the index).
+        self.map.insert(hash, idx, addr);
         idx
     }
 
@@ -422,17 +425,17 @@ impl FlowTable {
         prefetch(self.map.entry_ptr(hash));
     }
 
-    /// Brings in the flow that a packet with `hash` most likely belongs to (its index entry
-    /// was brought in a packet earlier). A hint: a wrong guess costs only the bandwidth.
+    /// Brings in the flow that a packet with `hash` most likely belongs to, and its slot (the
+    /// index entry was brought in a packet earlier, and holds both addresses: no load waits
+    /// here). A hint: a wrong guess costs only the bandwidth.
     pub fn prefetch_flow(&self, hash: u64) {
-        let Some(slot) = self.map.guess(hash) else {
+        let Some((slot, addr)) = self.map.guess(hash) else {
             return;
         };
-        if let Some(flow) = self.slots.get(slot).and_then(Option::as_deref) {
-            let start: *const u8 = std::ptr::from_ref::<Flow>(flow).cast();
-            for line in (0..std::mem::size_of::<Flow>()).step_by(64) {
-                prefetch(start.wrapping_add(line));
-            }
+        prefetch(self.slots.as_ptr().wrapping_add(slot).cast());
+        let start = std::ptr::without_provenance::<u8>(addr);
+        for line in (0..Flow::HOT_BYTES).step_by(64) {
+            prefetch(start.wrapping_add(line));
         }
     }
 
@@ -466,7 +469,8 @@ fn count_packet(flow: &mut Flow, raw: &RawPacket<'_>, d: &Decoded<'_>, dir: usiz
     if d.truncated {
         flow.truncated_packets += 1;
     }
-    if flow.link[dir].is_none() {
+    // The first packet this way (link facts are cold: not read on every packet).
+    if flow.packets[dir] == 1 {
         flow.link[dir] = Some(d.link);
         flow.ttl[dir] = d.ip.map(|ip| ip.ttl);
     }
