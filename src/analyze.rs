@@ -5,6 +5,7 @@
 //! what one thread makes.
 
 mod ahead;
+mod walker;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -59,7 +60,9 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
         let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
         let threads = threads_for(bytes);
         let progress = Progress::new(path, bytes, config.output.progress);
-        let part = if threads > 1 {
+        let part = if threads > 1 && walker::wanted() {
+            walker::analyze_walked(path, bytes, next_id, threads, config, &progress)?
+        } else if threads > 1 {
             analyze_sharded(path, bytes, next_id, threads, config, &progress)?
         } else {
             let mut file = open_capture(path)?;
@@ -168,13 +171,13 @@ fn analyze_sharded(
                 scope.spawn(move || {
                     let input =
                         InputAnalyzer::new(path.to_path_buf(), file.format(), bytes, 1, ports)
-                            .shard(k, n);
+                            .shard(k, Split::even(n));
                     run_shard(file, input, None)
                 })
             })
             .collect();
         let input = InputAnalyzer::new(path.to_path_buf(), first.format(), bytes, 1, &config.ports)
-            .shard(0, n);
+            .shard(0, Split::even(n));
         let mut results = vec![run_shard(first, input, Some(progress))];
         results.extend(
             handles
@@ -250,13 +253,15 @@ pub struct InputAnalyzer {
     // Counting by link-type number keeps the per-packet path free of string work.
     by_link: BTreeMap<LinkType, u64>,
     /// Set when this analyzer is one of several threads on one file: (which, how many).
-    shard: Option<(usize, usize)>,
+    shard: Option<(usize, Split)>,
 }
 
 /// One thread's part of a file (see `analyze_sharded`): flows with ids of its own table.
 pub struct Shard {
     summary: InputSummary,
     reports: Vec<FlowReport>,
+    /// Flows still to be summarised at the end of the file (see `summarise_leftovers`).
+    leftover: Vec<Flow>,
     /// Flows its table created (kept or not).
     created: u32,
     /// Open flows at each maintenance tick, and at the end.
@@ -309,10 +314,11 @@ impl InputAnalyzer {
     /// share of it, one thread that got a few more than its share of the flows dropped some
     /// while the file as a whole was below the limit.
     #[must_use]
-    pub fn shard(mut self, k: usize, n: usize) -> Self {
-        self.table.set_max_live(DEFAULT_MAX_LIVE.div_ceil(n));
+    fn shard(mut self, k: usize, split: Split) -> Self {
+        // Its share of the open-flow limit, as of the flows.
+        self.table.set_max_live(split.share_of(k, DEFAULT_MAX_LIVE));
         self.table.keep_samples();
-        self.shard = Some((k, n));
+        self.shard = Some((k, split));
         self
     }
 
@@ -329,8 +335,9 @@ impl InputAnalyzer {
     }
 
     /// [`Self::feed`], with what the read loop's look ahead found of the packet (see
-    /// `ahead.rs`), which saves finding its endpoints again.
-    fn feed_known(&mut self, raw: &RawPacket<'_>, known: ahead::Known) {
+    /// `ahead.rs`), which saves finding its endpoints again. Answers the thread the packet
+    /// belongs to when it is another's (this one only moved its clock on).
+    fn feed_known(&mut self, raw: &RawPacket<'_>, known: ahead::Known) -> Option<usize> {
         // Counts of every packet are thread 0's; the rest belong to the flow's thread.
         if self.shard.is_none_or(|(k, _)| k == 0) {
             let s = &mut self.summary;
@@ -341,22 +348,24 @@ impl InputAnalyzer {
         }
         let d = match self.shard {
             None => decode::decode(raw),
-            Some((k, n)) => {
+            Some((k, split)) => {
                 // Another thread's packet is told apart cheaply when it is plain TCP/UDP; the
                 // rest are decoded to find their flow.
                 let hash = known.unwrap_or_else(|| {
                     decode::quick::endpoints(raw).map(|(a, b)| crate::flow::pair_hash(a, b))
                 });
-                let quick = hash.map(|h| shard_by_hash(h, n));
-                if quick.is_some_and(|owner| owner != k) {
-                    debug_assert_eq!(quick, Some(shard_of(&decode::decode(raw), n)));
-                    return self.pass(raw);
+                let quick = hash.map(|h| split.owner(h));
+                if let Some(owner) = quick.filter(|&owner| owner != k) {
+                    debug_assert_eq!(quick, Some(shard_of(&decode::decode(raw), split)));
+                    self.pass(raw);
+                    return Some(owner);
                 }
                 let d = decode::decode(raw);
-                let owner = shard_of(&d, n);
+                let owner = shard_of(&d, split);
                 debug_assert!(quick.is_none_or(|q| q == owner), "packet {}", raw.index);
                 if owner != k {
-                    return self.pass(raw);
+                    self.pass(raw);
+                    return Some(owner);
                 }
                 d
             }
@@ -379,16 +388,22 @@ impl InputAnalyzer {
         }
         self.table.add(raw, &d);
         self.drain();
+        None
     }
 
     /// Whether a flow with this hash is this analyzer's (all are, on one thread).
     fn owns(&self, hash: u64) -> bool {
-        self.shard.is_none_or(|(k, n)| shard_by_hash(hash, n) == k)
+        self.shard.is_none_or(|(k, split)| split.owner(hash) == k)
     }
 
     /// Another thread's packet: only the table's clock moves on.
     fn pass(&mut self, raw: &RawPacket<'_>) {
-        self.table.tick(raw);
+        self.tick(raw.index, raw.ts_nanos);
+    }
+
+    /// The clock of a packet this analyzer does not see (see `FlowTable::tick`).
+    fn tick(&mut self, index: u64, ts_nanos: i64) {
+        self.table.tick(index, ts_nanos);
         self.drain();
     }
 
@@ -446,6 +461,9 @@ impl InputAnalyzer {
     }
 
     /// [`Self::finish`] for one thread of several (see [`Self::shard`]).
+    /// The flows still open at the end are handed back unsummarised (those within the kept
+    /// limit): the threads of one file end together, and their leftovers are summarised on
+    /// every core at once (`summarise_leftovers`) rather than each by its own thread.
     pub fn finish_shard(
         mut self,
         interfaces: Vec<InterfaceInfo>,
@@ -455,10 +473,20 @@ impl InputAnalyzer {
         let live_samples = self.table.live_samples().to_vec();
         let created = self.table.next_id() - 1;
         let max_kept = self.max_kept;
-        let (summary, reports) = self.finish(interfaces, cut_short);
+        let table = std::mem::replace(&mut self.table, FlowTable::new(1, &[]));
+        let stats = table.stats.clone();
+        let mut leftover = table.finish_all();
+        let room = max_kept.saturating_sub(self.reports.len());
+        if leftover.len() > room {
+            self.summary.flows_not_kept += (leftover.len() - room) as u64;
+            leftover.truncate(room);
+        }
+        let (mut summary, reports) = self.finish(interfaces, cut_short);
+        summary.table = stats;
         Shard {
             summary,
             reports,
+            leftover,
             created,
             live_samples,
             max_kept,
@@ -468,7 +496,7 @@ impl InputAnalyzer {
 
 /// Which thread owns a decoded packet: the one its flow hashes to (see
 /// [`shard_by_endpoints`]). Packets of no flow go to thread 0, which counts them.
-fn shard_of(d: &decode::Decoded<'_>, n: usize) -> usize {
+fn shard_of(d: &decode::Decoded<'_>, n: Split) -> usize {
     let Some(ip) = d.ip else { return 0 };
     match &d.l4 {
         decode::L4::Tcp(t) => shard_by_endpoints((ip.src, t.src_port), (ip.dst, t.dst_port), n),
@@ -491,19 +519,70 @@ fn shard_of(d: &decode::Decoded<'_>, n: usize) -> usize {
 /// the same for an IPv4 address and its IPv4-mapped IPv6 form (see `flow::pair_hash`). The
 /// hash's low half picks the thread; the flow index files by its high half, so each thread's
 /// flows still spread over the whole index.
-fn shard_by_endpoints(a: (IpAddr, u16), b: (IpAddr, u16), n: usize) -> usize {
-    shard_by_hash(crate::flow::pair_hash(a, b), n)
+fn shard_by_endpoints(a: (IpAddr, u16), b: (IpAddr, u16), split: Split) -> usize {
+    split.owner(crate::flow::pair_hash(a, b))
 }
 
-fn shard_by_hash(hash: u64, n: usize) -> usize {
-    ((u64::from(hash as u32) * n as u64) >> 32) as usize
+/// How flows are split between `n` threads: by the low half of their hash, thread 0 taking
+/// the hashes below `zero_below` (of [`Split::WHOLE`]), the others equal shares of the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Split {
+    n: usize,
+    zero_below: u64,
+}
+
+impl Split {
+    const WHOLE: u64 = 1 << 32;
+
+    /// Equal shares.
+    fn even(n: usize) -> Self {
+        Self {
+            n: n.max(1),
+            zero_below: Self::WHOLE / n.max(1) as u64,
+        }
+    }
+
+    /// Thread 0 takes `percent` of the flows, the others equal shares of the rest.
+    fn with_first_percent(n: usize, percent: u64) -> Self {
+        if n <= 1 {
+            return Self::even(1);
+        }
+        Self {
+            n,
+            zero_below: Self::WHOLE * percent.min(100) / 100,
+        }
+    }
+
+    /// Thread `k`'s part of the hashes (of [`Split::WHOLE`]).
+    fn width(self, k: usize) -> u64 {
+        if k == 0 {
+            self.zero_below
+        } else {
+            (Self::WHOLE - self.zero_below) / (self.n as u64 - 1)
+        }
+    }
+
+    /// Thread `k`'s share of `limit` (rounded up).
+    fn share_of(self, k: usize, limit: usize) -> usize {
+        usize::try_from((limit as u64 * self.width(k)).div_ceil(Self::WHOLE)).unwrap_or(limit)
+    }
+
+    fn owner(self, hash: u64) -> usize {
+        let low = u64::from(hash as u32);
+        if low < self.zero_below {
+            return 0;
+        }
+        let rest = Self::WHOLE - self.zero_below;
+        1 + ((low - self.zero_below) * (self.n as u64 - 1) / rest) as usize
+    }
 }
 
 /// Merges the threads' parts of one file into what one thread would have made: flows in
 /// first-seen order (a packet opens at most one flow, so the first packet orders them as one
 /// table's ids do), numbered from `first_id`; counters summed; the peak of open flows taken
 /// over the summed samples.
-fn merge_shards(shards: Vec<Shard>, first_id: u32) -> InputPart {
+fn merge_shards(mut shards: Vec<Shard>, first_id: u32) -> InputPart {
+    summarise_leftovers(&mut shards);
     let mut created = 0u32;
     let mut reports = Vec::new();
     let mut samples: Vec<u64> = Vec::new();
@@ -584,6 +663,43 @@ fn sort_in_place<T, K: Ord + Copy>(reports: &mut [T], key: impl Fn(&T) -> K) {
             at = from;
         }
         order[at] = at;
+    }
+}
+
+/// Summarises the threads' leftover flows, split evenly over the cores (how many each thread
+/// has left depends on where its flows ended; often most are still open at the end).
+fn summarise_leftovers(shards: &mut [Shard]) {
+    let total: usize = shards.iter().map(|s| s.leftover.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let per_part = total.div_ceil(threads).max(1);
+    // Each part owns its flows: a flow's buffers are freed as soon as it is summarised.
+    let mut parts: Vec<Vec<(usize, Flow)>> = vec![Vec::new()];
+    for (k, s) in shards.iter_mut().enumerate() {
+        for f in std::mem::take(&mut s.leftover) {
+            if parts.last().is_some_and(|p| p.len() == per_part) {
+                parts.push(Vec::new());
+            }
+            parts.last_mut().expect("one part at least").push((k, f));
+        }
+    }
+    let done: Vec<Vec<(usize, FlowReport)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(k, f)| (k, crate::summary::flow_summary(0, &f)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a summary thread panicked"))
+            .collect()
+    });
+    for (k, report) in done.into_iter().flatten() {
+        shards[k].reports.push(report);
     }
 }
 
@@ -674,16 +790,34 @@ mod tests {
         let a6: IpAddr = "::ffff:192.0.2.10".parse().unwrap();
         let b: IpAddr = "2001:db8::1".parse().unwrap();
         for n in 1..6 {
-            let k = shard_by_endpoints((a, 40000), (b, 443), n);
+            let k = shard_by_endpoints((a, 40000), (b, 443), Split::even(n));
             assert!(k < n);
-            assert_eq!(k, shard_by_endpoints((b, 443), (a, 40000), n));
-            assert_eq!(k, shard_by_endpoints((a6, 40000), (b, 443), n));
+            assert_eq!(k, shard_by_endpoints((b, 443), (a, 40000), Split::even(n)));
+            assert_eq!(k, shard_by_endpoints((a6, 40000), (b, 443), Split::even(n)));
         }
-        // Flows spread over the threads.
-        let mut seen = [0usize; 2];
-        for port in 1024..3024u16 {
-            seen[shard_by_endpoints((a, port), (b, 443), 2)] += 1;
+        // Flows spread over the threads, evenly or in the shares asked for.
+        for (split, want) in [
+            (Split::even(2), [50, 50, 0, 0]),
+            (Split::with_first_percent(2, 20), [20, 80, 0, 0]),
+            (Split::with_first_percent(4, 10), [10, 30, 30, 30]),
+            (Split::even(4), [25, 25, 25, 25]),
+            (Split::with_first_percent(3, 0), [0, 50, 50, 0]),
+        ] {
+            let mut seen = [0usize; 4];
+            for port in 1024..21024u16 {
+                seen[shard_by_endpoints((a, port), (b, 443), split)] += 1;
+            }
+            for (k, (got, want)) in seen.iter().zip(want).enumerate() {
+                assert!(got.abs_diff(want * 200) < 400, "{split:?}: {seen:?}");
+                if k < split.n {
+                    assert!(
+                        split.share_of(k, 1000).abs_diff(want * 10) <= 1,
+                        "{split:?}"
+                    );
+                }
+            }
         }
-        assert!(seen.iter().all(|&c| c > 800), "{seen:?}");
+        assert_eq!(Split::even(1).owner(u64::MAX), 0);
+        assert_eq!(Split::with_first_percent(1, 10), Split::even(1));
     }
 }

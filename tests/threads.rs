@@ -14,11 +14,20 @@ fn run(threads: usize, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
     run_with(threads, "auto", args)
 }
 
-/// `map`: `LBCHECK_MMAP` (small files are read, not mapped, unless it says `always`).
-fn run_with(threads: usize, map: &str, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+/// `mode`: `auto` (the default way: one thread walks the file and hands packets to the
+/// others); `share` (every thread walks the file, which is memory-mapped when large); `map`
+/// (`share`, each thread through a memory map even of a small file).
+fn run_with(threads: usize, mode: &str, args: &[&str]) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+    let (split, map) = match mode {
+        "auto" => ("walk", "auto"),
+        "share" => ("share", "auto"),
+        "map" => ("share", "always"),
+        _ => panic!("mode {mode}"),
+    };
     let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("LBCHECK_THREADS", threads.to_string())
+        .env("LBCHECK_SPLIT", split)
         .env("LBCHECK_MMAP", map)
         .args(args)
         .output()
@@ -30,14 +39,14 @@ fn assert_same(args: &[&str], threads: &[usize]) {
     assert_same_with(args, threads, "auto");
 }
 
-fn assert_same_with(args: &[&str], threads: &[usize], map: &str) {
+fn assert_same_with(args: &[&str], threads: &[usize], mode: &str) {
     let single = run(1, args);
     assert!(
         !single.1.is_empty() || !single.2.is_empty(),
         "{args:?}: no output at all"
     );
     for &n in threads {
-        let split = run_with(n, map, args);
+        let split = run_with(n, mode, args);
         assert_eq!(single.0, split.0, "{args:?}: exit code with {n} threads");
         if single.1 != split.1 {
             let (a, b) = (
@@ -90,6 +99,7 @@ fn every_bundled_and_shared_capture_gives_the_same_report_on_two_and_three_threa
     for f in &files {
         let f = f.to_str().unwrap();
         assert_same(&["pcap", "--format", "json", f], &[2, 3]);
+        assert_same_with(&["pcap", "--format", "json", f], &[2], "share");
     }
 }
 
@@ -136,8 +146,9 @@ fn a_generated_capture_of_hundreds_of_flows_gives_the_same_report_on_two_and_fou
         );
         let path = out.to_str().unwrap();
         assert_same(&["pcap", "--format", "json", path], &[2, 4]);
-        // Each thread through a memory map of its own, as large files are read.
-        assert_same_with(&["pcap", "--format", "json", path], &[2], "always");
+        assert_same_with(&["pcap", "--format", "json", path], &[2, 4], "share");
+        // Every thread through one memory map, as large files are read that way.
+        assert_same_with(&["pcap", "--format", "json", path], &[2], "map");
         assert_same(&["pcap", "--color", "never", "--flows", path], &[2]);
         // The closed flows were handed out on the way (the clocks mattered): far fewer were
         // open at once than the file holds.

@@ -16,7 +16,7 @@ use crate::flow::{pair_hash, prefetch};
 use crate::source::{CaptureFile, RawPacket};
 
 /// Packets ahead whose index entry is prefetched (their flow, one packet less).
-const DISTANCE: u64 = 2;
+pub const DISTANCE: u64 = 2;
 const RING: usize = 4;
 /// Cache lines brought in of the packet after the peeked one.
 const FILE_LINES: usize = 2;

@@ -161,8 +161,8 @@ impl FlowTable {
     /// The packet clock for a packet this table does not see (it belongs to a flow of another
     /// table of the same file): maintenance runs at the same packets, with the same time, as
     /// it would in one table, so flows are handed out at the same moments.
-    pub fn tick(&mut self, raw: &RawPacket<'_>) {
-        self.maintain(raw.index, raw.ts_nanos);
+    pub fn tick(&mut self, index: u64, ts_nanos: i64) {
+        self.maintain(index, ts_nanos);
     }
 
     /// Every `MAINTAIN_EVERY` packets of the file: hand out closed flows whose linger is over,

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::pcap::{MAGIC_MICRO, MAGIC_MODIFIED, MAGIC_NANO, PcapReader, Step};
 use super::pcapng::PcapngReader;
-use super::reader::{ByteReader, Chunk, ChunkSource, READ_CHUNK, ReadChunks, read_full};
+use super::reader::{
+    ByteReader, Chunk, ChunkSource, PooledReadChunks, READ_CHUNK, ReadChunks, read_full,
+};
 use super::{CutShort, InterfaceInfo, RawPacket, SourceError};
 use std::sync::Arc;
 
@@ -92,6 +94,22 @@ pub fn read_ahead_wanted(size: u64) -> bool {
     }
 }
 
+/// See [`CaptureFile::locate`].
+pub enum Located<'a> {
+    InChunk(usize),
+    Gathered(&'a [u8]),
+}
+
+/// A part of a capture file held in memory, which other threads may share.
+#[derive(Clone)]
+pub struct SharedChunk(Chunk);
+
+impl SharedChunk {
+    pub fn bytes(&self) -> &[u8] {
+        self.0.bytes()
+    }
+}
+
 enum Inner {
     Pcap(PcapReader),
     Pcapng(PcapngReader),
@@ -101,6 +119,15 @@ enum Inner {
 pub struct CaptureFile {
     inner: Inner,
     cut_short: Option<CutShort>,
+}
+
+/// Opens `path` for a reader whose packets other threads go on reading after it has moved on
+/// (see [`CaptureFile::chunk`]): read with read(2) into a few reused buffers, never mapped
+/// (pages of a map are released as the reader moves on).
+pub fn open_capture_shareable(path: &Path) -> Result<CaptureFile, SourceError> {
+    let (magic, file, _) = open_raw(path)?;
+    let whole = std::io::Cursor::new(magic).chain(file);
+    from_source(path, magic, Box::new(PooledReadChunks::new(whole)))
 }
 
 /// Opens `path` and reads just enough to know its format.
@@ -236,6 +263,39 @@ impl CaptureFile {
     /// Set once the file ended inside a record: everything before it was read.
     pub fn cut_short(&self) -> Option<&CutShort> {
         self.cut_short.as_ref()
+    }
+
+    /// Where the bytes `addr..addr + len` of the packet just read are (call it before the
+    /// next read): at an offset in the chunk in hand, or gathered from two chunks (then
+    /// they must be copied to be kept). `None` if they are neither (not the last packet).
+    pub fn locate(&self, addr: usize, len: usize) -> Option<Located<'_>> {
+        let r = self.reader();
+        let within = |b: &[u8]| {
+            let at = addr.checked_sub(b.as_ptr() as usize)?;
+            (at + len <= b.len()).then_some(at)
+        };
+        if let Some(at) = within(r.chunk().bytes()) {
+            return Some(Located::InChunk(at));
+        }
+        let gathered = r.gathered();
+        within(gathered).map(|at| Located::Gathered(&gathered[at..at + len]))
+    }
+
+    /// The chunk in hand, shared (not copied) with whoever holds on to it.
+    pub fn share_chunk(&self) -> SharedChunk {
+        SharedChunk(self.reader().chunk().clone())
+    }
+
+    /// Tells chunks apart: the address of the chunk in hand (the same for the same chunk).
+    pub fn chunk_id(&self) -> usize {
+        self.reader().chunk().bytes().as_ptr() as usize
+    }
+
+    fn reader(&self) -> &super::reader::ByteReader {
+        match &self.inner {
+            Inner::Pcap(r) => r.reader(),
+            Inner::Pcapng(r) => r.reader(),
+        }
     }
 
     /// The link type and captured bytes of the packet `n` places ahead of the next one (0:

@@ -15,7 +15,10 @@ pub mod writer;
 
 use std::path::PathBuf;
 
-pub use file::{CaptureFile, FileFormat, open_capture, open_capture_shared, read_ahead_wanted};
+pub use file::{
+    CaptureFile, FileFormat, Located, SharedChunk, open_capture, open_capture_shareable,
+    open_capture_shared, read_ahead_wanted,
+};
 pub use link_type::LinkType;
 
 /// One captured packet as the capture file recorded it.

@@ -192,6 +192,10 @@ impl PcapReader {
         }))
     }
 
+    pub(super) fn reader(&self) -> &ByteReader {
+        &self.r
+    }
+
     pub(super) fn offset(&self) -> u64 {
         self.r.offset()
     }

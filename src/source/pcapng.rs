@@ -77,6 +77,10 @@ impl PcapngReader {
         }
     }
 
+    pub(super) fn reader(&self) -> &ByteReader {
+        &self.r
+    }
+
     pub(super) fn offset(&self) -> u64 {
         self.r.offset()
     }

@@ -61,15 +61,57 @@ pub(super) struct ReadChunks<R>(pub(super) R);
 impl<R: Read + Send> ChunkSource for ReadChunks<R> {
     fn next_chunk(&mut self, spent: Chunk) -> io::Result<Option<Chunk>> {
         // Reuse the buffer when the reader let go of it (it always has, on one thread).
-        let mut buf = match spent {
+        let buf = match spent {
             Chunk::Owned(v) if Arc::strong_count(&v) == 1 => v,
             _ => Arc::new(Vec::new()),
         };
-        let bytes = Arc::get_mut(&mut buf).expect("unique: checked or just made");
+        read_chunk(&mut self.0, buf)
+    }
+}
+
+/// Reads the next chunk into `buf` (which nobody else holds).
+fn read_chunk(r: &mut impl Read, mut buf: Arc<Vec<u8>>) -> io::Result<Option<Chunk>> {
+    {
+        let bytes = Arc::get_mut(&mut buf).expect("a chunk nobody else holds");
         bytes.resize(READ_CHUNK, 0);
-        let got = read_full(&mut self.0, bytes)?;
+        let got = read_full(r, bytes)?;
         bytes.truncate(got);
-        Ok((got > 0).then_some(Chunk::Owned(buf)))
+    }
+    Ok((!buf.is_empty()).then_some(Chunk::Owned(buf)))
+}
+
+/// Chunks read on the calling thread, for a reader whose chunks other threads hold on to for
+/// a while (`SharedChunk`): spent buffers wait in a small pool until nobody holds them, so the
+/// same few buffers are reused (a fresh megabyte costs page faults on every page).
+pub(super) struct PooledReadChunks<R> {
+    inner: R,
+    pool: Vec<Arc<Vec<u8>>>,
+}
+
+/// Buffers kept for reuse; more in flight than this are simply dropped when spent.
+const POOL: usize = 16;
+
+impl<R> PooledReadChunks<R> {
+    pub(super) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            pool: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read + Send> ChunkSource for PooledReadChunks<R> {
+    fn next_chunk(&mut self, spent: Chunk) -> io::Result<Option<Chunk>> {
+        if let Chunk::Owned(v) = spent {
+            if self.pool.len() < POOL && v.capacity() > 0 {
+                self.pool.push(v);
+            }
+        }
+        let buf = match self.pool.iter().position(|b| Arc::strong_count(b) == 1) {
+            Some(i) => self.pool.swap_remove(i),
+            None => Arc::new(Vec::new()),
+        };
+        read_chunk(&mut self.inner, buf)
     }
 }
 
@@ -112,6 +154,16 @@ impl ByteReader {
     /// Byte offset of the next byte to be read.
     pub(super) fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The chunk in hand (the bytes of the packet just read, unless it was gathered).
+    pub(super) fn chunk(&self) -> &Chunk {
+        &self.chunk
+    }
+
+    /// The record last gathered from several chunks.
+    pub(super) fn gathered(&self) -> &[u8] {
+        &self.carry
     }
 
     /// The bytes after the read position that are already in memory (the rest of the
