@@ -401,7 +401,7 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             if let Some(l) = &h.local_layout {
                 writeln!(w, "    LOCAL layout: {} ({})", word(&l.used), l.reason)?;
             }
-            for t in &h.tlvs {
+            for t in &h.tlvs.decode() {
                 tlv_line(w, t, 4)?;
             }
             if let Some(e) = &h.error {

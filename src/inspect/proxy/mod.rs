@@ -27,7 +27,7 @@ mod tests;
 use serde::Serialize;
 
 pub use der::CertNames;
-pub use tlv::{Tlv, TlvClass};
+pub use tlv::{Tlv, TlvClass, Tlvs};
 
 /// The v1 signature: `PROXY` and one space.
 pub const V1_SIGNATURE: &[u8; 6] = b"PROXY ";
@@ -198,7 +198,7 @@ pub struct ProxyHeader {
     /// Where the bytes after the header start: `header_len` when complete, the end of the
     /// captured bytes when truncated.
     pub payload_offset: usize,
-    pub tlvs: Vec<Tlv>,
+    pub tlvs: Tlvs,
     pub crc32c: Crc32cStatus,
     pub status: Status,
     /// The fatal problem (for `truncated`, where the capture stopped).
@@ -223,7 +223,7 @@ impl ProxyHeader {
             header_len: 0,
             declared_len: None,
             payload_offset: 0,
-            tlvs: Vec::new(),
+            tlvs: Tlvs::default(),
             crc32c: Crc32cStatus::Absent,
             status: Status::Complete,
             error: None,

@@ -276,9 +276,8 @@ fn local(h: &mut ProxyHeader, header: &Header<'_>, family: Family) -> Walk {
 
 /// Records the TLVs, the CRC32C verdict and the final status.
 fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
-    h.tlvs = walk.tlvs;
     h.warnings.extend(walk.warnings);
-    let bad_length_crc = h
+    let bad_length_crc = walk
         .tlvs
         .iter()
         .any(|t| t.kind == tlv::kind::CRC32C && t.crc32c == Some(Crc32cStatus::Invalid));
@@ -287,6 +286,7 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
     } else {
         Crc32cStatus::Absent
     };
+    let mut verdicts = Vec::with_capacity(walk.crc_values.len());
     for &at in &walk.crc_values {
         let verdict = match header.complete() {
             Some(bytes) => {
@@ -308,13 +308,7 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
             }
             None => Crc32cStatus::Unverifiable,
         };
-        if let Some(tlv) = h
-            .tlvs
-            .iter_mut()
-            .find(|t| t.kind == tlv::kind::CRC32C && t.offset + 3 == at)
-        {
-            tlv.crc32c = Some(verdict);
-        }
+        verdicts.push((at, verdict));
         h.crc32c = match (h.crc32c, verdict) {
             (Crc32cStatus::Invalid, _) | (_, Crc32cStatus::Invalid) => Crc32cStatus::Invalid,
             (Crc32cStatus::Unverifiable, _) | (_, Crc32cStatus::Unverifiable) => {
@@ -323,6 +317,8 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
             _ => Crc32cStatus::Valid,
         };
     }
+    let region = header.region(walk.start, walk.declared);
+    h.tlvs = tlv::Tlvs::keep(region, walk.start, walk.declared, verdicts);
     if let Some(overrun) = walk.overrun {
         h.fail(overrun);
     } else if header.bytes.len() < header.end {
