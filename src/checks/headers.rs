@@ -339,7 +339,7 @@ fn xff_findings(flows: &[&FlowReport], out: &mut Vec<Finding>) {
             let all: Vec<&str> = req
                 .x_forwarded_for
                 .iter()
-                .flat_map(|h| h.entries.iter().map(|e| e.raw.as_str()))
+                .flat_map(|h| h.entries.iter().map(|e| &*e.raw))
                 .collect();
             example = Some(all.join(", "));
         }

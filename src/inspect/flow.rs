@@ -77,8 +77,8 @@ pub struct DirectionBytes {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpFacts {
-    pub requests: Vec<HttpRequest>,
-    pub responses: Vec<HttpResponse>,
+    pub requests: Box<[HttpRequest]>,
+    pub responses: Box<[HttpResponse]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,9 +153,9 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
             to_server: direction(client_bytes, up),
             to_client: direction(server_bytes, down),
         },
-        http: (!requests.is_empty() || !responses.is_empty()).then_some(HttpFacts {
-            requests,
-            responses,
+        http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
+            requests: requests.into(),
+            responses: responses.into(),
         }),
         tls: tls.map(Box::new),
         toa: toa.map(Box::new),

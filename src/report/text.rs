@@ -451,7 +451,7 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                         .iter()
                         .map(|e| {
                             if e.valid {
-                                e.raw.clone()
+                                e.raw.to_string()
                             } else {
                                 format!("{} [invalid]", e.raw)
                             }
@@ -461,7 +461,7 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                 }
                 for fw in &r.forwarded {
                     let by = |a: &Option<crate::inspect::http::ForwardedAddr>| {
-                        a.as_ref().map_or("-".to_string(), |a| a.raw.clone())
+                        a.as_ref().map_or("-".to_string(), |a| a.raw.to_string())
                     };
                     writeln!(w, "    Forwarded: for={} by={}", by(&fw.for_), by(&fw.by))?;
                 }
