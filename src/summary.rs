@@ -1,7 +1,9 @@
 //! The per-flow summary: what the flow table and the first-bytes inspection say about one
 //! flow, in the shape of the JSON contract. Checks read and annotate it; the report prints it.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -79,7 +81,7 @@ pub struct FlowReport {
     pub input: usize,
     pub proto: Proto,
     pub interface: u32,
-    pub vlan: Vec<u16>,
+    pub vlan: Box<[u16]>,
     /// LINUX_SLL2 interface index of the first packet.
     pub ifindex: Option<u32>,
     pub client: Endpoint,
@@ -102,13 +104,15 @@ pub struct FlowReport {
     pub tcp: Option<TcpReport>,
     /// Boxed: rare, and flows are many.
     pub tunnel: Option<Box<Tunnel>>,
-    pub icmp_errors: Vec<IcmpReport>,
+    pub icmp_errors: Box<[IcmpReport]>,
     /// client | health-check | unknown
     pub kind: &'static str,
-    /// Why the flow was taken for a health check.
-    pub kind_reason: Option<String>,
-    /// Name of the LB range the client address is in (verdict engine).
-    pub lb_range: Option<String>,
+    /// Why the flow was taken for a health check (mostly one of a few fixed sentences).
+    pub kind_reason: Option<Cow<'static, str>>,
+    /// Name of the LB range the client address is in (verdict engine): the table's own name,
+    /// shared by every flow from the range.
+    #[serde(serialize_with = "shared_str")]
+    pub lb_range: Option<Arc<str>>,
     /// The client as far as the backend can know it, and what conveyed it.
     pub client_ip: Option<ClientIp>,
     #[serde(flatten)]
@@ -123,7 +127,7 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         input,
         proto: f.proto,
         interface: f.interface,
-        vlan: link.vlan_ids().to_vec(),
+        vlan: link.vlan_ids().into(),
         ifindex: link.ifindex,
         client: f.client.into(),
         server: f.server.into(),
@@ -173,6 +177,15 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         client_ip: None,
         inspection: crate::inspect::flow::inspect_flow(f),
     }
+}
+
+// As an `Option<String>` is written (serde has no `Arc` without its `rc` feature).
+#[allow(clippy::ref_option)]
+fn shared_str<S: serde::Serializer>(
+    s: &Option<Arc<str>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    s.as_deref().serialize(serializer)
 }
 
 // serde's `serialize_with` hands over a reference.

@@ -1,6 +1,8 @@
 //! Inspection of one flow: runs the first-bytes parsers over each direction (or each kept UDP
 //! datagram) and gathers what they say. Judging what it means is the job of `checks`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::http::{self, HttpRequest, HttpResponse};
@@ -66,13 +68,33 @@ pub struct DirectionBytes {
     pub wire_bytes: u64,
     pub end: StreamEnd,
     /// Where the first segments ended.
-    pub segment_ends: Vec<u32>,
+    pub segment_ends: Box<[u32]>,
     /// Packet number of the first segment (or datagram) carrying payload.
     pub first_data_packet: Option<u64>,
     /// What the bytes are (after a PROXY header, if any).
     pub kind: PayloadKind,
     /// One escaped line describing them.
-    pub summary: String,
+    pub summary: Cow<'static, str>,
+}
+
+/// Summaries that tens of thousands of flows share: borrowed, not allocated once per flow.
+const COMMON_SUMMARIES: &[&str] = &[
+    "no payload",
+    "HTTP/1.1 200 OK",
+    "HTTP/1.1 204 No Content",
+    "HTTP/1.1 301 Moved Permanently",
+    "HTTP/1.1 302 Found",
+    "HTTP/1.1 304 Not Modified",
+    "HTTP/1.1 404 Not Found",
+    "HTTP/1.0 200 OK",
+    "TLS handshake record (cut)",
+];
+
+fn summary(text: String) -> Cow<'static, str> {
+    match COMMON_SUMMARIES.iter().find(|c| **c == text) {
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(text),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -207,10 +229,10 @@ fn direction(bytes: &[u8], stream: &crate::flow::Stream) -> DirectionBytes {
         captured: stream.bytes().len(),
         wire_bytes: stream.wire_bytes,
         end: stream.end(),
-        segment_ends: stream.segment_ends.clone(),
+        segment_ends: stream.segment_ends.as_slice().into(),
         first_data_packet: stream.first_data_packet,
         kind: fb.kind,
-        summary: fb.summary,
+        summary: summary(fb.summary),
     }
 }
 
@@ -226,12 +248,12 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
         captured: d.map_or(0, |d| d.head.len()),
         wire_bytes: f.bytes[dir],
         end,
-        segment_ends: Vec::new(),
+        segment_ends: Box::default(),
         first_data_packet: f.datagrams[dir]
             .iter()
             .find(|d| d.wire_len > 0)
             .map(|d| d.packet),
         kind: fb.kind,
-        summary: fb.summary,
+        summary: summary(fb.summary),
     }
 }

@@ -330,7 +330,7 @@ fn first_bytes(f: &FlowReport) -> String {
     let rest = if after.kind == crate::inspect::payload::PayloadKind::Empty {
         String::new()
     } else {
-        after.summary.clone()
+        after.summary.to_string()
     };
     match ins.proxy_seen {
         ProxySeen::Present => {
