@@ -228,8 +228,8 @@ fn fields_of(h: &ProxyHeader) -> Fields {
                 Some(layout) => layout.used == LayoutReading::AddressBlock,
                 None => h.command == Some(Command::Proxy) && family != Family::Unspec,
             },
-        src: h.src.clone(),
-        dst: h.dst.clone(),
+        src: h.src.as_deref().map(str::to_owned),
+        dst: h.dst.as_deref().map(str::to_owned),
         src_port: h.src_port,
         dst_port: h.dst_port,
         tlvs: h

@@ -368,13 +368,13 @@ fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 4]>::try_from(b).ok())
-            .map(|a| Ipv4Addr::from(a).to_string())
+            .map(|a| Ipv4Addr::from(a).to_string().into())
     };
     let ipv6 = |r| {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 16]>::try_from(b).ok())
-            .map(|a| Ipv6Addr::from(a).to_string())
+            .map(|a| Ipv6Addr::from(a).to_string().into())
     };
     let port = |r| block.get(r).and_then(be_u16);
     match family {
@@ -391,8 +391,8 @@ fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
             h.dst_port = port(addr::IPV6_DST_PORT);
         }
         Family::UnixStream | Family::UnixDgram => {
-            h.src = block.get(addr::UNIX_SRC).map(unix_path);
-            h.dst = block.get(addr::UNIX_DST).map(unix_path);
+            h.src = block.get(addr::UNIX_SRC).map(|p| unix_path(p).into());
+            h.dst = block.get(addr::UNIX_DST).map(|p| unix_path(p).into());
         }
         Family::Unspec | Family::Unknown => {}
     }
