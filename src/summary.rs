@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -43,16 +44,17 @@ impl From<[u64; 2]> for PerDirection {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TcpReport {
-    /// Packet numbers (null when not seen).
-    pub syn: Option<u64>,
-    pub synack: Option<u64>,
+    /// Packet numbers (null when not seen). Numbers start at 1, so `None` costs no extra word:
+    /// six per kept TCP flow.
+    pub syn: Option<NonZeroU64>,
+    pub synack: Option<NonZeroU64>,
     pub handshake_complete: bool,
     pub syn_count: u32,
     pub synack_count: u32,
-    pub fin_from_client: Option<u64>,
-    pub fin_from_server: Option<u64>,
-    pub rst_from_client: Option<u64>,
-    pub rst_from_server: Option<u64>,
+    pub fin_from_client: Option<NonZeroU64>,
+    pub fin_from_server: Option<NonZeroU64>,
+    pub rst_from_client: Option<NonZeroU64>,
+    pub rst_from_server: Option<NonZeroU64>,
     pub retransmissions: u32,
     pub out_of_order: u32,
     /// No SYN fixed the start of the client's byte stream: the capture began mid-connection.
@@ -146,15 +148,15 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         tcp: (f.proto == Proto::Tcp).then(|| TcpReport {
             client_isn: t.isn[TO_SERVER],
             server_isn: t.isn[TO_CLIENT],
-            syn: t.syn,
-            synack: t.synack,
+            syn: packet_number(t.syn),
+            synack: packet_number(t.synack),
             handshake_complete: t.handshake_ack.is_some(),
             syn_count: t.syn_count,
             synack_count: t.synack_count,
-            fin_from_client: t.fin[TO_SERVER],
-            fin_from_server: t.fin[TO_CLIENT],
-            rst_from_client: t.rst[TO_SERVER],
-            rst_from_server: t.rst[TO_CLIENT],
+            fin_from_client: packet_number(t.fin[TO_SERVER]),
+            fin_from_server: packet_number(t.fin[TO_CLIENT]),
+            rst_from_client: packet_number(t.rst[TO_SERVER]),
+            rst_from_server: packet_number(t.rst[TO_CLIENT]),
             retransmissions: t.retransmissions,
             out_of_order: t.out_of_order,
             started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
@@ -177,6 +179,18 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         client_ip: None,
         inspection: crate::inspect::flow::inspect_flow(f),
     }
+}
+
+impl FlowReport {
+    /// One of the TCP packet numbers, as evidence lists hold them (`None` for UDP).
+    pub fn tcp_packet(&self, which: impl Fn(&TcpReport) -> Option<NonZeroU64>) -> Option<u64> {
+        self.tcp.as_ref().and_then(which).map(u64::from)
+    }
+}
+
+/// A packet number as kept in a summary (packets are numbered from 1, as Wireshark does).
+pub fn packet_number(n: Option<u64>) -> Option<NonZeroU64> {
+    n.and_then(NonZeroU64::new)
 }
 
 // As an `Option<String>` is written (serde has no `Arc` without its `rc` feature).
