@@ -91,8 +91,9 @@ const COMMON_REASONS: &[&str] = &[
 const RESPONSE_PREFIX: &[u8] = b"HTTP/1.";
 
 /// One HTTP request as seen on the wire. Kept with the flow's summary for the whole run: boxed
-/// strings and slices (no spare capacity), common tokens borrowed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// strings and slices (no spare capacity), common tokens borrowed, rare headers boxed apart.
+/// JSON: the fields in this order, the rare headers among them (see the `Serialize` impl).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Method, escaped.
     pub method: Cow<'static, str>,
@@ -106,14 +107,53 @@ pub struct HttpRequest {
     pub x_forwarded_for: Box<[XffHeader]>,
     /// Every element of every `Forwarded` header line, in order.
     pub forwarded: Box<[ForwardedElement]>,
+    /// `None` when the request has none of them.
+    pub other_client_ip: Option<Box<OtherClientIp>>,
+    /// False when the bytes end inside the request line or headers.
+    pub complete: bool,
+}
+
+/// Single-address client headers: few requests carry any, so they are kept together, boxed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherClientIp {
     /// First `X-Real-IP`, escaped.
     pub x_real_ip: Option<Box<str>>,
     /// First `True-Client-IP` (Akamai, Cloudflare Enterprise), escaped.
     pub true_client_ip: Option<Box<str>>,
     /// First `CF-Connecting-IP` (Cloudflare), escaped.
     pub cf_connecting_ip: Option<Box<str>>,
-    /// False when the bytes end inside the request line or headers.
-    pub complete: bool,
+}
+
+impl HttpRequest {
+    pub fn x_real_ip(&self) -> Option<&str> {
+        self.other_client_ip.as_ref()?.x_real_ip.as_deref()
+    }
+
+    pub fn true_client_ip(&self) -> Option<&str> {
+        self.other_client_ip.as_ref()?.true_client_ip.as_deref()
+    }
+
+    pub fn cf_connecting_ip(&self) -> Option<&str> {
+        self.other_client_ip.as_ref()?.cf_connecting_ip.as_deref()
+    }
+}
+
+impl Serialize for HttpRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("HttpRequest", 10)?;
+        s.serialize_field("method", &self.method)?;
+        s.serialize_field("uri", &self.uri)?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("host", &self.host)?;
+        s.serialize_field("x_forwarded_for", &self.x_forwarded_for)?;
+        s.serialize_field("forwarded", &self.forwarded)?;
+        s.serialize_field("x_real_ip", &self.x_real_ip())?;
+        s.serialize_field("true_client_ip", &self.true_client_ip())?;
+        s.serialize_field("cf_connecting_ip", &self.cf_connecting_ip())?;
+        s.serialize_field("complete", &self.complete)?;
+        s.end()
+    }
 }
 
 /// One HTTP response status line.
@@ -310,9 +350,7 @@ fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8]))
     let mut host = None;
     let mut x_forwarded_for = Vec::new();
     let mut forwarded = Vec::new();
-    let mut x_real_ip = None;
-    let mut true_client_ip = None;
-    let mut cf_connecting_ip = None;
+    let mut other = OtherClientIp::default();
     for (name, value) in &head.headers {
         let first = |slot: &mut Option<Box<str>>| {
             if slot.is_none() {
@@ -326,11 +364,11 @@ fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8]))
         } else if name.eq_ignore_ascii_case(b"forwarded") {
             parse_forwarded(value, &mut forwarded);
         } else if name.eq_ignore_ascii_case(b"x-real-ip") {
-            first(&mut x_real_ip);
+            first(&mut other.x_real_ip);
         } else if name.eq_ignore_ascii_case(b"true-client-ip") {
-            first(&mut true_client_ip);
+            first(&mut other.true_client_ip);
         } else if name.eq_ignore_ascii_case(b"cf-connecting-ip") {
-            first(&mut cf_connecting_ip);
+            first(&mut other.cf_connecting_ip);
         }
     }
     HttpRequest {
@@ -340,9 +378,7 @@ fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8]))
         host,
         x_forwarded_for: x_forwarded_for.into(),
         forwarded: forwarded.into(),
-        x_real_ip,
-        true_client_ip,
-        cf_connecting_ip,
+        other_client_ip: (other != OtherClientIp::default()).then(|| Box::new(other)),
         complete: head.complete,
     }
 }

@@ -466,9 +466,9 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                     writeln!(w, "    Forwarded: for={} by={}", by(&fw.for_), by(&fw.by))?;
                 }
                 for (name, v) in [
-                    ("X-Real-IP", &r.x_real_ip),
-                    ("True-Client-IP", &r.true_client_ip),
-                    ("CF-Connecting-IP", &r.cf_connecting_ip),
+                    ("X-Real-IP", r.x_real_ip()),
+                    ("True-Client-IP", r.true_client_ip()),
+                    ("CF-Connecting-IP", r.cf_connecting_ip()),
                 ] {
                     if let Some(v) = v {
                         writeln!(w, "    {name}: {v}")?;
