@@ -251,10 +251,9 @@ fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io:
 /// table of every row would print.
 fn flow_rows(flows: &[FlowReport], block_rows: usize, w: &mut dyn Write) -> std::io::Result<()> {
     let mut widths = flow_block(&[], true).column_max_content_widths();
-    for block in flows.chunks(block_rows) {
-        let block_widths = flow_block(block, false).column_max_content_widths();
-        for (w, b) in widths.iter_mut().zip(block_widths) {
-            *w = (*w).max(b);
+    for f in flows {
+        for (w, cell) in widths.iter_mut().zip(flow_cells(f)) {
+            *w = (*w).max(cell_width(&cell));
         }
     }
     if flows.is_empty() {
@@ -295,23 +294,39 @@ fn flow_block(flows: &[FlowReport], header: bool) -> Table {
         ]);
     }
     for f in flows {
-        t.add_row(vec![
-            f.id.to_string(),
-            endpoint(&f.client.ip, f.client.port),
-            format!(
-                "{}/{}",
-                endpoint(&f.server.ip, f.server.port),
-                f.proto.name()
-            ),
-            conveyed(f),
-            format!("{}/{}", f.packets.to_server, f.packets.to_client),
-            format!("{}/{}", f.bytes.to_server, f.bytes.to_client),
-            tcp_state(f),
-            first_bytes(f),
-            f.first_packet.to_string(),
-        ]);
+        t.add_row(flow_cells(f));
     }
     t
+}
+
+/// The cells of a flow's row.
+fn flow_cells(f: &FlowReport) -> [String; 9] {
+    [
+        f.id.to_string(),
+        endpoint(&f.client.ip, f.client.port),
+        format!(
+            "{}/{}",
+            endpoint(&f.server.ip, f.server.port),
+            f.proto.name()
+        ),
+        conveyed(f),
+        format!("{}/{}", f.packets.to_server, f.packets.to_client),
+        format!("{}/{}", f.bytes.to_server, f.bytes.to_client),
+        tcp_state(f),
+        first_bytes(f),
+        f.first_packet.to_string(),
+    ]
+}
+
+/// The width of a cell as comfy-table measures it: one column per byte of printable ASCII
+/// (nearly every cell), comfy-table's own measure for anything else.
+fn cell_width(cell: &str) -> u16 {
+    if cell.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return u16::try_from(cell.len()).unwrap_or(u16::MAX);
+    }
+    let mut t = Table::new();
+    t.add_row([cell]);
+    t.column_max_content_widths()[0]
 }
 
 fn endpoint(ip: &std::net::IpAddr, port: u16) -> String {
@@ -608,12 +623,21 @@ mod tests {
         ];
         let report = crate::report::test_report(&[&files[0], &files[1]]);
         assert!(report.flows.len() > 30, "captures with many flows");
-        let mut all = Vec::new();
-        flow_rows(&report.flows, usize::MAX, &mut all).unwrap();
-        for block_rows in [1, 2, 3, report.flows.len() - 1] {
+        // One table of every row, as comfy-table lays it out by itself.
+        let all = format!("{}\n", flow_block(&report.flows, true)).into_bytes();
+        for block_rows in [1, 2, 3, report.flows.len() - 1, usize::MAX] {
             let mut got = Vec::new();
             flow_rows(&report.flows, block_rows, &mut got).unwrap();
             assert!(got == all, "blocks of {block_rows} rows differ");
+        }
+        for cell in ["", "a b", "203.0.113.7:443/tcp", "é…", "漢字 x", "\u{301}"] {
+            let mut t = Table::new();
+            t.add_row([cell]);
+            let want = t.column_max_content_widths()[0];
+            assert!(
+                cell_width(cell) == want || (cell.is_empty() && want == 1),
+                "width of {cell:?}"
+            );
         }
         let mut none = Vec::new();
         flow_rows(&[], 2, &mut none).unwrap();
