@@ -1,7 +1,10 @@
 //! The per-flow summary: what the flow table and the first-bytes inspection say about one
 //! flow, in the shape of the JSON contract. Checks read and annotate it; the report prints it.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -41,16 +44,17 @@ impl From<[u64; 2]> for PerDirection {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TcpReport {
-    /// Packet numbers (null when not seen).
-    pub syn: Option<u64>,
-    pub synack: Option<u64>,
+    /// Packet numbers (null when not seen). Numbers start at 1, so `None` costs no extra word:
+    /// six per kept TCP flow.
+    pub syn: Option<NonZeroU64>,
+    pub synack: Option<NonZeroU64>,
     pub handshake_complete: bool,
     pub syn_count: u32,
     pub synack_count: u32,
-    pub fin_from_client: Option<u64>,
-    pub fin_from_server: Option<u64>,
-    pub rst_from_client: Option<u64>,
-    pub rst_from_server: Option<u64>,
+    pub fin_from_client: Option<NonZeroU64>,
+    pub fin_from_server: Option<NonZeroU64>,
+    pub rst_from_client: Option<NonZeroU64>,
+    pub rst_from_server: Option<NonZeroU64>,
     pub retransmissions: u32,
     pub out_of_order: u32,
     /// No SYN fixed the start of the client's byte stream: the capture began mid-connection.
@@ -79,7 +83,7 @@ pub struct FlowReport {
     pub input: usize,
     pub proto: Proto,
     pub interface: u32,
-    pub vlan: Vec<u16>,
+    pub vlan: Box<[u16]>,
     /// LINUX_SLL2 interface index of the first packet.
     pub ifindex: Option<u32>,
     pub client: Endpoint,
@@ -102,13 +106,15 @@ pub struct FlowReport {
     pub tcp: Option<TcpReport>,
     /// Boxed: rare, and flows are many.
     pub tunnel: Option<Box<Tunnel>>,
-    pub icmp_errors: Vec<IcmpReport>,
+    pub icmp_errors: Box<[IcmpReport]>,
     /// client | health-check | unknown
     pub kind: &'static str,
-    /// Why the flow was taken for a health check.
-    pub kind_reason: Option<String>,
-    /// Name of the LB range the client address is in (verdict engine).
-    pub lb_range: Option<String>,
+    /// Why the flow was taken for a health check (mostly one of a few fixed sentences).
+    pub kind_reason: Option<Cow<'static, str>>,
+    /// Name of the LB range the client address is in (verdict engine): the table's own name,
+    /// shared by every flow from the range.
+    #[serde(serialize_with = "shared_str")]
+    pub lb_range: Option<Arc<str>>,
     /// The client as far as the backend can know it, and what conveyed it.
     pub client_ip: Option<ClientIp>,
     #[serde(flatten)]
@@ -123,7 +129,7 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         input,
         proto: f.proto,
         interface: f.interface,
-        vlan: link.vlan_ids().to_vec(),
+        vlan: link.vlan_ids().into(),
         ifindex: link.ifindex,
         client: f.client.into(),
         server: f.server.into(),
@@ -142,15 +148,15 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         tcp: (f.proto == Proto::Tcp).then(|| TcpReport {
             client_isn: t.isn[TO_SERVER],
             server_isn: t.isn[TO_CLIENT],
-            syn: t.syn,
-            synack: t.synack,
+            syn: packet_number(t.syn),
+            synack: packet_number(t.synack),
             handshake_complete: t.handshake_ack.is_some(),
             syn_count: t.syn_count,
             synack_count: t.synack_count,
-            fin_from_client: t.fin[TO_SERVER],
-            fin_from_server: t.fin[TO_CLIENT],
-            rst_from_client: t.rst[TO_SERVER],
-            rst_from_server: t.rst[TO_CLIENT],
+            fin_from_client: packet_number(t.fin[TO_SERVER]),
+            fin_from_server: packet_number(t.fin[TO_CLIENT]),
+            rst_from_client: packet_number(t.rst[TO_SERVER]),
+            rst_from_server: packet_number(t.rst[TO_CLIENT]),
             retransmissions: t.retransmissions,
             out_of_order: t.out_of_order,
             started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
@@ -173,6 +179,27 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         client_ip: None,
         inspection: crate::inspect::flow::inspect_flow(f),
     }
+}
+
+impl FlowReport {
+    /// One of the TCP packet numbers, as evidence lists hold them (`None` for UDP).
+    pub fn tcp_packet(&self, which: impl Fn(&TcpReport) -> Option<NonZeroU64>) -> Option<u64> {
+        self.tcp.as_ref().and_then(which).map(u64::from)
+    }
+}
+
+/// A packet number as kept in a summary (packets are numbered from 1, as Wireshark does).
+pub fn packet_number(n: Option<u64>) -> Option<NonZeroU64> {
+    n.and_then(NonZeroU64::new)
+}
+
+// As an `Option<String>` is written (serde has no `Arc` without its `rc` feature).
+#[allow(clippy::ref_option)]
+fn shared_str<S: serde::Serializer>(
+    s: &Option<Arc<str>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    s.as_deref().serialize(serializer)
 }
 
 // serde's `serialize_with` hands over a reference.

@@ -73,7 +73,7 @@ fn lbcheck_and_ppp_agree_on_every_proxy_command_header_in_the_lab_captures() {
             }
             let header = &bytes[..ours.header_len];
             let theirs = ppp_addresses(header);
-            let mine = ours.src.clone().zip(ours.src_port);
+            let mine = ours.src.as_deref().map(str::to_owned).zip(ours.src_port);
             assert_eq!(
                 mine,
                 theirs,

@@ -1,6 +1,7 @@
 //! Per-flow judgement: is it a health check, is its source a known LB range, and which client
 //! does it convey (and by what).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::CheckConfig;
@@ -31,7 +32,7 @@ const HEALTH_CHECK_RANGES: &[&str] = &["gcp-legacy-health-check", "azure-probe"]
 
 pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
     per_flow(flows, |f| {
-        f.lb_range = cfg.lb_ranges.lookup(f.client.ip).map(|m| m.name);
+        f.lb_range = cfg.lb_ranges.lookup_name(f.client.ip);
         f.client_ip = Some(conveyed_client(f));
     });
     // When one flow's source is the client another flow conveys, the capture holds both legs
@@ -149,7 +150,7 @@ fn conveyed_client(f: &FlowReport) -> ClientIp {
     }
 }
 
-fn health_check_reason(f: &FlowReport) -> Option<String> {
+fn health_check_reason(f: &FlowReport) -> Option<Cow<'static, str>> {
     let ins = &f.inspection;
     if let Some(h) = &ins.proxy {
         if h.command == Some(Command::Local) {
@@ -163,17 +164,20 @@ fn health_check_reason(f: &FlowReport) -> Option<String> {
         }
     }
     if let Some(name) = &f.lb_range {
-        if HEALTH_CHECK_RANGES.contains(&name.as_str()) {
-            return Some(format!("source in the {name} health-check range"));
+        if HEALTH_CHECK_RANGES.contains(&&**name) {
+            return Some(format!("source in the {name} health-check range").into());
         }
     }
     if let Some(req) = ins.http.as_ref().and_then(|h| h.requests.first()) {
         let path = req.uri.split(['?', '#']).next().unwrap_or("");
         if HEALTH_PATHS.iter().any(|p| path.eq_ignore_ascii_case(p)) {
-            return Some(format!(
-                "{} {} looks like a health-check request",
-                req.method, req.uri
-            ));
+            return Some(
+                format!(
+                    "{} {} looks like a health-check request",
+                    req.method, req.uri
+                )
+                .into(),
+            );
         }
     }
     if let Some(t) = &f.tcp {

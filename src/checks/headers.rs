@@ -173,7 +173,7 @@ fn expected_but_missing(flows: &[&FlowReport], out: &mut Vec<Finding>) {
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for f in &hits {
         *kinds
-            .entry(f.inspection.first_bytes.to_server.summary.clone())
+            .entry(f.inspection.first_bytes.to_server.summary.to_string())
             .or_default() += 1;
     }
     let what: Vec<String> = kinds
@@ -339,7 +339,7 @@ fn xff_findings(flows: &[&FlowReport], out: &mut Vec<Finding>) {
             let all: Vec<&str> = req
                 .x_forwarded_for
                 .iter()
-                .flat_map(|h| h.entries.iter().map(|e| e.raw.as_str()))
+                .flat_map(|h| h.entries.iter().map(|e| &*e.raw))
                 .collect();
             example = Some(all.join(", "));
         }
@@ -429,7 +429,7 @@ fn lb_range_sources(flows: &[&FlowReport], cfg: &CheckConfig, out: &mut Vec<Find
     let mut by_range: BTreeMap<String, Vec<&FlowReport>> = BTreeMap::new();
     for f in flows {
         if let Some(r) = &f.lb_range {
-            by_range.entry(r.clone()).or_default().push(f);
+            by_range.entry(r.to_string()).or_default().push(f);
         }
     }
     for (name, fl) in by_range {

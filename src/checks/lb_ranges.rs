@@ -3,6 +3,7 @@
 //! users add their own with `--lb-range [NAME=]CIDR`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub struct RangeMatch {
 #[derive(Debug, Clone)]
 pub struct LbRanges {
     entries: Vec<RangeEntry>,
+    /// `entries[i].name`, shared: every flow from a range holds its name.
+    names: Vec<Arc<str>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,9 +58,9 @@ pub enum RangeArgError {
 
 impl LbRanges {
     pub fn built_in() -> Self {
-        Self {
-            entries: built_in_file().ranges,
-        }
+        let entries = built_in_file().ranges;
+        let names = entries.iter().map(|e| Arc::from(e.name.as_str())).collect();
+        Self { entries, names }
     }
 
     pub fn entries(&self) -> &[RangeEntry] {
@@ -75,6 +78,7 @@ impl LbRanges {
             .parse::<IpNet>()
             .or_else(|_| cidr.parse::<IpAddr>().map(IpNet::from))
             .map_err(|_| RangeArgError::Bad(arg.into()))?;
+        self.names.insert(0, Arc::from(name.as_str()));
         self.entries.insert(
             0,
             RangeEntry {
@@ -94,22 +98,35 @@ impl LbRanges {
 
     /// The most specific range containing `ip` (user ranges win ties).
     pub fn lookup(&self, ip: IpAddr) -> Option<RangeMatch> {
+        self.best(ip).map(|(i, cidr)| {
+            let e = &self.entries[i];
+            RangeMatch {
+                name: e.name.clone(),
+                vendor: e.vendor.clone(),
+                cidr,
+                ambiguous: e.ambiguous,
+            }
+        })
+    }
+
+    /// The name of [`LbRanges::lookup`]'s range, shared rather than copied.
+    pub fn lookup_name(&self, ip: IpAddr) -> Option<Arc<str>> {
+        self.best(ip).map(|(i, _)| Arc::clone(&self.names[i]))
+    }
+
+    /// Index of the most specific entry containing `ip`, and the matching network.
+    fn best(&self, ip: IpAddr) -> Option<(usize, IpNet)> {
         let ip = canonical(ip);
-        let mut best: Option<(&RangeEntry, IpNet)> = None;
-        for e in &self.entries {
+        let mut best: Option<(usize, IpNet)> = None;
+        for (i, e) in self.entries.iter().enumerate() {
             for net in &e.cidrs {
                 if net.contains(&ip) && best.is_none_or(|(_, b)| net.prefix_len() > b.prefix_len())
                 {
-                    best = Some((e, *net));
+                    best = Some((i, *net));
                 }
             }
         }
-        best.map(|(e, cidr)| RangeMatch {
-            name: e.name.clone(),
-            vendor: e.vendor.clone(),
-            cidr,
-            ambiguous: e.ambiguous,
-        })
+        best
     }
 }
 
@@ -178,6 +195,13 @@ mod tests {
             t.lookup(ip("198.51.100.7")).unwrap().name,
             "user:198.51.100.7"
         );
+        for a in ["10.0.1.9", "198.51.100.7", "100.125.3.4", "192.0.2.10"] {
+            assert_eq!(
+                t.lookup_name(ip(a)).as_deref(),
+                t.lookup(ip(a)).map(|m| m.name).as_deref(),
+                "the shared name is the one lookup gives ({a})"
+            );
+        }
         assert!(t.add_user("=10.0.0.0/8").is_err());
         assert!(t.add_user("lb=not-a-cidr").is_err());
     }

@@ -299,7 +299,7 @@ fn events(members: &[usize], flows: &[FlowReport], findings: &mut Vec<Finding>) 
                 ),
             );
             f.flows = vec![a.id, b.id];
-            f.packets = b.tcp.as_ref().and_then(|t| t.synack).into_iter().collect();
+            f.packets = b.tcp_packet(|t| t.synack).into_iter().collect();
             findings.push(f);
         }
     }

@@ -111,7 +111,7 @@ fn no_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
     ));
     let packets = hits
         .iter()
-        .filter_map(|f| f.tcp.as_ref().and_then(|t| t.syn))
+        .filter_map(|f| f.tcp_packet(|t| t.syn))
         .collect();
     push(rp, f, &hits, packets);
 }
@@ -148,7 +148,7 @@ fn synack_unacknowledged(flows: &[&FlowReport], rp: &mut ReturnPath) {
     ];
     let packets = hits
         .iter()
-        .filter_map(|f| f.tcp.as_ref().and_then(|t| t.synack))
+        .filter_map(|f| f.tcp_packet(|t| t.synack))
         .collect();
     push(rp, f, &hits, packets);
 }
@@ -182,7 +182,7 @@ fn synack_reset(flows: &[&FlowReport], rp: &mut ReturnPath) {
     ];
     let packets = hits
         .iter()
-        .filter_map(|f| f.tcp.as_ref().and_then(|t| t.rst_from_client))
+        .filter_map(|f| f.tcp_packet(|t| t.rst_from_client))
         .collect();
     push(rp, f, &hits, packets);
 }
@@ -234,16 +234,11 @@ fn orphan_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
             "replies must leave from the address the client contacted: route them back through the balancer, or for DSR put the VIP on the server's loopback (`ip addr add VIP/32 dev lo`, `arp_ignore=1`, `arp_announce=2`) so it answers from the VIP".into(),
         ];
         let mut involved = vec![orphan];
-        let mut packets: Vec<u64> = orphan
-            .tcp
-            .as_ref()
-            .and_then(|t| t.synack)
-            .into_iter()
-            .collect();
-        packets.extend(orphan.tcp.as_ref().and_then(|t| t.rst_from_client));
+        let mut packets: Vec<u64> = orphan.tcp_packet(|t| t.synack).into_iter().collect();
+        packets.extend(orphan.tcp_packet(|t| t.rst_from_client));
         if let Some(a) = asked {
             involved.push(a);
-            packets.extend(a.tcp.as_ref().and_then(|t| t.syn));
+            packets.extend(a.tcp_packet(|t| t.syn));
         }
         rp.broken.extend(involved.iter().map(|f| f.id));
         packets.sort_unstable();

@@ -20,6 +20,20 @@
 /// Appended when [`escape_bytes`] cuts its output.
 pub const ELLIPSIS: char = '…';
 
+/// [`escape_bytes`], but a value that is one of `common` (plain text, shorter than `max_chars`)
+/// is borrowed from it rather than allocated: tens of thousands of kept requests and responses
+/// say `GET`, `HTTP/1.1` and `OK`.
+pub fn escape_common(
+    bytes: &[u8],
+    max_chars: usize,
+    common: &[&'static str],
+) -> std::borrow::Cow<'static, str> {
+    match common.iter().find(|c| c.as_bytes() == bytes) {
+        Some(c) => std::borrow::Cow::Borrowed(c),
+        None => std::borrow::Cow::Owned(escape_bytes(bytes, max_chars)),
+    }
+}
+
 /// Escapes `bytes` for a terminal or a log line, keeping at most `max_chars` characters of
 /// escaped text; when the input goes on past that, `…` is appended (so the result holds at most
 /// `max_chars + 1` characters). An escape sequence is never split.
@@ -135,6 +149,19 @@ impl Limited {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_common_token_is_borrowed_and_anything_else_escaped_as_usual() {
+        use std::borrow::Cow;
+        let common = ["GET", "HTTP/1.1"];
+        assert!(matches!(
+            escape_common(b"GET", 64, &common),
+            Cow::Borrowed("GET")
+        ));
+        let other = escape_common(b"G\x1bT", 64, &common);
+        assert!(matches!(other, Cow::Owned(_)));
+        assert_eq!(other, escape_bytes(b"G\x1bT", 64));
+    }
 
     #[test]
     fn plain_ascii_taken_whole_is_cut_exactly_like_char_by_char() {

@@ -1,6 +1,9 @@
 //! Inspection of one flow: runs the first-bytes parsers over each direction (or each kept UDP
 //! datagram) and gathers what they say. Judging what it means is the job of `checks`.
 
+use std::borrow::Cow;
+use std::num::NonZeroU64;
+
 use serde::Serialize;
 
 use super::http::{self, HttpRequest, HttpResponse};
@@ -9,7 +12,9 @@ use super::proxy::{self, ProxyHeader};
 use super::spp::{self, SppHeader};
 use super::tls::{self, ClientHello, TlsParse};
 use super::toa::{self, Toa};
-use crate::flow::{Flow, Proto, StreamEnd, TO_CLIENT, TO_SERVER};
+use crate::flow::stream::MAX_SEGMENT_ENDS;
+use crate::flow::{FIRST_BYTES_CAP, Flow, Proto, StreamEnd, TO_CLIENT, TO_SERVER};
+use crate::summary::packet_number;
 
 /// Tens of thousands are kept at once: the large parts that most flows lack are boxed, so that
 /// an absent one costs a pointer (serde writes a `Box<T>` as the `T`).
@@ -66,19 +71,74 @@ pub struct DirectionBytes {
     pub wire_bytes: u64,
     pub end: StreamEnd,
     /// Where the first segments ended.
-    pub segment_ends: Vec<u32>,
+    pub segment_ends: SegmentEnds,
     /// Packet number of the first segment (or datagram) carrying payload.
-    pub first_data_packet: Option<u64>,
+    pub first_data_packet: Option<NonZeroU64>,
     /// What the bytes are (after a PROXY header, if any).
     pub kind: PayloadKind,
     /// One escaped line describing them.
-    pub summary: String,
+    pub summary: Cow<'static, str>,
+}
+
+/// Where the first segments of a direction ended: at most [`MAX_SEGMENT_ENDS`] offsets within
+/// the first [`FIRST_BYTES_CAP`] bytes, so held inline as `u16`s (a list on the heap cost an
+/// allocation per direction of every kept flow). Written as the list of numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentEnds {
+    len: u8,
+    ends: [u16; MAX_SEGMENT_ENDS],
+}
+
+const _: () = assert!(FIRST_BYTES_CAP <= u16::MAX as usize && MAX_SEGMENT_ENDS <= 255);
+
+impl SegmentEnds {
+    /// The first [`MAX_SEGMENT_ENDS`] of `ends` (offsets within the first bytes).
+    fn new(ends: &[u32]) -> Self {
+        let mut out = Self::default();
+        for (slot, &end) in out.ends.iter_mut().zip(ends) {
+            *slot = u16::try_from(end).unwrap_or(u16::MAX);
+            out.len += 1;
+        }
+        out
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ends[..usize::from(self.len)]
+            .iter()
+            .map(|&end| u32::from(end))
+    }
+}
+
+impl Serialize for SegmentEnds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+/// Summaries that tens of thousands of flows share: borrowed, not allocated once per flow.
+const COMMON_SUMMARIES: &[&str] = &[
+    "no payload",
+    "HTTP/1.1 200 OK",
+    "HTTP/1.1 204 No Content",
+    "HTTP/1.1 301 Moved Permanently",
+    "HTTP/1.1 302 Found",
+    "HTTP/1.1 304 Not Modified",
+    "HTTP/1.1 404 Not Found",
+    "HTTP/1.0 200 OK",
+    "TLS handshake record (cut)",
+];
+
+fn summary(text: String) -> Cow<'static, str> {
+    match COMMON_SUMMARIES.iter().find(|c| **c == text) {
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(text),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpFacts {
-    pub requests: Vec<HttpRequest>,
-    pub responses: Vec<HttpResponse>,
+    pub requests: Box<[HttpRequest]>,
+    pub responses: Box<[HttpResponse]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,9 +213,9 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
             to_server: direction(client_bytes, up),
             to_client: direction(server_bytes, down),
         },
-        http: (!requests.is_empty() || !responses.is_empty()).then_some(HttpFacts {
-            requests,
-            responses,
+        http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
+            requests: requests.into(),
+            responses: responses.into(),
         }),
         tls: tls.map(Box::new),
         toa: toa.map(Box::new),
@@ -207,10 +267,10 @@ fn direction(bytes: &[u8], stream: &crate::flow::Stream) -> DirectionBytes {
         captured: stream.bytes().len(),
         wire_bytes: stream.wire_bytes,
         end: stream.end(),
-        segment_ends: stream.segment_ends.clone(),
-        first_data_packet: stream.first_data_packet,
+        segment_ends: SegmentEnds::new(&stream.segment_ends),
+        first_data_packet: packet_number(stream.first_data_packet),
         kind: fb.kind,
-        summary: fb.summary,
+        summary: summary(fb.summary),
     }
 }
 
@@ -226,12 +286,14 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
         captured: d.map_or(0, |d| d.head.len()),
         wire_bytes: f.bytes[dir],
         end,
-        segment_ends: Vec::new(),
-        first_data_packet: f.datagrams[dir]
-            .iter()
-            .find(|d| d.wire_len > 0)
-            .map(|d| d.packet),
+        segment_ends: SegmentEnds::default(),
+        first_data_packet: packet_number(
+            f.datagrams[dir]
+                .iter()
+                .find(|d| d.wire_len > 0)
+                .map(|d| d.packet),
+        ),
         kind: fb.kind,
-        summary: fb.summary,
+        summary: summary(fb.summary),
     }
 }

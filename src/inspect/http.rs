@@ -14,9 +14,11 @@
 //! Every string in the results went through [`crate::inspect::escape`]; none is raw packet text.
 //! Never panics, on any input; no input makes it loop or allocate beyond a few times its size.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
-use crate::inspect::escape::escape_bytes;
+use crate::inspect::escape::{escape_bytes, escape_common};
 
 mod addr;
 mod framing;
@@ -40,66 +42,129 @@ const MAX_METHOD_LEN: usize = 24;
 
 /// Methods recognised without seeing the rest of the request line (RFC 9110, `WebDAV`, and the
 /// HTTP/2 connection preface `PRI`).
-const KNOWN_METHODS: &[&[u8]] = &[
-    b"GET",
-    b"HEAD",
-    b"POST",
-    b"PUT",
-    b"DELETE",
-    b"CONNECT",
-    b"OPTIONS",
-    b"TRACE",
-    b"PATCH",
-    b"PRI",
-    b"PROPFIND",
-    b"PROPPATCH",
-    b"MKCOL",
-    b"COPY",
-    b"MOVE",
-    b"LOCK",
-    b"UNLOCK",
-    b"SEARCH",
-    b"REPORT",
-    b"PURGE",
+const KNOWN_METHODS: &[&str] = &[
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
+    "PRI",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "SEARCH",
+    "REPORT",
+    "PURGE",
+];
+
+/// Versions kept without an allocation (empty: a request line without one).
+const COMMON_VERSIONS: &[&str] = &["HTTP/1.1", "HTTP/1.0", ""];
+/// Reason phrases kept without an allocation.
+const COMMON_REASONS: &[&str] = &[
+    "OK",
+    "No Content",
+    "Moved Permanently",
+    "Found",
+    "Not Modified",
+    "Bad Request",
+    "Unauthorized",
+    "Forbidden",
+    "Not Found",
+    "Too Many Requests",
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+    "Switching Protocols",
+    "",
 ];
 
 /// The start of every HTTP/1.x status line.
 const RESPONSE_PREFIX: &[u8] = b"HTTP/1.";
 
-/// One HTTP request as seen on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One HTTP request as seen on the wire. Kept with the flow's summary for the whole run: boxed
+/// strings and slices (no spare capacity), common tokens borrowed, rare headers boxed apart.
+/// JSON: the fields in this order, the rare headers among them (see the `Serialize` impl).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Method, escaped.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Request target, escaped (cut past 512 characters).
-    pub uri: String,
+    pub uri: Box<str>,
     /// Version token (`HTTP/1.1`), escaped; empty when the line has none (HTTP/0.9, or cut).
-    pub version: String,
+    pub version: Cow<'static, str>,
     /// First `Host` header, escaped.
-    pub host: Option<String>,
+    pub host: Option<Box<str>>,
     /// Every `X-Forwarded-For` header line, in order.
-    pub x_forwarded_for: Vec<XffHeader>,
+    pub x_forwarded_for: Box<[XffHeader]>,
     /// Every element of every `Forwarded` header line, in order.
-    pub forwarded: Vec<ForwardedElement>,
-    /// First `X-Real-IP`, escaped.
-    pub x_real_ip: Option<String>,
-    /// First `True-Client-IP` (Akamai, Cloudflare Enterprise), escaped.
-    pub true_client_ip: Option<String>,
-    /// First `CF-Connecting-IP` (Cloudflare), escaped.
-    pub cf_connecting_ip: Option<String>,
+    pub forwarded: Box<[ForwardedElement]>,
+    /// `None` when the request has none of them.
+    pub other_client_ip: Option<Box<OtherClientIp>>,
     /// False when the bytes end inside the request line or headers.
     pub complete: bool,
+}
+
+/// Single-address client headers: few requests carry any, so they are kept together, boxed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherClientIp {
+    /// First `X-Real-IP`, escaped.
+    pub x_real_ip: Option<Box<str>>,
+    /// First `True-Client-IP` (Akamai, Cloudflare Enterprise), escaped.
+    pub true_client_ip: Option<Box<str>>,
+    /// First `CF-Connecting-IP` (Cloudflare), escaped.
+    pub cf_connecting_ip: Option<Box<str>>,
+}
+
+impl HttpRequest {
+    pub fn x_real_ip(&self) -> Option<&str> {
+        self.other_client_ip.as_ref()?.x_real_ip.as_deref()
+    }
+
+    pub fn true_client_ip(&self) -> Option<&str> {
+        self.other_client_ip.as_ref()?.true_client_ip.as_deref()
+    }
+
+    pub fn cf_connecting_ip(&self) -> Option<&str> {
+        self.other_client_ip.as_ref()?.cf_connecting_ip.as_deref()
+    }
+}
+
+impl Serialize for HttpRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("HttpRequest", 10)?;
+        s.serialize_field("method", &self.method)?;
+        s.serialize_field("uri", &self.uri)?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("host", &self.host)?;
+        s.serialize_field("x_forwarded_for", &self.x_forwarded_for)?;
+        s.serialize_field("forwarded", &self.forwarded)?;
+        s.serialize_field("x_real_ip", &self.x_real_ip())?;
+        s.serialize_field("true_client_ip", &self.true_client_ip())?;
+        s.serialize_field("cf_connecting_ip", &self.cf_connecting_ip())?;
+        s.serialize_field("complete", &self.complete)?;
+        s.end()
+    }
 }
 
 /// One HTTP response status line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpResponse {
     /// Version token (`HTTP/1.1`), escaped.
-    pub version: String,
+    pub version: Cow<'static, str>,
     /// Status code.
     pub status: u16,
     /// Reason phrase, escaped.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// False when the bytes end inside the status line or headers.
     pub complete: bool,
 }
@@ -137,7 +202,9 @@ pub fn worth_keeping(bytes: &[u8], cap: usize, requests: bool) -> Option<usize> 
 
 pub fn looks_like_request(bytes: &[u8]) -> bool {
     KNOWN_METHODS.iter().any(|method| {
-        bytes.len() > method.len() && bytes.starts_with(method) && bytes[method.len()] == b' '
+        bytes.len() > method.len()
+            && bytes.starts_with(method.as_bytes())
+            && bytes[method.len()] == b' '
     })
 }
 
@@ -169,8 +236,6 @@ pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
             None => break,
         }
     }
-    // Kept for the whole run with the flow's summary: no spare capacity.
-    requests.shrink_to_fit();
     requests
 }
 
@@ -193,9 +258,9 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
             break;
         };
         responses.push(HttpResponse {
-            version: escape_bytes(version, MAX_TOKEN_CHARS),
+            version: escape_common(version, MAX_TOKEN_CHARS, COMMON_VERSIONS),
             status,
-            reason: escape_bytes(reason, MAX_TOKEN_CHARS),
+            reason: escape_common(reason, MAX_TOKEN_CHARS, COMMON_REASONS),
             complete: head.complete,
         });
         if !head.complete || status == 101 {
@@ -282,37 +347,38 @@ fn parse_status_line(line: &[u8], line_complete: bool) -> Option<(&[u8], u16, &[
 }
 
 fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8])) -> HttpRequest {
-    let mut request = HttpRequest {
-        method: escape_bytes(method, MAX_TOKEN_CHARS),
-        uri: escape_bytes(uri, MAX_URI_CHARS),
-        version: escape_bytes(version, MAX_TOKEN_CHARS),
-        host: None,
-        x_forwarded_for: Vec::new(),
-        forwarded: Vec::new(),
-        x_real_ip: None,
-        true_client_ip: None,
-        cf_connecting_ip: None,
-        complete: head.complete,
-    };
+    let mut host = None;
+    let mut x_forwarded_for = Vec::new();
+    let mut forwarded = Vec::new();
+    let mut other = OtherClientIp::default();
     for (name, value) in &head.headers {
-        let first = |slot: &mut Option<String>| {
+        let first = |slot: &mut Option<Box<str>>| {
             if slot.is_none() {
-                *slot = Some(escape_bytes(value, MAX_VALUE_CHARS));
+                *slot = Some(escape_bytes(value, MAX_VALUE_CHARS).into());
             }
         };
         if name.eq_ignore_ascii_case(b"host") {
-            first(&mut request.host);
+            first(&mut host);
         } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-            request.x_forwarded_for.push(parse_xff(value));
+            x_forwarded_for.push(parse_xff(value));
         } else if name.eq_ignore_ascii_case(b"forwarded") {
-            parse_forwarded(value, &mut request.forwarded);
+            parse_forwarded(value, &mut forwarded);
         } else if name.eq_ignore_ascii_case(b"x-real-ip") {
-            first(&mut request.x_real_ip);
+            first(&mut other.x_real_ip);
         } else if name.eq_ignore_ascii_case(b"true-client-ip") {
-            first(&mut request.true_client_ip);
+            first(&mut other.true_client_ip);
         } else if name.eq_ignore_ascii_case(b"cf-connecting-ip") {
-            first(&mut request.cf_connecting_ip);
+            first(&mut other.cf_connecting_ip);
         }
     }
-    request
+    HttpRequest {
+        method: escape_common(method, MAX_TOKEN_CHARS, KNOWN_METHODS),
+        uri: escape_bytes(uri, MAX_URI_CHARS).into(),
+        version: escape_common(version, MAX_TOKEN_CHARS, COMMON_VERSIONS),
+        host,
+        x_forwarded_for: x_forwarded_for.into(),
+        forwarded: forwarded.into(),
+        other_client_ip: (other != OtherClientIp::default()).then(|| Box::new(other)),
+        complete: head.complete,
+    }
 }

@@ -9,9 +9,11 @@
 //! `ClientHello` itself is incomplete is the answer [`TlsParse::NeedMore`].
 //! Never panics, on any input.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
-use crate::inspect::escape::escape_bytes;
+use crate::inspect::escape::{escape_bytes, escape_common};
 
 #[cfg(test)]
 mod tests;
@@ -51,6 +53,9 @@ mod extension {
     pub const HOST_NAME: u8 = 0;
 }
 
+/// ALPN protocols kept without an allocation.
+const COMMON_ALPN: &[&str] = &["h2", "http/1.1"];
+
 const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CONTENT_ALERT: u8 = 21;
 const CONTENT_HANDSHAKE: u8 = 22;
@@ -82,15 +87,15 @@ pub enum TlsParse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientHello {
     /// Version of the first record (`TLS1.0` is usual, whatever is negotiated).
-    pub record_version: String,
+    pub record_version: Cow<'static, str>,
     /// `legacy_version` of the hello (`TLS1.2` for TLS 1.3 clients).
-    pub legacy_version: String,
+    pub legacy_version: Cow<'static, str>,
     /// First host name of the `server_name` extension, escaped.
-    pub sni: Option<String>,
+    pub sni: Option<Box<str>>,
     /// ALPN protocols in client order, escaped.
-    pub alpn: Vec<String>,
+    pub alpn: Box<[Cow<'static, str>]>,
     /// `supported_versions` in client order (`TLS1.3`, `GREASE`, `0x7f1c`…).
-    pub supported_versions: Vec<String>,
+    pub supported_versions: Box<[Cow<'static, str>]>,
     /// Whether it carries `encrypted_client_hello` (RFC 9849): the `sni` is then the public
     /// name of the client-facing server, not the host the client wants.
     pub encrypted_client_hello: bool,
@@ -257,11 +262,11 @@ fn parse_hello_body(body: &[u8]) -> Result<ClientHello, String> {
         return Err("no compression method".to_owned());
     }
     let mut hello = ClientHello {
-        record_version: String::new(),
+        record_version: Cow::Borrowed(""),
         legacy_version: version_name(read_u16(legacy_version)),
         sni: None,
-        alpn: Vec::new(),
-        supported_versions: Vec::new(),
+        alpn: Box::default(),
+        supported_versions: Box::default(),
         encrypted_client_hello: false,
         records: 0,
     };
@@ -294,32 +299,33 @@ fn parse_hello_body(body: &[u8]) -> Result<ClientHello, String> {
 }
 
 /// RFC 6066 §3 `ServerNameList`: the first `host_name`.
-fn parse_sni(data: &[u8]) -> Result<Option<String>, String> {
+fn parse_sni(data: &[u8]) -> Result<Option<Box<str>>, String> {
     let mut outer = Reader::new(data);
     let mut list = Reader::new(outer.vec_u16("server_name list")?);
     while list.remaining() > 0 {
         let name_type = list.take(1, "server_name type")?[0];
         let name = list.vec_u16("server_name")?;
         if name_type == extension::HOST_NAME {
-            return Ok(Some(escape_bytes(name, MAX_NAME_CHARS)));
+            return Ok(Some(escape_bytes(name, MAX_NAME_CHARS).into()));
         }
     }
     Ok(None)
 }
 
 /// RFC 7301 §3.1 `ProtocolNameList`.
-fn parse_alpn(data: &[u8]) -> Result<Vec<String>, String> {
+fn parse_alpn(data: &[u8]) -> Result<Box<[Cow<'static, str>]>, String> {
     let mut outer = Reader::new(data);
     let mut list = Reader::new(outer.vec_u16("ALPN list")?);
     let mut protocols = Vec::new();
     while list.remaining() > 0 {
-        protocols.push(escape_bytes(list.vec_u8("ALPN protocol")?, MAX_NAME_CHARS));
+        let protocol = list.vec_u8("ALPN protocol")?;
+        protocols.push(escape_common(protocol, MAX_NAME_CHARS, COMMON_ALPN));
     }
-    Ok(protocols)
+    Ok(protocols.into())
 }
 
 /// RFC 8446 §4.2.1, `ClientHello` form: a u8-prefixed list of versions.
-fn parse_supported_versions(data: &[u8]) -> Result<Vec<String>, String> {
+fn parse_supported_versions(data: &[u8]) -> Result<Box<[Cow<'static, str>]>, String> {
     let mut outer = Reader::new(data);
     let list = outer.vec_u8("supported_versions list")?;
     if list.len() % 2 != 0 {
@@ -335,17 +341,18 @@ fn parse_supported_versions(data: &[u8]) -> Result<Vec<String>, String> {
 }
 
 /// Names a protocol version: `TLS1.3`, `SSL3.0`, `GREASE`, `TLS1.3-draft-28`, else hex.
-fn version_name(version: u16) -> String {
+/// Borrowed when the name is fixed: kept hellos hold several each.
+fn version_name(version: u16) -> Cow<'static, str> {
     match version {
-        0x0300 => "SSL3.0".to_owned(),
-        0x0301 => "TLS1.0".to_owned(),
-        0x0302 => "TLS1.1".to_owned(),
-        0x0303 => "TLS1.2".to_owned(),
-        0x0304 => "TLS1.3".to_owned(),
+        0x0300 => "SSL3.0".into(),
+        0x0301 => "TLS1.0".into(),
+        0x0302 => "TLS1.1".into(),
+        0x0303 => "TLS1.2".into(),
+        0x0304 => "TLS1.3".into(),
         // RFC 8701: 0x0a0a, 0x1a1a, … 0xfafa.
-        v if v & 0x0f0f == 0x0a0a && v >> 12 == (v >> 4) & 0x0f => "GREASE".to_owned(),
-        v if v >> 8 == 0x7f => format!("TLS1.3-draft-{}", v & 0xff),
-        v => format!("0x{v:04x}"),
+        v if v & 0x0f0f == 0x0a0a && v >> 12 == (v >> 4) & 0x0f => "GREASE".into(),
+        v if v >> 8 == 0x7f => format!("TLS1.3-draft-{}", v & 0xff).into(),
+        v => format!("0x{v:04x}").into(),
     }
 }
 

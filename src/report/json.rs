@@ -153,8 +153,6 @@ fn serialize_block(flows: &[FlowReport], first: bool, buf: &mut Vec<u8>) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
     use std::path::{Path, PathBuf};
 
     fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -170,16 +168,7 @@ mod tests {
         }
     }
 
-    fn report(files: &[&Path]) -> Report {
-        let mut argv = vec!["lbcheck".as_ref(), "pcap".as_ref()];
-        argv.extend(files.iter().map(|f| f.as_os_str()));
-        let cli = Cli::try_parse_from(argv).unwrap();
-        let Command::Pcap(pcap) = &cli.command else {
-            unreachable!()
-        };
-        let config = crate::config::Config::from_args(pcap).unwrap();
-        crate::report::build(crate::analyze::analyze(&config).unwrap(), &config)
-    }
+    use crate::report::test_report as report;
 
     fn assert_same_bytes(report: &Report, what: &str) {
         let want = serde_json::to_vec(report).unwrap();

@@ -59,3 +59,17 @@ pub fn exit_code(report: &Report) -> u8 {
                 .any(|f| f.severity == Severity::Error),
     )
 }
+
+/// The report of `lbcheck pcap FILES` (default options), for tests of the renderings.
+#[cfg(test)]
+fn test_report(files: &[&std::path::Path]) -> Report {
+    use clap::Parser;
+    let mut argv = vec!["lbcheck".as_ref(), "pcap".as_ref()];
+    argv.extend(files.iter().map(|f| f.as_os_str()));
+    let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+    let crate::cli::Command::Pcap(pcap) = &cli.command else {
+        unreachable!()
+    };
+    let config = crate::config::Config::from_args(pcap).unwrap();
+    build(crate::analyze::analyze(&config).unwrap(), &config)
+}

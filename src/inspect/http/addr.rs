@@ -25,7 +25,7 @@ const MAX_PARAM_CHARS: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForwardedAddr {
     /// The element as sent (after unquoting, for `Forwarded`), escaped.
-    pub raw: String,
+    pub raw: Box<str>,
     /// The address it names, when it names one unambiguously.
     pub ip: Option<IpAddr>,
     /// The port, when one was given as a number.
@@ -33,16 +33,16 @@ pub struct ForwardedAddr {
     /// Whether the element follows the header's grammar.
     pub valid: bool,
     /// Why it is invalid, ambiguous or special (`unknown`, obfuscated), when it is.
-    pub note: Option<String>,
+    pub note: Option<Box<str>>,
 }
 
-/// One `X-Forwarded-For` header line.
+/// One `X-Forwarded-For` header line. Kept for the whole run: boxed, no spare capacity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct XffHeader {
     /// The header value, escaped.
-    pub raw: String,
+    pub raw: Box<str>,
     /// Its comma-separated elements, in order (the left-most is the claimed client).
-    pub entries: Vec<ForwardedAddr>,
+    pub entries: Box<[ForwardedAddr]>,
 }
 
 /// One element (one hop) of an RFC 7239 `Forwarded` header.
@@ -54,9 +54,9 @@ pub struct ForwardedElement {
     /// `by=`: the interface of the proxy that received the request.
     pub by: Option<ForwardedAddr>,
     /// `proto=`, escaped.
-    pub proto: Option<String>,
+    pub proto: Option<Box<str>>,
     /// `host=`, escaped.
-    pub host: Option<String>,
+    pub host: Option<Box<str>>,
 }
 
 /// Which grammar an address element follows.
@@ -77,7 +77,7 @@ pub(super) fn parse_xff(value: &[u8]) -> XffHeader {
         .map(|element| parse_node(element, Grammar::Xff))
         .collect();
     XffHeader {
-        raw: escape_bytes(trim_ows(value), MAX_HEADER_CHARS),
+        raw: escape_bytes(trim_ows(value), MAX_HEADER_CHARS).into(),
         entries,
     }
 }
@@ -98,9 +98,9 @@ pub(super) fn parse_forwarded(value: &[u8], out: &mut Vec<ForwardedElement>) {
             } else if pair.key.eq_ignore_ascii_case(b"by") && element.by.is_none() {
                 element.by = Some(forwarded_node(&pair));
             } else if pair.key.eq_ignore_ascii_case(b"proto") && element.proto.is_none() {
-                element.proto = Some(escape_bytes(&pair.value, MAX_PARAM_CHARS));
+                element.proto = Some(escape_bytes(&pair.value, MAX_PARAM_CHARS).into());
             } else if pair.key.eq_ignore_ascii_case(b"host") && element.host.is_none() {
-                element.host = Some(escape_bytes(&pair.value, MAX_PARAM_CHARS));
+                element.host = Some(escape_bytes(&pair.value, MAX_PARAM_CHARS).into());
             }
         }
         out.push(element);
@@ -116,7 +116,7 @@ fn forwarded_node(pair: &Pair) -> ForwardedAddr {
     );
     if pair.unterminated {
         node.valid = false;
-        node.note = Some("unterminated quoted string".to_owned());
+        node.note = Some("unterminated quoted string".into());
     }
     node
 }
@@ -231,11 +231,11 @@ fn parse_node(text: &[u8], grammar: Grammar) -> ForwardedAddr {
         return invalid(raw, "not an IP address");
     };
     let mut node = parse_node_text(text, grammar);
-    node.raw = raw;
+    node.raw = raw.into();
     if let Grammar::Forwarded { quoted: false } = grammar {
         if text.contains([':', '[']) && node.valid {
             node.valid = false;
-            node.note = Some("RFC 7239 requires quotes around a value with ':' or '['".to_owned());
+            node.note = Some("RFC 7239 requires quotes around a value with ':' or '['".into());
         }
     }
     node
@@ -272,7 +272,7 @@ fn parse_node_text(text: &str, grammar: Grammar) -> ForwardedAddr {
     let mut node = parse_name(name, bracketed, forwarded);
     node.port = port;
     if obfuscated_port && node.note.is_none() {
-        node.note = Some("obfuscated port".to_owned());
+        node.note = Some("obfuscated port".into());
     }
     node
 }
@@ -373,30 +373,30 @@ fn read_quad(parts: &[&str], radix: u32) -> Option<Ipv4Addr> {
 
 fn address(ip: IpAddr, valid: bool, note: Option<&str>) -> ForwardedAddr {
     ForwardedAddr {
-        raw: String::new(),
+        raw: Box::default(),
         ip: Some(ip),
         port: None,
         valid,
-        note: note.map(str::to_owned),
+        note: note.map(Into::into),
     }
 }
 
 fn special(note: &str) -> ForwardedAddr {
     ForwardedAddr {
-        raw: String::new(),
+        raw: Box::default(),
         ip: None,
         port: None,
         valid: true,
-        note: Some(note.to_owned()),
+        note: Some(note.into()),
     }
 }
 
 fn invalid(raw: String, note: &str) -> ForwardedAddr {
     ForwardedAddr {
-        raw,
+        raw: raw.into(),
         ip: None,
         port: None,
         valid: false,
-        note: Some(note.to_owned()),
+        note: Some(note.into()),
     }
 }

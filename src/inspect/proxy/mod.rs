@@ -27,7 +27,7 @@ mod tests;
 use serde::Serialize;
 
 pub use der::CertNames;
-pub use tlv::{Tlv, TlvClass};
+pub use tlv::{Tlv, TlvClass, Tlvs};
 
 /// The v1 signature: `PROXY` and one space.
 pub const V1_SIGNATURE: &[u8; 6] = b"PROXY ";
@@ -186,8 +186,8 @@ pub struct ProxyHeader {
     pub command: Option<Command>,
     /// `None` when the capture stops before it, or the value is invalid.
     pub family: Option<Family>,
-    pub src: Option<String>,
-    pub dst: Option<String>,
+    pub src: Option<Box<str>>,
+    pub dst: Option<Box<str>>,
     pub src_port: Option<u16>,
     pub dst_port: Option<u16>,
     /// v2: 16 + declared length (once the length field is captured, else the bytes seen);
@@ -198,11 +198,12 @@ pub struct ProxyHeader {
     /// Where the bytes after the header start: `header_len` when complete, the end of the
     /// captured bytes when truncated.
     pub payload_offset: usize,
-    pub tlvs: Vec<Tlv>,
+    pub tlvs: Tlvs,
     pub crc32c: Crc32cStatus,
     pub status: Status,
-    /// The fatal problem (for `truncated`, where the capture stopped).
-    pub error: Option<Issue>,
+    /// The fatal problem (for `truncated`, where the capture stopped). Boxed: most headers
+    /// have none, and tens of thousands are kept.
+    pub error: Option<Box<Issue>>,
     pub warnings: Vec<Issue>,
     /// Another PROXY header (v1 or v2) starts right after this one.
     pub stacked: bool,
@@ -223,7 +224,7 @@ impl ProxyHeader {
             header_len: 0,
             declared_len: None,
             payload_offset: 0,
-            tlvs: Vec::new(),
+            tlvs: Tlvs::default(),
             crc32c: Crc32cStatus::Absent,
             status: Status::Complete,
             error: None,
@@ -235,12 +236,12 @@ impl ProxyHeader {
 
     fn fail(&mut self, issue: Issue) {
         self.status = Status::Malformed;
-        self.error = Some(issue);
+        self.error = Some(Box::new(issue));
     }
 
     fn truncate(&mut self, issue: Issue) {
         self.status = Status::Truncated;
-        self.error = Some(issue);
+        self.error = Some(Box::new(issue));
     }
 }
 

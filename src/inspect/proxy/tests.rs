@@ -228,11 +228,16 @@ fn fields_of(h: &ProxyHeader) -> Fields {
                 Some(layout) => layout.used == LayoutReading::AddressBlock,
                 None => h.command == Some(Command::Proxy) && family != Family::Unspec,
             },
-        src: h.src.clone(),
-        dst: h.dst.clone(),
+        src: h.src.as_deref().map(str::to_owned),
+        dst: h.dst.as_deref().map(str::to_owned),
         src_port: h.src_port,
         dst_port: h.dst_port,
-        tlvs: h.tlvs.iter().map(|t| (t.kind, raw_value(t))).collect(),
+        tlvs: h
+            .tlvs
+            .decode()
+            .iter()
+            .map(|t| (t.kind, raw_value(t)))
+            .collect(),
     }
 }
 
@@ -408,8 +413,8 @@ fn v2_local_with_family_but_no_address_block_aws_nlb_health_check() {
     assert_eq!(h.status, Status::Complete);
     assert_eq!(h.error, None);
     assert_eq!(h.crc32c, Crc32cStatus::Valid);
-    assert_eq!(h.tlvs.len(), 2);
-    let (crc, noop) = (&h.tlvs[0], &h.tlvs[1]);
+    assert_eq!(h.tlvs.decode().len(), 2);
+    let (crc, noop) = (&h.tlvs.decode()[0], &h.tlvs.decode()[1]);
     assert_eq!(
         (crc.kind, crc.name, crc.length, crc.offset),
         (0x03, "CRC32C", 4, 16)
@@ -441,7 +446,7 @@ fn v2_aws_nlb_health_check_with_a_corrupted_crc_keeps_haproxy_layout_and_reports
     bytes[22] ^= 0x01;
     let h = ok(&bytes);
     assert_eq!(h.crc32c, Crc32cStatus::Invalid);
-    assert_eq!(h.tlvs[0].crc32c, Some(Crc32cStatus::Invalid));
+    assert_eq!(h.tlvs.decode()[0].crc32c, Some(Crc32cStatus::Invalid));
     let layout = h.local_layout.as_ref().unwrap();
     assert_eq!(
         (layout.used, layout.reason),
@@ -478,7 +483,7 @@ fn v2_local_unspec_with_no_body_haproxy_health_check() {
         (16, Status::Complete, Crc32cStatus::Absent)
     );
     assert_eq!(h.local_layout, None, "no address family, nothing to decide");
-    assert!(h.tlvs.is_empty() && h.warnings.is_empty());
+    assert!(h.tlvs.decode().is_empty() && h.warnings.is_empty());
 }
 
 #[test]
@@ -529,8 +534,8 @@ fn v2_local_with_family_where_the_crc_verifies_only_after_the_address_block() {
     );
     assert_eq!(h.crc32c, Crc32cStatus::Valid);
     assert_eq!(h.src.as_deref(), Some("10.0.0.1"));
-    assert_eq!(h.tlvs.len(), 1);
-    assert_eq!(h.tlvs[0].offset, 28);
+    assert_eq!(h.tlvs.decode().len(), 1);
+    assert_eq!(h.tlvs.decode()[0].offset, 28);
 }
 
 #[test]
@@ -543,7 +548,7 @@ fn v2_local_with_family_and_no_crc_where_both_readings_parse_is_ambiguous() {
         (LayoutReading::TlvsAt16, "ambiguous", true)
     );
     assert_eq!(
-        h.tlvs.len(),
+        h.tlvs.decode().len(),
         4,
         "twelve zero bytes read as four empty type-0 TLVs"
     );
@@ -594,17 +599,22 @@ fn v2_proxy_tcp4_haproxy_tls_header_with_every_ssl_sub_tlv_and_netns_after_ssl()
     assert_eq!(h.crc32c, Crc32cStatus::Valid);
     // The 387-byte client certificate takes the header past dnsdist's 512-byte default.
     assert_eq!(warning_codes(&h), [code::V2_HEADER_LARGE]);
-    let names: Vec<&str> = h.tlvs.iter().map(|t| t.name).collect();
+    let names: Vec<&str> = h.tlvs.decode().iter().map(|t| t.name).collect();
     assert_eq!(
         names,
         ["CRC32C", "ALPN", "AUTHORITY", "UNIQUE_ID", "SSL", "NETNS"]
     );
-    assert_eq!(h.tlvs[0].offset, 28);
-    assert_eq!(h.tlvs[1].value, "h2");
-    assert_eq!(h.tlvs[2].value, "www.example.com");
-    assert_eq!(h.tlvs[3].value, "ab".repeat(16));
-    assert!(h.tlvs.iter().all(|t| t.class == TlvClass::Standard));
-    let ssl = &h.tlvs[4];
+    assert_eq!(h.tlvs.decode()[0].offset, 28);
+    assert_eq!(h.tlvs.decode()[1].value, "h2");
+    assert_eq!(h.tlvs.decode()[2].value, "www.example.com");
+    assert_eq!(h.tlvs.decode()[3].value, "ab".repeat(16));
+    assert!(
+        h.tlvs
+            .decode()
+            .iter()
+            .all(|t| t.class == TlvClass::Standard)
+    );
+    let ssl = &h.tlvs.decode()[4];
     assert_eq!(ssl.client, Some(0x07));
     assert_eq!(
         ssl.client_flags,
@@ -643,7 +653,10 @@ fn v2_proxy_tcp4_haproxy_tls_header_with_every_ssl_sub_tlv_and_netns_after_ssl()
         "subject=CN=client.example.com,OU=Edge,O=Example Corp,C=US; issuer=CN=Example Client CA,O=Example Trust"
     );
     // NETNS follows the SSL TLV: it is a top-level TLV, not an SSL sub-TLV (Wireshark's bug).
-    assert_eq!((h.tlvs[5].kind, h.tlvs[5].value.as_str()), (0x30, "blue"));
+    assert_eq!(
+        (h.tlvs.decode()[5].kind, h.tlvs.decode()[5].value.as_str()),
+        (0x30, "blue")
+    );
     assert!(ssl.sub.iter().all(|s| s.kind != 0x30));
 }
 
@@ -655,9 +668,12 @@ fn v2_proxy_tcp6_haproxy_header_without_crc() {
     assert_eq!(h.dst.as_deref(), Some("2001:db8::2"));
     assert_eq!((h.src_port, h.dst_port), (Some(40000), Some(443)));
     assert_eq!(h.crc32c, Crc32cStatus::Absent);
-    assert_eq!(h.tlvs[0].offset, 52);
-    assert_eq!(h.tlvs[1].sub[1].value, "ECDHE-RSA-AES128-GCM-SHA256");
-    assert_eq!(h.tlvs[1].client_flags, Some(vec!["SSL"]));
+    assert_eq!(h.tlvs.decode()[0].offset, 52);
+    assert_eq!(
+        h.tlvs.decode()[1].sub[1].value,
+        "ECDHE-RSA-AES128-GCM-SHA256"
+    );
+    assert_eq!(h.tlvs.decode()[1].client_flags, Some(vec!["SSL"]));
 }
 
 #[test]
@@ -720,7 +736,7 @@ fn v2_proxy_unix_stream_and_dgram_paths_up_to_the_first_nul_escaped() {
 fn v2_proxy_unspec_has_no_address_block() {
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(kind::NOOP, &[])]));
     assert_eq!((h.family, h.src.as_deref()), (Some(Family::Unspec), None));
-    assert_eq!(h.tlvs[0].offset, 16);
+    assert_eq!(h.tlvs.decode()[0].offset, 16);
     assert_eq!(h.status, Status::Complete);
 }
 
@@ -744,7 +760,7 @@ fn v2_aws_vpce_id_tlv() {
         0x00,
         &[tlv(0xEA, b"\x01vpce-08d2bf15fac5001c9")],
     ));
-    let t = &h.tlvs[0];
+    let t = &h.tlvs.decode()[0];
     assert_eq!(
         (t.name, t.class, t.vendor, t.value.as_str()),
         (
@@ -772,7 +788,10 @@ fn v2_aws_vpce_id_tlv() {
     assert_eq!(warning_codes(&h), [code::V2_VENDOR_BAD_VALUE]);
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(0xEA, b"\x07abc")]));
     assert_eq!(
-        (h.tlvs[0].sub[0].name, h.tlvs[0].sub[0].value.as_str()),
+        (
+            h.tlvs.decode()[0].sub[0].name,
+            h.tlvs.decode()[0].sub[0].value.as_str()
+        ),
         ("AWS_UNKNOWN_SUBTYPE", "616263")
     );
 }
@@ -784,7 +803,7 @@ fn v2_azure_private_link_id_is_little_endian_and_exactly_five_bytes() {
         0x00,
         &[tlv(0xEE, &[0x01, 0x78, 0x56, 0x34, 0x12])],
     ));
-    let t = &h.tlvs[0];
+    let t = &h.tlvs.decode()[0];
     assert_eq!(
         (t.name, t.vendor, t.value.as_str()),
         ("AZURE", Some("azure"), "305419896")
@@ -802,7 +821,7 @@ fn v2_azure_private_link_id_is_little_endian_and_exactly_five_bytes() {
     ] {
         let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(0xEE, bad)]));
         assert_eq!(warning_codes(&h), [code::V2_VENDOR_BAD_VALUE], "{bad:?}");
-        assert!(h.tlvs[0].sub.is_empty());
+        assert!(h.tlvs.decode()[0].sub.is_empty());
     }
 }
 
@@ -813,14 +832,14 @@ fn v2_gcp_psc_connection_id_is_big_endian_u64() {
         0x00,
         &[tlv(0xE0, &[0x01, 0, 0, 0, 0, 0, 0, 0x2A])],
     ));
-    let t = &h.tlvs[0];
+    let t = &h.tlvs.decode()[0];
     assert_eq!(
         (t.name, t.vendor, t.value.as_str()),
         ("GCP_PSC_CONNECTION_ID", Some("gcp"), "72057594037927978")
     );
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(0xE0, &[1, 2, 3, 4])]));
     assert_eq!(
-        (warning_codes(&h), h.tlvs[0].value.as_str()),
+        (warning_codes(&h), h.tlvs.decode()[0].value.as_str()),
         (vec![code::V2_VENDOR_BAD_VALUE], "01020304")
     );
 }
@@ -837,7 +856,8 @@ fn v2_alibaba_privatelink_vpc_endpoint_and_service_ids() {
             tlv(0xE1, b"\x09??"),
         ],
     ));
-    let values: Vec<&str> = h.tlvs.iter().map(|t| t.value.as_str()).collect();
+    let tlvs = h.tlvs.decode();
+    let values: Vec<&str> = tlvs.iter().map(|t| t.value.as_str()).collect();
     assert_eq!(
         values[..3],
         [
@@ -846,7 +866,7 @@ fn v2_alibaba_privatelink_vpc_endpoint_and_service_ids() {
             "endpoint-service-id=epsrv-bp1ghi"
         ]
     );
-    let subs: Vec<&str> = h.tlvs.iter().map(|t| t.sub[0].name).collect();
+    let subs: Vec<&str> = h.tlvs.decode().iter().map(|t| t.sub[0].name).collect();
     assert_eq!(
         subs,
         [
@@ -858,10 +878,11 @@ fn v2_alibaba_privatelink_vpc_endpoint_and_service_ids() {
     );
     assert!(
         h.tlvs
+            .decode()
             .iter()
             .all(|t| t.vendor == Some("alibaba") && t.name == "ALIBABA_PRIVATELINK")
     );
-    assert_eq!(h.tlvs[3].value, "093f3f");
+    assert_eq!(h.tlvs.decode()[3].value, "093f3f");
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(0xE1, b"")]));
     assert_eq!(warning_codes(&h), [code::V2_VENDOR_BAD_VALUE]);
 }
@@ -879,8 +900,8 @@ fn v2_type_space_classes_custom_experimental_reserved_unassigned() {
             tlv(0x06, b""),
         ],
     ));
-    let got: Vec<(&str, TlvClass, &str)> = h
-        .tlvs
+    let tlvs = h.tlvs.decode();
+    let got: Vec<(&str, TlvClass, &str)> = tlvs
         .iter()
         .map(|t| (t.name, t.class, t.value.as_str()))
         .collect();
@@ -946,11 +967,14 @@ fn v2_standard_tlvs_with_odd_lengths_are_warnings_with_offsets() {
     );
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(kind::CRC32C, &[1, 2, 3])]));
     assert_eq!(
-        (h.crc32c, h.tlvs[0].crc32c),
+        (h.crc32c, h.tlvs.decode()[0].crc32c),
         (Crc32cStatus::Invalid, Some(Crc32cStatus::Invalid))
     );
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(kind::SSL_CN, b"cn")]));
-    assert_eq!((h.tlvs[0].name, h.tlvs[0].value.as_str()), ("SSL_CN", "cn"));
+    assert_eq!(
+        (h.tlvs.decode()[0].name, h.tlvs.decode()[0].value.as_str()),
+        ("SSL_CN", "cn")
+    );
 }
 
 #[test]
@@ -963,8 +987,11 @@ fn v2_text_tlvs_are_escaped_for_the_terminal() {
             tlv(kind::NETNS, "caf\u{e9}\u{202e}".as_bytes()),
         ],
     ));
-    assert_eq!(h.tlvs[0].value, "evil\\x1b]0;pwned\\x07\\\\.example");
-    assert_eq!(h.tlvs[1].value, "caf\u{e9}\\u{202e}");
+    assert_eq!(
+        h.tlvs.decode()[0].value,
+        "evil\\x1b]0;pwned\\x07\\\\.example"
+    );
+    assert_eq!(h.tlvs.decode()[1].value, "caf\u{e9}\\u{202e}");
 }
 
 #[test]
@@ -976,10 +1003,10 @@ fn v2_large_tlv_and_large_header_warn_about_real_receiver_caps() {
     );
     assert!(h.warnings[0].message.contains("512") && h.warnings[0].message.contains("4096"));
     assert!(
-        h.tlvs[0].value.ends_with("…(+3976 bytes)"),
+        h.tlvs.decode()[0].value.ends_with("…(+3976 bytes)"),
         "values are cut for display"
     );
-    assert_eq!(h.tlvs[0].length, 5000);
+    assert_eq!(h.tlvs.decode()[0].length, 5000);
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(kind::NOOP, &[0; 600])]));
     assert_eq!(warning_codes(&h), [code::V2_HEADER_LARGE]);
 }
@@ -1004,8 +1031,8 @@ fn v2_duplicate_crc32c_tlvs_both_checked() {
     assert!(warning_codes(&h).contains(&code::V2_CRC32C_DUPLICATE));
     // The builder seals only the first: it verifies with its own bytes zeroed, while the second
     // (zero) value cannot match.
-    assert_eq!(h.tlvs[0].crc32c, Some(Crc32cStatus::Valid));
-    assert_eq!(h.tlvs[1].crc32c, Some(Crc32cStatus::Invalid));
+    assert_eq!(h.tlvs.decode()[0].crc32c, Some(Crc32cStatus::Valid));
+    assert_eq!(h.tlvs.decode()[1].crc32c, Some(Crc32cStatus::Invalid));
     assert_eq!(h.crc32c, Crc32cStatus::Invalid);
 }
 
@@ -1023,9 +1050,9 @@ fn v2_ssl_sub_tlvs_are_bounded_by_the_ssl_tlv_not_the_header() {
             tlv(kind::AUTHORITY, b"a.example"),
         ],
     ));
-    assert_eq!(h.tlvs.len(), 2);
-    assert_eq!(h.tlvs[0].sub.len(), 1);
-    assert_eq!(h.tlvs[1].name, "AUTHORITY");
+    assert_eq!(h.tlvs.decode().len(), 2);
+    assert_eq!(h.tlvs.decode()[0].sub.len(), 1);
+    assert_eq!(h.tlvs.decode()[1].name, "AUTHORITY");
 }
 
 #[test]
@@ -1040,8 +1067,11 @@ fn v2_ssl_sub_tlv_overrunning_its_parent_is_a_warning_and_later_tlvs_still_parse
     ));
     assert_eq!(warning_codes(&h), [code::V2_SUBTLV_OVERRUN]);
     assert_eq!(h.warnings[0].offset, 16 + 3 + 5);
-    assert!(h.tlvs[0].sub.is_empty());
-    assert_eq!((h.tlvs[1].name, h.status), ("NETNS", Status::Complete));
+    assert!(h.tlvs.decode()[0].sub.is_empty());
+    assert_eq!(
+        (h.tlvs.decode()[1].name, h.status),
+        ("NETNS", Status::Complete)
+    );
 
     // Two stray bytes after the last sub-TLV: too few for a sub-TLV header.
     let mut value = vec![0x01, 0, 0, 0, 0];
@@ -1050,7 +1080,7 @@ fn v2_ssl_sub_tlv_overrunning_its_parent_is_a_warning_and_later_tlvs_still_parse
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(kind::SSL, &value)]));
     assert_eq!(warning_codes(&h), [code::V2_SUBTLV_OVERRUN]);
     assert_eq!(h.warnings[0].offset, 16 + 3 + 5 + 4);
-    assert_eq!(h.tlvs[0].sub.len(), 1);
+    assert_eq!(h.tlvs.decode()[0].sub.len(), 1);
 }
 
 #[test]
@@ -1058,7 +1088,7 @@ fn v2_ssl_too_short_unknown_bits_unknown_subtype_and_unreadable_cert() {
     let h = ok(&v2(PROXY_CMD, 0x00, &[tlv(kind::SSL, &[1, 0, 0])]));
     assert_eq!(warning_codes(&h), [code::V2_SSL_TOO_SHORT]);
     assert_eq!(
-        (h.tlvs[0].client, h.tlvs[0].value.as_str()),
+        (h.tlvs.decode()[0].client, h.tlvs.decode()[0].value.as_str()),
         (None, "010000")
     );
 
@@ -1079,7 +1109,7 @@ fn v2_ssl_too_short_unknown_bits_unknown_subtype_and_unreadable_cert() {
             code::V2_SSL_CLIENT_CERT_UNDECODABLE
         ]
     );
-    let t = &h.tlvs[0];
+    let t = &h.tlvs.decode()[0];
     assert_eq!(
         (t.client_flags.clone(), t.verify),
         (Some(vec!["SSL"]), Some(1))
@@ -1093,7 +1123,10 @@ fn v2_ssl_too_short_unknown_bits_unknown_subtype_and_unreadable_cert() {
 
     let h = ok(&v2(PROXY_CMD, 0x00, &[ssl(0x00, 0, &[])]));
     assert_eq!(
-        (h.tlvs[0].value.as_str(), h.tlvs[0].client_flags.clone()),
+        (
+            h.tlvs.decode()[0].value.as_str(),
+            h.tlvs.decode()[0].client_flags.clone()
+        ),
         ("client=none verify=0", Some(vec![]))
     );
 }
@@ -1219,7 +1252,7 @@ fn v2_bad_command_nibble_names_the_value() {
         (h.command, h.family, h.declared_len),
         (None, Some(Family::Tcp4), Some(12))
     );
-    assert!(h.tlvs.is_empty());
+    assert!(h.tlvs.decode().is_empty());
     assert_malformed(&v2(0x2F, 0x00, &[]), code::V2_BAD_COMMAND, 12);
 }
 
@@ -1284,7 +1317,11 @@ fn v2_tlv_overrunning_the_header_stops_parsing_with_its_offset() {
         code::V2_TLV_OVERRUN,
         33,
     );
-    assert_eq!(h.tlvs.len(), 1, "the TLVs before the overrun are kept");
+    assert_eq!(
+        h.tlvs.decode().len(),
+        1,
+        "the TLVs before the overrun are kept"
+    );
     // Two stray bytes at the end: no room for a TLV header.
     let h = assert_malformed(
         &v2(PROXY_CMD, 0x11, &[block, vec![0, 0]]),
@@ -1371,7 +1408,7 @@ fn v2_truncated_inside_a_tlv_keeps_the_complete_tlvs() {
     // CRC (28..35), ALPN (35..40), AUTHORITY (40..58): cut inside AUTHORITY's value.
     let h = ok(&bytes[..45]);
     assert_eq!(h.status, Status::Truncated);
-    let names: Vec<&str> = h.tlvs.iter().map(|t| t.name).collect();
+    let names: Vec<&str> = h.tlvs.decode().iter().map(|t| t.name).collect();
     assert_eq!(names, ["CRC32C", "ALPN"]);
     assert_eq!(h.crc32c, Crc32cStatus::Unverifiable);
     let error = h.error.unwrap();
@@ -1383,12 +1420,12 @@ fn v2_truncated_inside_a_tlv_keeps_the_complete_tlvs() {
     );
     // Cut inside a TLV's own 3-byte header.
     let h = ok(&bytes[..41]);
-    assert_eq!((h.status, h.tlvs.len()), (Status::Truncated, 2));
+    assert_eq!((h.status, h.tlvs.decode().len()), (Status::Truncated, 2));
     // A truncated LOCAL header: the layout falls back to HAProxy's reading.
     let h = ok(&aws_nlb_health_check()[..50]);
     assert_eq!(h.status, Status::Truncated);
     assert_eq!(h.local_layout.unwrap().used, LayoutReading::TlvsAt16);
-    assert_eq!(h.tlvs[0].crc32c, Some(Crc32cStatus::Unverifiable));
+    assert_eq!(h.tlvs.decode()[0].crc32c, Some(Crc32cStatus::Unverifiable));
 }
 
 #[test]
@@ -1435,7 +1472,7 @@ fn v1_nginx_tcp4_line() {
         (h.status, h.crc32c, h.error),
         (Status::Complete, Crc32cStatus::Absent, None)
     );
-    assert!(h.tlvs.is_empty() && h.warnings.is_empty() && h.local_layout.is_none());
+    assert!(h.tlvs.decode().is_empty() && h.warnings.is_empty() && h.local_layout.is_none());
 }
 
 #[test]

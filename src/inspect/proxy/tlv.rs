@@ -187,11 +187,66 @@ enum Context {
     Ssl,
 }
 
+/// The TLVs of a header, kept as their captured bytes and decoded each time they are read.
+/// Only the report shows them, and tens of thousands of headers are kept for the whole run:
+/// decoded (names, values as text, sub-TLV lists) they cost several times their bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tlvs {
+    /// The captured part of the TLV region (shorter than `declared` when the capture is cut).
+    region: Box<[u8]>,
+    /// Offset of the region in the header.
+    start: usize,
+    declared: usize,
+    /// The verdict of each well-formed CRC32C TLV, by the offset of its value (the CRC covers
+    /// the whole header, which is not kept).
+    crc: Box<[(usize, Crc32cStatus)]>,
+}
+
+impl Tlvs {
+    /// Keeps what [`Tlvs::decode`] needs to walk the region again (`start`, `declared`: as
+    /// given to [`walk`]).
+    pub fn keep(
+        region: &[u8],
+        start: usize,
+        declared: usize,
+        crc: Vec<(usize, Crc32cStatus)>,
+    ) -> Self {
+        Self {
+            region: region.into(),
+            start,
+            declared,
+            crc: crc.into_boxed_slice(),
+        }
+    }
+
+    /// The TLVs, as the walk at parse time found them (its warnings are in the header).
+    pub fn decode(&self) -> Vec<Tlv> {
+        let mut tlvs = walk(&self.region, self.start, self.declared).tlvs;
+        for &(at, verdict) in &self.crc {
+            if let Some(tlv) = tlvs
+                .iter_mut()
+                .find(|t| t.kind == kind::CRC32C && t.offset + field::HEADER == at)
+            {
+                tlv.crc32c = Some(verdict);
+            }
+        }
+        tlvs
+    }
+}
+
+impl Serialize for Tlvs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.decode().serialize(serializer)
+    }
+}
+
 /// The result of walking one region of TLVs.
 #[derive(Debug, Default)]
 pub struct Walk {
     /// Offset of the first TLV (the end of the address block, if any).
     pub start: usize,
+    /// Declared length of the region.
+    pub declared: usize,
     pub tlvs: Vec<Tlv>,
     pub warnings: Vec<Issue>,
     /// A TLV that does not fit the region: the walk stopped there.
@@ -207,11 +262,10 @@ pub struct Walk {
 pub fn walk(region: &[u8], base: usize, declared_len: usize) -> Walk {
     let mut walk = Walk {
         start: base,
+        declared: declared_len,
         ..Walk::default()
     };
     walk_into(&mut walk, region, base, declared_len, Context::Top);
-    // Kept for the whole run with the flow's summary: no spare capacity.
-    walk.tlvs.shrink_to_fit();
     walk
 }
 

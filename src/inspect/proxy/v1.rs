@@ -185,11 +185,11 @@ fn parse_line(line: &Line<'_>, h: &mut ProxyHeader) -> Step<usize> {
 
     let start = line.space(end, "source address")?;
     let end = line.field(start, "source address")?;
-    h.src = Some(address(line.text(start, end), start, family)?);
+    h.src = Some(address(line.text(start, end), start, family)?.into());
 
     let start = line.space(end, "destination address")?;
     let end = line.field(start, "destination address")?;
-    h.dst = Some(address(line.text(start, end), start, family)?);
+    h.dst = Some(address(line.text(start, end), start, family)?.into());
 
     let start = line.space(end, "source port")?;
     let end = line.field(start, "source port")?;

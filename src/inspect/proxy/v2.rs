@@ -276,9 +276,8 @@ fn local(h: &mut ProxyHeader, header: &Header<'_>, family: Family) -> Walk {
 
 /// Records the TLVs, the CRC32C verdict and the final status.
 fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
-    h.tlvs = walk.tlvs;
     h.warnings.extend(walk.warnings);
-    let bad_length_crc = h
+    let bad_length_crc = walk
         .tlvs
         .iter()
         .any(|t| t.kind == tlv::kind::CRC32C && t.crc32c == Some(Crc32cStatus::Invalid));
@@ -287,6 +286,7 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
     } else {
         Crc32cStatus::Absent
     };
+    let mut verdicts = Vec::with_capacity(walk.crc_values.len());
     for &at in &walk.crc_values {
         let verdict = match header.complete() {
             Some(bytes) => {
@@ -308,13 +308,7 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
             }
             None => Crc32cStatus::Unverifiable,
         };
-        if let Some(tlv) = h
-            .tlvs
-            .iter_mut()
-            .find(|t| t.kind == tlv::kind::CRC32C && t.offset + 3 == at)
-        {
-            tlv.crc32c = Some(verdict);
-        }
+        verdicts.push((at, verdict));
         h.crc32c = match (h.crc32c, verdict) {
             (Crc32cStatus::Invalid, _) | (_, Crc32cStatus::Invalid) => Crc32cStatus::Invalid,
             (Crc32cStatus::Unverifiable, _) | (_, Crc32cStatus::Unverifiable) => {
@@ -323,6 +317,8 @@ fn apply(h: &mut ProxyHeader, header: &Header<'_>, walk: Walk) {
             _ => Crc32cStatus::Valid,
         };
     }
+    let region = header.region(walk.start, walk.declared);
+    h.tlvs = tlv::Tlvs::keep(region, walk.start, walk.declared, verdicts);
     if let Some(overrun) = walk.overrun {
         h.fail(overrun);
     } else if header.bytes.len() < header.end {
@@ -372,13 +368,13 @@ fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 4]>::try_from(b).ok())
-            .map(|a| Ipv4Addr::from(a).to_string())
+            .map(|a| Ipv4Addr::from(a).to_string().into())
     };
     let ipv6 = |r| {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 16]>::try_from(b).ok())
-            .map(|a| Ipv6Addr::from(a).to_string())
+            .map(|a| Ipv6Addr::from(a).to_string().into())
     };
     let port = |r| block.get(r).and_then(be_u16);
     match family {
@@ -395,8 +391,8 @@ fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
             h.dst_port = port(addr::IPV6_DST_PORT);
         }
         Family::UnixStream | Family::UnixDgram => {
-            h.src = block.get(addr::UNIX_SRC).map(unix_path);
-            h.dst = block.get(addr::UNIX_DST).map(unix_path);
+            h.src = block.get(addr::UNIX_SRC).map(|p| unix_path(p).into());
+            h.dst = block.get(addr::UNIX_DST).map(|p| unix_path(p).into());
         }
         Family::Unspec | Family::Unknown => {}
     }

@@ -55,11 +55,11 @@ fn openssl3_client_hello_with_sni_alpn_and_tls13() {
     assert_eq!(
         hello,
         ClientHello {
-            record_version: "TLS1.0".to_owned(),
-            legacy_version: "TLS1.2".to_owned(),
-            sni: Some("example.com".to_owned()),
-            alpn: vec!["h2".to_owned(), "http/1.1".to_owned()],
-            supported_versions: vec!["TLS1.3".to_owned(), "TLS1.2".to_owned()],
+            record_version: "TLS1.0".into(),
+            legacy_version: "TLS1.2".into(),
+            sni: Some("example.com".into()),
+            alpn: ["h2".into(), "http/1.1".into()].into(),
+            supported_versions: ["TLS1.3".into(), "TLS1.2".into()].into(),
             encrypted_client_hello: false,
             records: 1,
         }
@@ -71,7 +71,7 @@ fn ndpi_client_hello_behind_proxy_v1_line_without_alpn() {
     let hello = hello(&hex(NDPI_CLIENT_HELLO_AFTER_PROXY_V1));
     assert_eq!(hello.sni.as_deref(), Some("aaaaaaaaaaaaaaaa.xx"));
     assert!(hello.alpn.is_empty());
-    assert_eq!(hello.supported_versions, ["TLS1.3", "TLS1.2"]);
+    assert_eq!(*hello.supported_versions, ["TLS1.3", "TLS1.2"]);
     assert_eq!(hello.records, 1);
 }
 
