@@ -669,39 +669,37 @@ fn sort_in_place<T, K: Ord + Copy>(reports: &mut [T], key: impl Fn(&T) -> K) {
 /// Summarises the threads' leftover flows, split evenly over the cores (how many each thread
 /// has left depends on where its flows ended; often most are still open at the end).
 fn summarise_leftovers(shards: &mut [Shard]) {
-    let total: usize = shards.iter().map(|s| s.leftover.len()).sum();
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let per_part = total.div_ceil(threads).max(1);
-    // Each part owns its flows: a flow's buffers are freed as soon as it is summarised.
-    let mut parts: Vec<Vec<(usize, Flow)>> = vec![Vec::new()];
-    for (k, s) in shards.iter_mut().enumerate() {
-        for f in std::mem::take(&mut s.leftover) {
-            if parts.last().is_some_and(|p| p.len() == per_part) {
-                parts.push(Vec::new());
-            }
-            parts.last_mut().expect("one part at least").push((k, f));
+    // In rounds of a few hundred flows, so that a round's summaries and the flows they are
+    // made from are all that is held twice (not a whole file's leftovers).
+    let round = threads * LEFTOVERS_PER_THREAD;
+    for s in shards.iter_mut() {
+        let mut rest = std::mem::take(&mut s.leftover);
+        while !rest.is_empty() {
+            let flows: Vec<Flow> = rest.drain(..round.min(rest.len())).collect();
+            let parts: Vec<Vec<FlowReport>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = flows
+                    .chunks(flows.len().div_ceil(threads))
+                    .map(|part| {
+                        scope.spawn(move || {
+                            part.iter()
+                                .map(|f| crate::summary::flow_summary(0, f))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a summary thread panicked"))
+                    .collect()
+            });
+            s.reports.extend(parts.into_iter().flatten());
         }
     }
-    let done: Vec<Vec<(usize, FlowReport)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|(k, f)| (k, crate::summary::flow_summary(0, &f)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a summary thread panicked"))
-            .collect()
-    });
-    for (k, report) in done.into_iter().flatten() {
-        shards[k].reports.push(report);
-    }
 }
+
+/// Leftover flows summarised by each thread per round (see `summarise_leftovers`).
+const LEFTOVERS_PER_THREAD: usize = 256;
 
 /// Summarises a finished flow (running the first-bytes inspection); its buffers go with it.
 fn keep(reports: &mut Vec<FlowReport>, not_kept: &mut u64, max: usize, flow: &Flow) {
