@@ -145,8 +145,9 @@ fn read_all(
     Ok(())
 }
 
-/// One file on `n` threads. Each thread reads every packet (one reader thread shares the
-/// chunks), decodes it, and keeps those whose flow hashes to it: each flow lives wholly in one
+/// One file on `n` threads, the sharing way (`LBCHECK_SPLIT=share`; by default the walker's
+/// way, `walker.rs`). Each thread reads every packet (one reader thread or one memory map
+/// shares the chunks), decodes it, and keeps those whose flow hashes to it: each flow lives wholly in one
 /// thread's table, so flows, their inspection and their summaries run in parallel. The parts
 /// are merged into what one thread would have produced: same flows, same ids (first-seen
 /// order), same counts (tests/threads.rs compares whole reports). Only when flows are

@@ -21,8 +21,8 @@ pub enum FileFormat {
     Live,
 }
 
-/// Files at least this large are memory-mapped, or read ahead on a thread of their own, and
-/// analysed on every core (smaller ones are read in a few calls anyway).
+/// Files at least this large are read ahead on a thread of their own, or analysed on every
+/// core (smaller ones are read in a few calls anyway); `LBCHECK_MMAP=large` maps them.
 pub(super) const LARGE_FILE_BYTES: u64 = 16 << 20;
 /// Chunks in flight between the reader thread and each consumer (bounded: memory stays flat).
 const READ_AHEAD_DEPTH: usize = 4;

@@ -1,6 +1,8 @@
-//! Reading a large capture through a memory map: no copy from the page cache into our buffers
-//! (the kernel's copy was the largest single cost of reading), and every analysis thread walks
-//! the file at its own pace through one shared map (pages mapped once, not once per thread).
+//! Reading a capture through a memory map, on request (`LBCHECK_MMAP`, see [`wanted`]): no
+//! copy from the page cache into our buffers, and every analysis thread walks the file at its
+//! own pace through one shared map (pages mapped once, not once per thread). Once the read loop
+//! prefetched what it reads, mapping and releasing the pages cost more than the copy, so files
+//! are read with read(2) by default.
 //!
 //! The map is read-only. What it costs in safety: if another program truncates the file while
 //! lbcheck reads it, touching the lost pages raises SIGBUS. Capture tools append and rotate
