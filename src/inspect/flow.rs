@@ -184,17 +184,34 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         });
     let client_bytes = &up.bytes()[after..];
     let server_bytes = down.bytes();
-    let requests = if http::looks_like_request(client_bytes) {
-        http::parse_requests(client_bytes)
-    } else {
-        Vec::new()
+    let requests =
+        http::looks_like_request(client_bytes).then(|| http::parse_requests(client_bytes));
+    let responses =
+        http::looks_like_response(server_bytes).then(|| http::parse_responses(server_bytes));
+    let hello = tls::parse_client_hello(client_bytes);
+    // The first bytes' summaries reuse what was just parsed from the same bytes.
+    let first_bytes = FirstBytesPair {
+        to_server: direction(
+            client_bytes,
+            up,
+            payload::Parsed {
+                requests: requests.as_deref(),
+                responses: None,
+                hello: Some(&hello),
+            },
+        ),
+        to_client: direction(
+            server_bytes,
+            down,
+            payload::Parsed {
+                requests: None,
+                responses: responses.as_deref(),
+                hello: None,
+            },
+        ),
     };
-    let responses = if http::looks_like_response(server_bytes) {
-        http::parse_responses(server_bytes)
-    } else {
-        Vec::new()
-    };
-    let tls = match tls::parse_client_hello(client_bytes) {
+    let (requests, responses) = (requests.unwrap_or_default(), responses.unwrap_or_default());
+    let tls = match hello {
         TlsParse::ClientHello(hello) => Some(hello),
         _ => None,
     };
@@ -209,10 +226,7 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         proxy_seen,
         proxy_segments,
         proxy_datagrams: None,
-        first_bytes: FirstBytesPair {
-            to_server: direction(client_bytes, up),
-            to_client: direction(server_bytes, down),
-        },
+        first_bytes,
         http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
             requests: requests.into(),
             responses: responses.into(),
@@ -261,8 +275,12 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
     }
 }
 
-fn direction(bytes: &[u8], stream: &crate::flow::Stream) -> DirectionBytes {
-    let fb = payload::classify(bytes);
+fn direction(
+    bytes: &[u8],
+    stream: &crate::flow::Stream,
+    parsed: payload::Parsed<'_>,
+) -> DirectionBytes {
+    let fb = payload::classify_parsed(bytes, parsed);
     DirectionBytes {
         captured: stream.bytes().len(),
         wire_bytes: stream.wire_bytes,

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::inspect::escape::{ELLIPSIS, escape_bytes};
 use crate::inspect::http::{
-    looks_like_request, looks_like_response, parse_requests, parse_responses,
+    HttpRequest, HttpResponse, looks_like_request, looks_like_response, parse_requests,
+    parse_responses,
 };
 use crate::inspect::tls::{TlsParse, looks_like_tls, parse_client_hello};
 
@@ -75,16 +76,49 @@ pub struct FirstBytes {
 
 /// Classifies the first bytes of a flow direction (after any PROXY header).
 pub fn classify(bytes: &[u8]) -> FirstBytes {
+    classify_parsed(bytes, Parsed::default())
+}
+
+/// What the flow's inspection has already parsed of the very same bytes, so that classifying
+/// them does not parse them again (the parsers were a fifth of a flow's summary).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Parsed<'a> {
+    /// `parse_requests(bytes)`, when the bytes look like a request.
+    pub requests: Option<&'a [HttpRequest]>,
+    /// `parse_responses(bytes)`, when the bytes look like a response.
+    pub responses: Option<&'a [HttpResponse]>,
+    /// `parse_client_hello(bytes)`.
+    pub hello: Option<&'a TlsParse>,
+}
+
+/// [`classify`], reusing what was parsed already.
+pub fn classify_parsed(bytes: &[u8], parsed: Parsed<'_>) -> FirstBytes {
     if bytes.is_empty() {
         return first_bytes(PayloadKind::Empty, "no payload".to_owned());
     }
     if looks_like_request(bytes) {
-        if let Some(summary) = request_summary(bytes) {
+        let mine;
+        let requests = match parsed.requests {
+            Some(r) => r,
+            None => {
+                mine = parse_requests(bytes);
+                &mine
+            }
+        };
+        if let Some(summary) = request_summary(requests) {
             return first_bytes(PayloadKind::HttpRequest, summary);
         }
     }
     if looks_like_response(bytes) {
-        if let Some(response) = parse_responses(bytes).first() {
+        let mine;
+        let responses = match parsed.responses {
+            Some(r) => r,
+            None => {
+                mine = parse_responses(bytes);
+                &mine
+            }
+        };
+        if let Some(response) = responses.first() {
             let summary = format!(
                 "{} {} {}",
                 cut(&response.version, TOKEN_SUMMARY_CHARS),
@@ -95,7 +129,10 @@ pub fn classify(bytes: &[u8]) -> FirstBytes {
         }
     }
     if let Some(record) = looks_like_tls(bytes) {
-        return tls_summary(bytes, record);
+        return match parsed.hello {
+            Some(hello) => tls_summary(bytes, record, hello),
+            None => tls_summary(bytes, record, &parse_client_hello(bytes)),
+        };
     }
     if bytes.starts_with(SSH_PREFIX) {
         let line = bytes
@@ -115,8 +152,7 @@ fn first_bytes(kind: PayloadKind, summary: String) -> FirstBytes {
 }
 
 /// `GET /health HTTP/1.1 (Host: example.com)`, with `[cut]` and `+N more` when they apply.
-fn request_summary(bytes: &[u8]) -> Option<String> {
-    let requests = parse_requests(bytes);
+fn request_summary(requests: &[HttpRequest]) -> Option<String> {
     let first = requests.first()?;
     if first.method == "PRI" && first.version == "HTTP/2.0" {
         return Some("HTTP/2 connection preface (PRI * HTTP/2.0)".to_owned());
@@ -142,8 +178,8 @@ fn request_summary(bytes: &[u8]) -> Option<String> {
 }
 
 /// `TLS ClientHello SNI=example.com ALPN=h2,http/1.1`, or what other TLS it is.
-fn tls_summary(bytes: &[u8], record: &str) -> FirstBytes {
-    match parse_client_hello(bytes) {
+fn tls_summary(bytes: &[u8], record: &str, hello: &TlsParse) -> FirstBytes {
+    match hello {
         TlsParse::ClientHello(hello) => {
             let mut summary = "TLS ClientHello".to_owned();
             match &hello.sni {
@@ -169,7 +205,7 @@ fn tls_summary(bytes: &[u8], record: &str) -> FirstBytes {
                 format!("TLS ClientHello (cut after {} bytes)", bytes.len()),
             )
         }
-        TlsParse::NotClientHello(what) => first_bytes(PayloadKind::Tls, what),
+        TlsParse::NotClientHello(what) => first_bytes(PayloadKind::Tls, what.clone()),
         TlsParse::Malformed(why) => first_bytes(
             PayloadKind::Tls,
             format!("TLS {record} record, malformed: {}", cut(&why, 80)),
