@@ -7,6 +7,7 @@
 //!
 //! The summary is escaped and short (at most [`MAX_SUMMARY_CHARS`]). Never panics, on any input.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -97,27 +98,17 @@ pub fn classify_parsed(bytes: &[u8], parsed: Parsed<'_>) -> FirstBytes {
         return first_bytes(PayloadKind::Empty, "no payload".to_owned());
     }
     if looks_like_request(bytes) {
-        let mine;
-        let requests = match parsed.requests {
-            Some(r) => r,
-            None => {
-                mine = parse_requests(bytes);
-                &mine
-            }
-        };
-        if let Some(summary) = request_summary(requests) {
+        let requests = parsed
+            .requests
+            .map_or_else(|| Cow::Owned(parse_requests(bytes)), Cow::Borrowed);
+        if let Some(summary) = request_summary(&requests) {
             return first_bytes(PayloadKind::HttpRequest, summary);
         }
     }
     if looks_like_response(bytes) {
-        let mine;
-        let responses = match parsed.responses {
-            Some(r) => r,
-            None => {
-                mine = parse_responses(bytes);
-                &mine
-            }
-        };
+        let responses = parsed
+            .responses
+            .map_or_else(|| Cow::Owned(parse_responses(bytes)), Cow::Borrowed);
         if let Some(response) = responses.first() {
             let summary = format!(
                 "{} {} {}",
@@ -208,7 +199,7 @@ fn tls_summary(bytes: &[u8], record: &str, hello: &TlsParse) -> FirstBytes {
         TlsParse::NotClientHello(what) => first_bytes(PayloadKind::Tls, what.clone()),
         TlsParse::Malformed(why) => first_bytes(
             PayloadKind::Tls,
-            format!("TLS {record} record, malformed: {}", cut(&why, 80)),
+            format!("TLS {record} record, malformed: {}", cut(why, 80)),
         ),
         TlsParse::NeedMore | TlsParse::NotTls => {
             first_bytes(PayloadKind::Tls, format!("TLS {record} record (cut)"))
