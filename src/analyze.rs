@@ -180,13 +180,25 @@ fn analyze_sharded(
         let input = InputAnalyzer::new(path.to_path_buf(), first.format(), bytes, 1, &config.ports)
             .shard(0, Split::even(n));
         let mut results = vec![run_shard(first, input, Some(progress))];
-        results.extend(
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("an analysis thread panicked")),
-        );
+        results.extend(join_all(handles));
         results
     });
+    merge_results(results, first_id)
+}
+
+/// Waits for the other threads of a file (one that panicked is re-raised).
+fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, T>>) -> Vec<T> {
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("an analysis thread panicked"))
+        .collect()
+}
+
+/// The threads' parts of one file merged, or the first error one of them met.
+fn merge_results(
+    results: Vec<Result<Shard, SourceError>>,
+    first_id: u32,
+) -> Result<InputPart, SourceError> {
     let shards = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(merge_shards(shards, first_id))
 }

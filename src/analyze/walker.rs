@@ -6,7 +6,7 @@
 //! Why: when every thread walks every record (`analyze_sharded`), the walk is paid once per
 //! thread. On the 1 GiB bench capture, a thread that kept no flow at all still spent 0.37 s of
 //! CPU walking, against 0.68 s for the flows of the whole file. Here thread 0 takes a smaller
-//! share of the flows to make up for the walk ([`FIRST_SHARE`]).
+//! share of the flows to make up for the walk ([`FIRST_PERCENT`]).
 //!
 //! The report is the one a single thread makes, for the same reasons as with
 //! `analyze_sharded`: each flow lives in one table, and every table's clock ticks at the same
@@ -15,7 +15,7 @@
 use std::sync::mpsc;
 
 use super::ahead::{self, Ahead, Known, Prefetch};
-use super::{InputAnalyzer, InputPart, Progress, Shard, Split, merge_shards};
+use super::{InputAnalyzer, InputPart, Progress, Shard, Split, join_all, merge_results};
 use crate::config::Config;
 use crate::flow::prefetch;
 use crate::source::{
@@ -23,9 +23,11 @@ use crate::source::{
 };
 
 /// Thread 0's share of the flows with two threads, in percent: it also walks the whole file.
-/// Measured on the 1 GiB bench capture (analysis, two threads): 10 % 0.70 s, 20 % 0.61 s,
-/// 25 % 0.60 s, 30 % 0.61 s, 40 % 0.69 s.
-const FIRST_PERCENT: u64 = 25;
+/// Measured on the 1 GiB bench captures (analysis, two threads, min-median of 5): pcap 15 %
+/// 0.530-0.543 s, 20 % 0.528-0.531 s, 25 % 0.537-0.549 s; pcapng (dearer to walk) 15 %
+/// 0.523-0.548 s, 20 % 0.536-0.545 s, 25 % 0.563-0.588 s. (Before the summaries reused their
+/// parses, flows cost more and 25 % was best: 10 % 0.70 s, 20 % 0.61, 25 % 0.60, 40 % 0.69.)
+const FIRST_PERCENT: u64 = 20;
 /// Items per hand-over: enough that the channel is not the cost, few enough that the chunks
 /// the batches hold stay few.
 const BATCH_ITEMS: usize = 512;
@@ -156,15 +158,10 @@ pub(super) fn analyze_walked(
             });
         }
         let mut results = vec![walk(&mut file, new_input(0), workers, progress)];
-        results.extend(
-            handles
-                .into_iter()
-                .map(|h| Ok(h.join().expect("an analysis thread panicked"))),
-        );
+        results.extend(join_all(handles).into_iter().map(Ok));
         results
     });
-    let shards = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok(merge_shards(shards, first_id))
+    merge_results(results, first_id)
 }
 
 /// Thread 0: reads every packet, analyses its own, hands the others over. The workers' ends
