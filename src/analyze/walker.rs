@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use super::ahead::{self, Ahead, Known, Prefetch};
 use super::{InputAnalyzer, InputPart, Progress, Shard, Split, join_all, merge_results};
 use crate::config::Config;
-use crate::flow::prefetch;
+use crate::flow::{MAINTAIN_EVERY, prefetch};
 use crate::source::{
     CaptureFile, LinkType, Located, RawPacket, SharedChunk, SourceError, open_capture_shareable,
 };
@@ -33,8 +33,6 @@ const FIRST_PERCENT: u64 = 20;
 const BATCH_ITEMS: usize = 512;
 /// Batches on their way to one thread before the walker waits.
 const IN_FLIGHT: usize = 4;
-/// Maintenance runs every this many packets (`FlowTable`'s period).
-const TICK_EVERY: u64 = 1024;
 
 /// Whether multi-threaded files are analysed this way: `LBCHECK_SPLIT` = walk | share.
 pub fn wanted() -> bool {
@@ -218,7 +216,7 @@ fn walk(
             }
             w.open.items.push(Item::Packet(h));
         }
-        if index % TICK_EVERY == 0 {
+        if index % u64::from(MAINTAIN_EVERY) == 0 {
             for (k, w) in workers.iter_mut().enumerate() {
                 if owner != Some(k + 1) {
                     w.open.items.push(Item::Tick { index, ts_nanos });

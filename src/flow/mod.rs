@@ -14,7 +14,7 @@ use crate::decode::{LinkInfo, Tunnel};
 pub use index::prefetch;
 pub use key::{FlowKey, Proto, pair_hash};
 pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
-pub use table::{CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, TableStats};
+pub use table::{CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, MAINTAIN_EVERY, TableStats};
 
 /// Index into per-direction arrays.
 pub const TO_SERVER: usize = 0;

@@ -28,7 +28,7 @@ pub const CLOSE_LINGER_NS: i64 = 2_000_000_000;
 /// Open flows kept at once by default; beyond, the longest idle are evicted.
 pub const DEFAULT_MAX_LIVE: usize = 65_536;
 /// How often (in packets) closed and excess flows are looked for.
-const MAINTAIN_EVERY: u32 = 1024;
+pub const MAINTAIN_EVERY: u32 = 1024;
 
 /// Counters that belong to no single flow.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
