@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::decode::{self, Stop};
-use crate::flow::{DEFAULT_MAX_LIVE, Flow, FlowTable, TableStats};
+use crate::flow::{Flow, FlowTable, TableStats};
 use crate::source::{
     CutShort, FileFormat, InterfaceInfo, LinkType, RawPacket, SourceError, open_capture,
 };
@@ -150,10 +150,10 @@ fn read_all(
 /// shares the chunks), decodes it, and keeps those whose flow hashes to it: each flow lives wholly in one
 /// thread's table, so flows, their inspection and their summaries run in parallel. The parts
 /// are merged into what one thread would have produced: same flows, same ids (first-seen
-/// order), same counts (tests/threads.rs compares whole reports). Only when flows are
-/// evicted or not kept (floods past the limits) may the threads choose other flows than one
-/// thread would. The open-flow limit is split between the threads; the kept summaries are not
-/// (see `InputAnalyzer::shard`), so a flood may hold up to `n` times as many until the merge.
+/// order), same counts (tests/threads.rs compares whole reports), past the limits too: the
+/// open-flow limit holds per flow group and each thread owns whole groups, and the kept
+/// summaries are the file's earliest flows (see `InputAnalyzer::shard`; a flood may hold up to
+/// `n` times as many summaries until the merge).
 fn analyze_sharded(
     path: &std::path::Path,
     bytes: u64,
@@ -262,6 +262,8 @@ pub struct InputAnalyzer {
     /// Summaries of the flows the table has handed out (their buffers are gone).
     reports: Vec<FlowReport>,
     max_kept: usize,
+    /// The id of this input's first flow (ids continue across inputs).
+    first_id: u32,
     summary: InputSummary,
     // Counting by link-type number keeps the per-packet path free of string work.
     by_link: BTreeMap<LinkType, u64>,
@@ -274,7 +276,8 @@ pub struct Shard {
     summary: InputSummary,
     reports: Vec<FlowReport>,
     /// Flows still to be summarised at the end of the file (see `summarise_leftovers`).
-    leftover: Vec<Flow>,
+    #[allow(clippy::vec_box)] // as the table handed them out (see `FlowTable::take_finished`)
+    leftover: Vec<Box<Flow>>,
     /// Flows its table created (kept or not).
     created: u32,
     /// Open flows at each maintenance tick, and at the end.
@@ -299,6 +302,7 @@ impl InputAnalyzer {
             },
             reports: Vec::new(),
             max_kept: DEFAULT_MAX_FLOWS_KEPT,
+            first_id,
             summary: InputSummary {
                 path,
                 format,
@@ -321,15 +325,13 @@ impl InputAnalyzer {
         }
     }
 
-    /// Makes this analyzer thread `k` of `n` on one file: it keeps the flows that hash to it
-    /// (every thread is fed every packet) and its share of the open-flow limit. Each thread may
-    /// keep as many summaries as the whole file may (the merge cuts to the limit): with a
-    /// share of it, one thread that got a few more than its share of the flows dropped some
-    /// while the file as a whole was below the limit.
+    /// Makes this analyzer thread `k` of `n` on one file: it keeps the flows that hash to it.
+    /// The open-flow limit holds per flow group and each thread owns whole groups, so every
+    /// thread's table keeps the whole limit and evicts exactly what one table would. The kept
+    /// summaries are the file's earliest flows; a thread keeps those among its own earliest
+    /// `max_kept` (a superset of its part of them) and the merge cuts to the file's.
     #[must_use]
     fn shard(mut self, k: usize, split: Split) -> Self {
-        // Its share of the open-flow limit, as of the flows.
-        self.table.set_max_live(split.share_of(k, DEFAULT_MAX_LIVE));
         self.table.keep_samples();
         self.shard = Some((k, split));
         self
@@ -422,14 +424,19 @@ impl InputAnalyzer {
 
     /// Summarises the flows the table has handed out.
     fn drain(&mut self) {
-        for flow in self.table.drain_finished() {
+        if !self.table.has_finished() {
+            return;
+        }
+        let done = self.table.take_finished();
+        for flow in &done {
             keep(
                 &mut self.reports,
                 &mut self.summary.flows_not_kept,
-                self.max_kept,
-                &flow,
+                (self.max_kept, self.first_id),
+                flow,
             );
         }
+        self.table.recycle(done);
     }
 
     pub fn packets(&self) -> u64 {
@@ -464,7 +471,7 @@ impl InputAnalyzer {
             keep(
                 &mut self.reports,
                 &mut s.flows_not_kept,
-                self.max_kept,
+                (self.max_kept, self.first_id),
                 &flow,
             );
         }
@@ -489,11 +496,10 @@ impl InputAnalyzer {
         let table = std::mem::replace(&mut self.table, FlowTable::new(1, &[]));
         let stats = table.stats.clone();
         let mut leftover = table.finish_all();
-        let room = max_kept.saturating_sub(self.reports.len());
-        if leftover.len() > room {
-            self.summary.flows_not_kept += (leftover.len() - room) as u64;
-            leftover.truncate(room);
-        }
+        let before = leftover.len();
+        let first_id = self.first_id;
+        leftover.retain(|f| ((f.id - first_id) as usize) < max_kept);
+        self.summary.flows_not_kept += (before - leftover.len()) as u64;
         let (mut summary, reports) = self.finish(interfaces, cut_short);
         summary.table = stats;
         Shard {
@@ -536,57 +542,52 @@ fn shard_by_endpoints(a: (IpAddr, u16), b: (IpAddr, u16), split: Split) -> usize
     split.owner(crate::flow::pair_hash(a, b))
 }
 
-/// How flows are split between `n` threads: by the low half of their hash, thread 0 taking
-/// the hashes below `zero_below` (of [`Split::WHOLE`]), the others equal shares of the rest.
+/// How flows are split between `n` threads: by their group ([`crate::flow::flow_group`]),
+/// thread 0 taking the groups below `zero_below`, the others equal shares of the rest. Threads
+/// own whole groups, so the per-group open-flow limit (see `FlowTable`) evicts the same flows
+/// on any number of threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Split {
     n: usize,
-    zero_below: u64,
+    zero_below: usize,
 }
 
 impl Split {
-    const WHOLE: u64 = 1 << 32;
+    const WHOLE: usize = crate::flow::FLOW_GROUPS;
 
-    /// Equal shares.
+    /// Equal shares (as near as whole groups allow).
     fn even(n: usize) -> Self {
-        Self {
-            n: n.max(1),
-            zero_below: Self::WHOLE / n.max(1) as u64,
-        }
-    }
-
-    /// Thread 0 takes `percent` of the flows, the others equal shares of the rest.
-    fn with_first_percent(n: usize, percent: u64) -> Self {
-        if n <= 1 {
-            return Self::even(1);
-        }
+        let n = n.clamp(1, Self::WHOLE);
         Self {
             n,
-            zero_below: Self::WHOLE * percent.min(100) / 100,
+            zero_below: Self::WHOLE / n,
         }
     }
 
-    /// Thread `k`'s part of the hashes (of [`Split::WHOLE`]).
-    fn width(self, k: usize) -> u64 {
-        if k == 0 {
-            self.zero_below
-        } else {
-            (Self::WHOLE - self.zero_below) / (self.n as u64 - 1)
+    /// Thread 0 takes `percent` of the flows (to the nearest group), the others equal shares
+    /// of the rest; every other thread keeps at least one group.
+    fn with_first_percent(n: usize, percent: u64) -> Self {
+        let n = n.clamp(1, Self::WHOLE);
+        if n == 1 {
+            return Self::even(1);
+        }
+        let wanted = (Self::WHOLE as u64 * percent.min(100)).div_ceil(100) as usize;
+        Self {
+            n,
+            zero_below: wanted.min(Self::WHOLE - (n - 1)),
         }
     }
 
-    /// Thread `k`'s share of `limit` (rounded up).
-    fn share_of(self, k: usize, limit: usize) -> usize {
-        usize::try_from((limit as u64 * self.width(k)).div_ceil(Self::WHOLE)).unwrap_or(limit)
+    /// The thread that owns the flows of group `group`.
+    fn group_owner(self, group: usize) -> usize {
+        if group < self.zero_below {
+            return 0;
+        }
+        1 + (group - self.zero_below) * (self.n - 1) / (Self::WHOLE - self.zero_below)
     }
 
     fn owner(self, hash: u64) -> usize {
-        let low = u64::from(hash as u32);
-        if low < self.zero_below {
-            return 0;
-        }
-        let rest = Self::WHOLE - self.zero_below;
-        1 + ((low - self.zero_below) * (self.n as u64 - 1) / rest) as usize
+        self.group_owner(crate::flow::flow_group(hash))
     }
 }
 
@@ -689,7 +690,7 @@ fn summarise_leftovers(shards: &mut [Shard]) {
     for s in shards.iter_mut() {
         let mut rest = std::mem::take(&mut s.leftover);
         while !rest.is_empty() {
-            let flows: Vec<Flow> = rest.drain(..round.min(rest.len())).collect();
+            let flows: Vec<Box<Flow>> = rest.drain(..round.min(rest.len())).collect();
             let parts: Vec<Vec<FlowReport>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = flows
                     .chunks(flows.len().div_ceil(threads))
@@ -714,9 +715,17 @@ fn summarise_leftovers(shards: &mut [Shard]) {
 /// Leftover flows summarised by each thread per round (see `summarise_leftovers`).
 const LEFTOVERS_PER_THREAD: usize = 256;
 
-/// Summarises a finished flow (running the first-bytes inspection); its buffers go with it.
-fn keep(reports: &mut Vec<FlowReport>, not_kept: &mut u64, max: usize, flow: &Flow) {
-    if reports.len() < max {
+/// Summarises a finished flow (running the first-bytes inspection) when it is one of the
+/// first `max` flows of its table (ids from `first_id`), else counts it; its buffers go with
+/// it. The earliest flows, not the first to finish: which ones finish first depends on which
+/// of several threads' tables a flow was in, which are the earliest does not.
+fn keep(
+    reports: &mut Vec<FlowReport>,
+    not_kept: &mut u64,
+    (max, first_id): (usize, u32),
+    flow: &Flow,
+) {
+    if ((flow.id - first_id) as usize) < max {
         reports.push(crate::summary::flow_summary(0, flow));
     } else {
         *not_kept += 1;
@@ -806,28 +815,42 @@ mod tests {
             assert_eq!(k, shard_by_endpoints((b, 443), (a, 40000), Split::even(n)));
             assert_eq!(k, shard_by_endpoints((a6, 40000), (b, 443), Split::even(n)));
         }
-        // Flows spread over the threads, evenly or in the shares asked for.
+        // Flows spread over the threads, evenly or in the shares asked for (to whole groups
+        // of 1/64), and each thread owns whole groups.
         for (split, want) in [
-            (Split::even(2), [50, 50, 0, 0]),
-            (Split::with_first_percent(2, 20), [20, 80, 0, 0]),
-            (Split::with_first_percent(4, 10), [10, 30, 30, 30]),
-            (Split::even(4), [25, 25, 25, 25]),
-            (Split::with_first_percent(3, 0), [0, 50, 50, 0]),
+            (Split::even(2), [32, 32, 0, 0]),
+            (Split::with_first_percent(2, 20), [13, 51, 0, 0]),
+            (Split::with_first_percent(4, 10), [7, 19, 19, 19]),
+            (Split::even(4), [16, 16, 16, 16]),
+            (Split::even(3), [21, 22, 21, 0]),
+            (Split::with_first_percent(3, 0), [0, 32, 32, 0]),
         ] {
             let mut seen = [0usize; 4];
-            for port in 1024..21024u16 {
-                seen[shard_by_endpoints((a, port), (b, 443), split)] += 1;
+            let mut groups = [0usize; 4];
+            for g in 0..crate::flow::FLOW_GROUPS {
+                groups[split.group_owner(g)] += 1;
             }
-            for (k, (got, want)) in seen.iter().zip(want).enumerate() {
-                assert!(got.abs_diff(want * 200) < 400, "{split:?}: {seen:?}");
-                if k < split.n {
-                    assert!(
-                        split.share_of(k, 1000).abs_diff(want * 10) <= 1,
-                        "{split:?}"
-                    );
-                }
+            for port in 1024..21024u16 {
+                let hash = crate::flow::pair_hash((a, port), (b, 443));
+                let k = shard_by_endpoints((a, port), (b, 443), split);
+                assert_eq!(k, split.group_owner(crate::flow::flow_group(hash)));
+                seen[k] += 1;
+            }
+            assert_eq!(groups, want, "{split:?}");
+            // 20,000 flows: each thread's count within 400 of its groups' share.
+            for (got, groups) in seen.iter().zip(want) {
+                assert!(
+                    (got * 64).abs_diff(20_000 * groups) < 400 * 64,
+                    "{split:?}: {seen:?}"
+                );
             }
         }
+        // Every thread gets a group, even with as many threads as groups.
+        let split = Split::with_first_percent(64, 20);
+        let owners: std::collections::BTreeSet<usize> = (0..crate::flow::FLOW_GROUPS)
+            .map(|g| split.group_owner(g))
+            .collect();
+        assert_eq!(owners.len(), 64);
         assert_eq!(Split::even(1).owner(u64::MAX), 0);
         assert_eq!(Split::with_first_percent(1, 10), Split::even(1));
     }

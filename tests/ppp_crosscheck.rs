@@ -15,9 +15,9 @@ fn flows_of(path: &Path) -> Vec<Flow> {
     let mut kept = Vec::new();
     while let Some(raw) = file.next_packet().unwrap() {
         table.add(&raw, &lbcheck::decode::decode(&raw));
-        kept.extend(table.drain_finished());
+        kept.extend(table.take_finished().into_iter().map(|b| *b));
     }
-    kept.extend(table.finish_all());
+    kept.extend(table.finish_all().into_iter().map(|b| *b));
     kept
 }
 

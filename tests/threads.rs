@@ -164,27 +164,75 @@ fn a_generated_capture_of_hundreds_of_flows_gives_the_same_report_on_two_and_fou
     }
 }
 
-/// Just under the kept-summaries limit (50,000): no thread may drop a flow because it got a
-/// few more than its share (each kept ceil(50,000 / n) once, and 2 and 4 threads dropped some).
-#[test]
-fn flows_just_under_the_kept_limit_are_all_kept_on_any_number_of_threads() {
-    let out =
-        std::env::temp_dir().join(format!("lbcheck-threads-kept-{}.pcap", std::process::id()));
+/// A generated SYN flood of `flows` one-packet flows, in the temporary directory.
+fn synflood(name: &str, flows: u64) -> PathBuf {
+    let out = std::env::temp_dir().join(format!(
+        "lbcheck-threads-{name}-{}.pcap",
+        std::process::id()
+    ));
     let args = bench_capture::Args {
         size: 0,
         format: bench_capture::Format::Pcap,
         seed: 1,
         out: out.clone(),
         kind: bench_capture::Kind::Synflood,
-        flows: 49_800,
+        flows,
         live: 0,
         gap_scale: 1,
     };
     bench_capture::generate(&args).unwrap();
+    out
+}
+
+/// Just under the kept-summaries limit (50,000): no thread may drop a flow because it got a
+/// few more than its share (each kept ceil(50,000 / n) once, and 2 and 4 threads dropped some).
+#[test]
+fn flows_just_under_the_kept_limit_are_all_kept_on_any_number_of_threads() {
+    let out = synflood("kept", 49_800);
     let path = out.to_str().unwrap();
     assert_same(&["pcap", "--format", "json", path], &[2, 3, 4]);
     let (_, json, _) = run(4, &["pcap", "--format", "json", path]);
     let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(report["stats"]["flows_not_kept"], 0);
+    std::fs::remove_file(&out).ok();
+}
+
+/// Past both limits (65,536 open flows, 50,000 kept summaries): the threads evict exactly the
+/// flows one table evicts (the limit holds per flow group, and each thread owns whole groups)
+/// and keep the same, earliest, flows. Before, a thread evicted from its own share of the
+/// limit, and 2 threads counted 235,439 evictions in a 300,000-flow flood where one counted
+/// 243,711.
+#[test]
+fn a_flood_past_both_limits_gives_the_same_report_on_any_number_of_threads() {
+    let out = synflood("flood", 150_000);
+    let path = out.to_str().unwrap();
+    assert_same(&["pcap", "--format", "json", path], &[2, 3, 4]);
+    assert_same_with(&["pcap", "--format", "json", path], &[2], "share");
+    assert_same(&["pcap", "--color", "never", path], &[2]);
+    let (code, json, _) = run(2, &["pcap", "--format", "json", path]);
+    assert_eq!(code, Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let stats = &report["stats"];
+    assert_eq!(stats["flows_not_kept"], 100_000);
+    let evicted = stats["flows_evicted"].as_u64().unwrap();
+    assert!(evicted > 50_000, "evicted {evicted}");
+    let peak = stats["peak_live_flows"].as_u64().unwrap();
+    assert!((40_000..=65_536).contains(&peak), "peak {peak}");
+    // The kept flows are the earliest: the flood's first 50,000 SYNs, one packet each.
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 50_000);
+    assert!(
+        flows
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f["id"] == i + 1 && f["first_packet"] == i + 1)
+    );
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"capture.flows-evicted") && codes.contains(&"capture.flows-not-kept"));
     std::fs::remove_file(&out).ok();
 }

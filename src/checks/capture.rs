@@ -54,8 +54,10 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
                 "capture.flows-evicted",
                 Severity::Warning,
                 format!(
-                    "{path}: more than {} flows were open at once; {} of the longest idle were summarised early (a flow that resumed after that appears twice, the second time mid-stream)",
+                    "{path}: too many flows were open at once (at most {} in all: {} in each of {} groups of flows by address); {} of the longest idle were summarised early (a flow that resumed after that appears twice, the second time mid-stream)",
                     crate::flow::DEFAULT_MAX_LIVE,
+                    crate::flow::DEFAULT_MAX_LIVE / crate::flow::FLOW_GROUPS,
+                    crate::flow::FLOW_GROUPS,
                     input.table.flows_evicted
                 ),
             );
@@ -69,7 +71,7 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
                 "capture.flows-not-kept",
                 Severity::Warning,
                 format!(
-                    "{path}: {} flows beyond the first {} were counted but not summarised: verdicts and the flow list cover the first {}",
+                    "{path}: {} flows beyond the first {} (by first packet) were counted but not summarised: verdicts and the flow list cover the first {}",
                     input.flows_not_kept,
                     crate::analyze::DEFAULT_MAX_FLOWS_KEPT,
                     crate::analyze::DEFAULT_MAX_FLOWS_KEPT

@@ -88,6 +88,17 @@ pub fn pair_hash(a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
     mix(end_hash(bits(a.0), a.1) ^ end_hash(bits(b.0), b.1))
 }
 
+/// Flows fall into this many groups by their hash. The open-flow limit is kept per group, and
+/// the analysis threads of one file each own whole groups, so which flows are evicted depends
+/// on the capture alone, never on how many threads read it.
+pub const FLOW_GROUPS: usize = 64;
+
+/// The group of a flow with hash `hash` (the top bits of its low half: the half that picks
+/// threads; the flow index files by the high half).
+pub fn flow_group(hash: u64) -> usize {
+    ((hash as u32) >> (32 - FLOW_GROUPS.trailing_zeros())) as usize
+}
+
 /// The address as the key holds it (IPv4 mapped into IPv6), as a number.
 fn bits(ip: IpAddr) -> u128 {
     match ip {

@@ -2,14 +2,20 @@
 //!
 //! Memory is bounded by the flows alive at once, not by the file: a flow that has closed (RST,
 //! or FIN both ways) is handed out a little later ([`CLOSE_LINGER_NS`], so its last ACKs still
-//! count), and when more than `max_live` flows are open the longest idle are evicted (counted,
-//! and said in the report). The caller turns handed-out flows into summaries and drops them.
+//! count), and when too many flows are open the longest idle are evicted (counted, and said in
+//! the report). The limit holds per flow group ([`super::flow_group`]): `max_live` /
+//! [`FLOW_GROUPS`] open flows in each of them. Threads that split one file own whole groups,
+//! so each evicts exactly the flows one table would (a limit on the sum would need every
+//! thread's flows to choose from). Groups are filled evenly by the hash, so the whole table
+//! holds close to `max_live` before a group overflows. The caller turns handed-out flows into
+//! summaries and drops them.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use super::index::{FlowIndex, prefetch};
+use super::key::{FLOW_GROUPS, flow_group};
 use super::stream::SegmentKind;
 use super::{
     DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, MAX_DATAGRAMS, Proto, RoleBy, TO_CLIENT,
@@ -27,6 +33,9 @@ const TCP_OPTION_NOP: u8 = 1;
 pub const CLOSE_LINGER_NS: i64 = 2_000_000_000;
 /// Open flows kept at once by default; beyond, the longest idle are evicted.
 pub const DEFAULT_MAX_LIVE: usize = 65_536;
+/// Boxes of handed-out flows kept for reuse (see `FlowTable::recycle`): about what a tick's
+/// evictions hand out in a flood (1.6 MiB).
+const SPARE_BOXES: usize = 2048;
 /// How often (in packets) closed and excess flows are looked for.
 pub const MAINTAIN_EVERY: u32 = 1024;
 
@@ -52,8 +61,21 @@ pub struct FlowTable {
     /// slot, id), earliest first. A flow that got packets since is put back with its new time,
     /// so a tick looks only at flows whose linger may be over, not at every closed flow.
     closing: BinaryHeap<Reverse<(i64, usize, u32)>>,
-    finished: Vec<Flow>,
+    // Boxed as the slots hold them: handing a flow out moves a pointer, not 800 bytes, and
+    // its box can be reused.
+    #[allow(clippy::vec_box)]
+    finished: Vec<Box<Flow>>,
+    /// Boxes of flows already summarised, for new flows (see `recycle`).
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Flow>>,
     max_live: usize,
+    /// Open flows in each flow group.
+    group_live: [u32; FLOW_GROUPS],
+    /// The slots of each group's open flows, so that eviction reads only the flows of the
+    /// groups over their share (a group overflows every few ticks in a flood).
+    group_slots: Vec<Vec<u32>>,
+    /// Where each slot is in its group's list.
+    slot_place: Vec<u32>,
     /// Open flows at each maintenance tick, when the caller merges tables (see `keep_samples`).
     live_samples: Option<Vec<u32>>,
     /// Given by the caller: drops first bytes nothing will read (see `Stream::trim`).
@@ -76,7 +98,11 @@ impl FlowTable {
             free: Vec::new(),
             closing: BinaryHeap::new(),
             finished: Vec::new(),
+            spare: Vec::new(),
             max_live: max_live.max(16),
+            group_live: [0; FLOW_GROUPS],
+            group_slots: vec![Vec::new(); FLOW_GROUPS],
+            slot_place: Vec::new(),
             live_samples: None,
             trim: None,
             next_id: first_id,
@@ -103,17 +129,41 @@ impl FlowTable {
         self.map.len()
     }
 
-    /// Flows handed out since the last call (closed and lingered, or evicted).
-    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, Flow> {
-        self.finished.drain(..)
+    /// Whether flows were handed out since the last `take_finished`.
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
+    /// Flows handed out since the last call (closed and lingered, or evicted), boxed as the
+    /// table held them. Hand the list back with [`Self::recycle`] once the flows are summarised.
+    pub fn take_finished(&mut self) -> Vec<Box<Flow>> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Takes back the list [`Self::take_finished`] gave, and a few of its boxes for the next
+    /// flows: a flood creates and hands out a flow per packet, and reusing boxes spares the
+    /// allocator a malloc and a free of scattered 800-byte blocks per packet.
+    pub fn recycle(&mut self, mut done: Vec<Box<Flow>>) {
+        let room = SPARE_BOXES.saturating_sub(self.spare.len());
+        for mut flow in done.drain(..).take(room) {
+            // A spare box holds no buffers (they would wait for its reuse).
+            flow.streams = Default::default();
+            flow.datagrams = Default::default();
+            flow.icmp_errors = Vec::new();
+            self.spare.push(flow);
+        }
+        done.clear();
+        if self.finished.is_empty() {
+            self.finished = done;
+        }
     }
 
     /// Every flow, at the end of the input: those handed out and not yet drained, then the
     /// open ones, in id (first-seen) order.
-    pub fn finish_all(mut self) -> Vec<Flow> {
+    pub fn finish_all(mut self) -> Vec<Box<Flow>> {
         let mut out = std::mem::take(&mut self.finished);
-        out.extend(self.slots.into_iter().flatten().map(|b| *b));
-        out.sort_by_key(|f| f.id);
+        out.extend(self.slots.into_iter().flatten());
+        out.sort_unstable_by_key(|f| f.id);
         out
     }
 
@@ -142,7 +192,15 @@ impl FlowTable {
     fn retire(&mut self, idx: usize) {
         if let Some(flow) = self.slots[idx].take() {
             self.map.remove(flow.hash, idx);
-            self.finished.push(*flow);
+            let group = flow_group(flow.hash);
+            self.group_live[group] -= 1;
+            let list = &mut self.group_slots[group];
+            let place = self.slot_place[idx] as usize;
+            list.swap_remove(place);
+            if let Some(&moved) = list.get(place) {
+                self.slot_place[moved as usize] = place as u32;
+            }
+            self.finished.push(flow);
             self.free.push(idx);
         }
     }
@@ -189,17 +247,31 @@ impl FlowTable {
                 self.closing.push(Reverse((last, idx, id)));
             }
         }
-        if self.map.len() > self.max_live {
-            let target = self.max_live * 3 / 4;
-            let mut by_age: Vec<(i64, usize)> = self
-                .slots
+        self.evict();
+    }
+
+    /// Evicts the longest idle flows of each group above its share of `max_live`, down to
+    /// three quarters of the share (ties by first packet: one flow per packet at most, so the
+    /// order is the same in every table).
+    fn evict(&mut self) {
+        let cap = self.max_live.div_ceil(FLOW_GROUPS);
+        let target = cap - cap / 4;
+        for group in 0..FLOW_GROUPS {
+            if self.group_live[group] as usize <= cap {
+                continue;
+            }
+            let mut by_age: Vec<(i64, u64, usize)> = self.group_slots[group]
                 .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.as_ref().map(|f| (f.last_ts, i)))
+                .map(|&i| {
+                    let f = self.slots[i as usize]
+                        .as_ref()
+                        .expect("listed slots hold flows");
+                    (f.last_ts, f.first_packet, i as usize)
+                })
                 .collect();
             let excess = by_age.len() - target;
             by_age.select_nth_unstable(excess - 1);
-            for &(_, idx) in &by_age[..excess] {
+            for &(_, _, idx) in &by_age[..excess] {
                 self.retire(idx);
             }
             self.stats.flows_evicted += excess as u64;
@@ -405,7 +477,13 @@ impl FlowTable {
             icmp_errors: Vec::new(),
         };
         self.next_id += 1;
-        let flow = Box::new(flow);
+        let flow = match self.spare.pop() {
+            Some(mut spare) => {
+                *spare = flow;
+                spare
+            }
+            None => Box::new(flow),
+        };
         let addr = std::ptr::from_ref::<Flow>(&flow).addr();
         let idx = if let Some(i) = self.free.pop() {
             self.slots[i] = Some(flow);
@@ -416,6 +494,14 @@ impl FlowTable {
         };
         // A boxed flow stays where it is until it is handed out (and taken off the index).
         self.map.insert(hash, idx, addr);
+        let group = flow_group(hash);
+        self.group_live[group] += 1;
+        if self.slot_place.len() <= idx {
+            self.slot_place.resize(idx + 1, 0);
+        }
+        let list = &mut self.group_slots[group];
+        self.slot_place[idx] = list.len() as u32;
+        list.push(idx as u32);
         idx
     }
 
