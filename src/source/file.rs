@@ -26,6 +26,8 @@ pub enum FileFormat {
 pub(super) const LARGE_FILE_BYTES: u64 = 16 << 20;
 /// Chunks in flight between the reader thread and each consumer (bounded: memory stays flat).
 const READ_AHEAD_DEPTH: usize = 4;
+/// Chunks the reader thread remembers for reuse: those in flight and a few being read.
+const SENT_KEPT: usize = 4 * READ_AHEAD_DEPTH;
 
 /// Reads the file on a thread of its own and hands every chunk to each of its consumers, so
 /// the kernel's copy and page-cache work run on another core, and several analysis threads can
@@ -41,13 +43,28 @@ impl Broadcast {
             .map(|_| std::sync::mpsc::sync_channel(READ_AHEAD_DEPTH))
             .unzip();
         std::thread::spawn(move || {
+            // Chunks handed out lately, oldest first: one that every consumer has dropped is
+            // read into again. A fresh chunk is zeroed first (safe Rust cannot read into
+            // uninitialised memory), which cost as much as a tenth of a one-thread run.
+            let mut sent: std::collections::VecDeque<Arc<Vec<u8>>> =
+                std::collections::VecDeque::new();
             loop {
-                let mut chunk = vec![0u8; READ_CHUNK];
+                let reusable = sent.front_mut().is_some_and(|c| Arc::get_mut(c).is_some());
+                let mut chunk = match reusable.then(|| sent.pop_front()).flatten() {
+                    Some(c) => Arc::try_unwrap(c).unwrap_or_else(|c| c.as_ref().clone()),
+                    None => Vec::new(),
+                };
+                chunk.resize(READ_CHUNK, 0);
                 let result = read_full(&mut inner, &mut chunk);
                 let last = !matches!(result, Ok(n) if n > 0);
                 let message = result.map(|n| {
                     chunk.truncate(n);
-                    Arc::new(chunk)
+                    let chunk = Arc::new(chunk);
+                    sent.push_back(Arc::clone(&chunk));
+                    if sent.len() > SENT_KEPT {
+                        sent.pop_front();
+                    }
+                    chunk
                 });
                 let mut listening = 0;
                 for tx in &txs {
