@@ -10,10 +10,12 @@ mod walker;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::decode::{self, Stop};
-use crate::flow::{Flow, FlowTable, TableStats};
+use crate::flow::{Flow, FlowTable, MAINTAIN_EVERY, TableStats};
 use crate::source::{
     CutShort, FileFormat, InterfaceInfo, LinkType, RawPacket, SourceError, open_capture,
 };
@@ -152,8 +154,7 @@ fn read_all(
 /// are merged into what one thread would have produced: same flows, same ids (first-seen
 /// order), same counts (tests/threads.rs compares whole reports), past the limits too: the
 /// open-flow limit holds per flow group and each thread owns whole groups, and the kept
-/// summaries are the file's earliest flows (see `InputAnalyzer::shard`; a flood may hold up to
-/// `n` times as many summaries until the merge).
+/// summaries are the file's earliest flows (see `InputAnalyzer::shard` and `KeptCut`).
 fn analyze_sharded(
     path: &std::path::Path,
     bytes: u64,
@@ -163,6 +164,8 @@ fn analyze_sharded(
     progress: &Progress,
 ) -> Result<InputPart, SourceError> {
     let files = crate::source::open_capture_shared(path, n)?;
+    let cut = KeptCut::new(n);
+    let cut = &cut;
     let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
         let mut files = files.into_iter().enumerate();
         let (_, first) = files.next().expect("at least one reader");
@@ -172,13 +175,13 @@ fn analyze_sharded(
                 scope.spawn(move || {
                     let input =
                         InputAnalyzer::new(path.to_path_buf(), file.format(), bytes, 1, ports)
-                            .shard(k, Split::even(n));
+                            .shard(k, Split::even(n), cut);
                     run_shard(file, input, None)
                 })
             })
             .collect();
         let input = InputAnalyzer::new(path.to_path_buf(), first.format(), bytes, 1, &config.ports)
-            .shard(0, Split::even(n));
+            .shard(0, Split::even(n), cut);
         let mut results = vec![run_shard(first, input, Some(progress))];
         results.extend(join_all(handles));
         results
@@ -269,6 +272,8 @@ pub struct InputAnalyzer {
     by_link: BTreeMap<LinkType, u64>,
     /// Set when this analyzer is one of several threads on one file: (which, how many).
     shard: Option<(usize, Split)>,
+    /// Shared by the threads of one file: where its kept flows end.
+    kept_cut: Option<Arc<KeptCut>>,
 }
 
 /// One thread's part of a file (see `analyze_sharded`): flows with ids of its own table.
@@ -322,6 +327,7 @@ impl InputAnalyzer {
             },
             by_link: BTreeMap::new(),
             shard: None,
+            kept_cut: None,
         }
     }
 
@@ -329,10 +335,12 @@ impl InputAnalyzer {
     /// The open-flow limit holds per flow group and each thread owns whole groups, so every
     /// thread's table keeps the whole limit and evicts exactly what one table would. The kept
     /// summaries are the file's earliest flows; a thread keeps those among its own earliest
-    /// `max_kept` (a superset of its part of them) and the merge cuts to the file's.
+    /// `max_kept` that began before the file's cut (`cut`, shared by the threads of the file:
+    /// see [`KeptCut`]), a superset of its part of them, and the merge cuts to the file's.
     #[must_use]
-    fn shard(mut self, k: usize, split: Split) -> Self {
+    fn shard(mut self, k: usize, split: Split, cut: &Arc<KeptCut>) -> Self {
         self.table.keep_samples();
+        self.kept_cut = Some(Arc::clone(cut));
         self.shard = Some((k, split));
         self
     }
@@ -402,8 +410,28 @@ impl InputAnalyzer {
             }
         }
         self.table.add(raw, &d);
+        self.publish(raw.index);
         self.drain();
         None
+    }
+
+    /// At each maintenance tick, tells the other threads of the file how many flows this one
+    /// has created (see [`KeptCut`]).
+    fn publish(&self, index: u64) {
+        if let (Some(cut), Some((k, _))) = (&self.kept_cut, self.shard) {
+            if index % u64::from(MAINTAIN_EVERY) == 0 {
+                cut.publish(k, index, self.table.next_id() - self.first_id);
+            }
+        }
+    }
+
+    /// Which flows this analyzer summarises.
+    fn kept_limit(&self) -> KeptLimit {
+        KeptLimit {
+            max: self.max_kept,
+            first_id: self.first_id,
+            last_packet: self.kept_cut.as_ref().map_or(u64::MAX, |c| c.last_packet()),
+        }
     }
 
     /// Whether a flow with this hash is this analyzer's (all are, on one thread).
@@ -419,6 +447,7 @@ impl InputAnalyzer {
     /// The clock of a packet this analyzer does not see (see `FlowTable::tick`).
     fn tick(&mut self, index: u64, ts_nanos: i64) {
         self.table.tick(index, ts_nanos);
+        self.publish(index);
         self.drain();
     }
 
@@ -428,11 +457,12 @@ impl InputAnalyzer {
             return;
         }
         let done = self.table.take_finished();
+        let limit = self.kept_limit();
         for flow in &done {
             keep(
                 &mut self.reports,
                 &mut self.summary.flows_not_kept,
-                (self.max_kept, self.first_id),
+                limit,
                 flow,
             );
         }
@@ -457,6 +487,7 @@ impl InputAnalyzer {
         interfaces: Vec<InterfaceInfo>,
         cut_short: Option<CutShort>,
     ) -> (InputSummary, Vec<FlowReport>) {
+        let limit = self.kept_limit();
         let s = &mut self.summary;
         s.by_link_type = self
             .by_link
@@ -468,12 +499,7 @@ impl InputAnalyzer {
         self.table.end_sample();
         s.table = self.table.stats.clone();
         for flow in self.table.finish_all() {
-            keep(
-                &mut self.reports,
-                &mut s.flows_not_kept,
-                (self.max_kept, self.first_id),
-                &flow,
-            );
+            keep(&mut self.reports, &mut s.flows_not_kept, limit, &flow);
         }
         let mut reports = self.reports;
         sort_in_place(&mut reports, |r| r.id);
@@ -497,8 +523,8 @@ impl InputAnalyzer {
         let stats = table.stats.clone();
         let mut leftover = table.finish_all();
         let before = leftover.len();
-        let first_id = self.first_id;
-        leftover.retain(|f| ((f.id - first_id) as usize) < max_kept);
+        let limit = self.kept_limit();
+        leftover.retain(|f| limit.keeps(f));
         self.summary.flows_not_kept += (before - leftover.len()) as u64;
         let (mut summary, reports) = self.finish(interfaces, cut_short);
         summary.table = stats;
@@ -712,6 +738,74 @@ fn summarise_leftovers(shards: &mut [Shard]) {
     }
 }
 
+/// Which flows an analyzer summarises: those among the first `max` of its table (ids from
+/// `first_id`) that began at or before `last_packet`.
+#[derive(Clone, Copy)]
+struct KeptLimit {
+    max: usize,
+    first_id: u32,
+    last_packet: u64,
+}
+
+impl KeptLimit {
+    fn keeps(self, flow: &Flow) -> bool {
+        ((flow.id - self.first_id) as usize) < self.max && flow.first_packet <= self.last_packet
+    }
+}
+
+/// Where the kept flows of a file split between threads end, found while they run. A thread
+/// cannot tell which of its flows are among the file's first `max_kept`, so it keeps its own
+/// first `max_kept` and the merge cuts: with `n` threads that could hold `n` times as many
+/// summaries as are kept. So at every maintenance tick (the same packets on every thread) each
+/// thread says how many flows it has created; once the sum at a tick reaches `max_kept`, no
+/// flow that begins after that tick's packet can be kept, and no thread summarises one.
+pub(crate) struct KeptCut {
+    max_kept: u64,
+    /// Per thread, the flows it had created at each tick.
+    created: Vec<Mutex<Vec<u32>>>,
+    /// The packet of the first tick where the sum reached `max_kept` (`u64::MAX`: not yet).
+    last_packet: AtomicU64,
+}
+
+impl KeptCut {
+    pub(crate) fn new(threads: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_kept: DEFAULT_MAX_FLOWS_KEPT as u64,
+            created: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
+            last_packet: AtomicU64::new(u64::MAX),
+        })
+    }
+
+    fn publish(&self, k: usize, index: u64, created: u32) {
+        let tick = {
+            let mut mine = self.created[k].lock().expect("no thread panics holding it");
+            mine.push(created);
+            mine.len()
+        };
+        debug_assert_eq!(index, tick as u64 * u64::from(MAINTAIN_EVERY));
+        // The last thread to reach a tick adds it up. Each thread passes the ticks in order,
+        // so the first tick to reach the limit is the first one found.
+        let mut sum = 0;
+        for other in &self.created {
+            match other
+                .lock()
+                .expect("no thread panics holding it")
+                .get(tick - 1)
+            {
+                Some(&c) => sum += u64::from(c),
+                None => return,
+            }
+        }
+        if sum >= self.max_kept {
+            self.last_packet.fetch_min(index, Ordering::Relaxed);
+        }
+    }
+
+    fn last_packet(&self) -> u64 {
+        self.last_packet.load(Ordering::Relaxed)
+    }
+}
+
 /// Leftover flows summarised by each thread per round (see `summarise_leftovers`).
 const LEFTOVERS_PER_THREAD: usize = 256;
 
@@ -719,13 +813,8 @@ const LEFTOVERS_PER_THREAD: usize = 256;
 /// first `max` flows of its table (ids from `first_id`), else counts it; its buffers go with
 /// it. The earliest flows, not the first to finish: which ones finish first depends on which
 /// of several threads' tables a flow was in, which are the earliest does not.
-fn keep(
-    reports: &mut Vec<FlowReport>,
-    not_kept: &mut u64,
-    (max, first_id): (usize, u32),
-    flow: &Flow,
-) {
-    if ((flow.id - first_id) as usize) < max {
+fn keep(reports: &mut Vec<FlowReport>, not_kept: &mut u64, limit: KeptLimit, flow: &Flow) {
+    if limit.keeps(flow) {
         reports.push(crate::summary::flow_summary(0, flow));
     } else {
         *not_kept += 1;
@@ -802,6 +891,26 @@ mod tests {
             sort_in_place(&mut v, |x| x.0);
             assert_eq!(v, want);
         }
+    }
+
+    #[test]
+    fn the_kept_cut_is_the_first_tick_where_the_threads_together_reach_the_limit() {
+        let tick = u64::from(MAINTAIN_EVERY);
+        let cut = KeptCut::new(2);
+        // Thread 0 runs ahead; nothing is decided until thread 1 reaches a tick.
+        for (t, created) in [10_000, 20_000, 30_000, 40_000].into_iter().enumerate() {
+            cut.publish(0, (t as u64 + 1) * tick, created);
+        }
+        assert_eq!(cut.last_packet(), u64::MAX);
+        // 10,000 + 5,000 at tick 1; 20,000 + 29,999 at tick 2; 30,000 + 30,000 at tick 3.
+        cut.publish(1, tick, 5_000);
+        cut.publish(1, 2 * tick, 29_999);
+        assert_eq!(cut.last_packet(), u64::MAX);
+        cut.publish(1, 3 * tick, 30_000);
+        assert_eq!(cut.last_packet(), 3 * tick);
+        // Later ticks do not move it.
+        cut.publish(1, 4 * tick, 50_000);
+        assert_eq!(cut.last_packet(), 3 * tick);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use std::sync::mpsc;
 
 use super::ahead::{self, Ahead, Known, Prefetch};
-use super::{InputAnalyzer, InputPart, Progress, Shard, Split, join_all, merge_results};
+use super::{InputAnalyzer, InputPart, KeptCut, Progress, Shard, Split, join_all, merge_results};
 use crate::config::Config;
 use crate::flow::{MAINTAIN_EVERY, prefetch};
 use crate::source::{
@@ -132,8 +132,11 @@ pub(super) fn analyze_walked(
     let mut file = open_capture_shareable(path)?;
     let split = Split::with_first_percent(n, first_percent(n));
     let format = file.format();
-    let new_input =
-        |k| InputAnalyzer::new(path.to_path_buf(), format, bytes, 1, &config.ports).shard(k, split);
+    let cut = KeptCut::new(n);
+    let new_input = |k| {
+        InputAnalyzer::new(path.to_path_buf(), format, bytes, 1, &config.ports)
+            .shard(k, split, &cut)
+    };
     let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
         let mut workers = Vec::new();
         let mut handles = Vec::new();
