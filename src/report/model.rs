@@ -152,9 +152,24 @@ pub fn build_with_findings(analysis: Analysis, config: &Config, extra: Vec<Findi
             checks::flows::apply_side(std::slice::from_mut(f), side.value);
         }
     }
-    let (mut paths, path_findings) = checks::paths::correlate(&all);
-    // With --port, the flows of other ports stay only as partners of a finding or a path.
-    if !config.ports.is_empty() {
+    let judge = |flows: &[FlowReport], return_path: &checks::return_path::ReturnPath| {
+        judge_services(flows, &sides, return_path, config, &analysis.inputs)
+    };
+    let (flows, paths, path_findings, services, service_findings) = if config.ports.is_empty() {
+        // The flow list is final: paths are correlated on another core while the services
+        // are judged (both only read the summaries).
+        let ((paths, path_findings), (services, service_findings)) = std::thread::scope(|s| {
+            let correlated = s.spawn(|| checks::paths::correlate(&all));
+            let judged = judge(&all, &return_path);
+            (
+                correlated.join().expect("correlating paths panicked"),
+                judged,
+            )
+        });
+        (all, paths, path_findings, services, service_findings)
+    } else {
+        // With --port, the flows of other ports stay only as partners of a finding or a path.
+        let (mut paths, path_findings) = checks::paths::correlate(&all);
         let mut keep: BTreeSet<u32> = all
             .iter()
             .filter(|f| config.ports.contains(&f.server.port))
@@ -171,44 +186,12 @@ pub fn build_with_findings(analysis: Analysis, config: &Config, extra: Vec<Findi
             keep.extend(p.hops.iter().map(|h| h.flow));
         }
         all.retain(|f| keep.contains(&f.id));
-    }
-    let flows = all;
-    let mut services = services(&flows);
-    // Services the user asked for with --port come first (partners of a return-path finding
-    // or of a path may add others).
-    services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
+        let (services, service_findings) = judge(&all, &return_path);
+        (all, paths, path_findings, services, service_findings)
+    };
     let mut findings = checks::capture_findings(&analysis.inputs);
     findings.extend(extra);
-    let several = analysis.inputs.len() > 1;
-    for s in &mut services {
-        let members: Vec<&FlowReport> = flows
-            .iter()
-            .filter(|f| (f.input, f.proto, f.server.port) == (s.input, s.proto, s.port))
-            .collect();
-        let judgement = checks::service::judge(&members, &sides[s.input], &return_path);
-        s.verdicts = judgement.verdicts;
-        s.side = judgement.side;
-        s.health_checks = judgement.health_checks;
-        let name = if several {
-            format!(
-                "{}/{} in {}",
-                s.proto.name(),
-                s.port,
-                file_name(&analysis.inputs[s.input].path)
-            )
-        } else {
-            format!("{}/{}", s.proto.name(), s.port)
-        };
-        for mut f in judgement
-            .findings
-            .into_iter()
-            .chain(checks::header_findings(&members, &config.check))
-        {
-            f.service = Some(name.clone());
-            f.input = Some(s.input);
-            findings.push(f);
-        }
-    }
+    findings.extend(service_findings);
     findings.extend(return_path.findings);
     findings.extend(path_findings);
     findings
@@ -240,6 +223,52 @@ pub fn build_with_findings(analysis: Analysis, config: &Config, extra: Vec<Findi
         stats,
         host: None,
     }
+}
+
+/// The services of the kept flows, judged, with their findings (in service order).
+fn judge_services(
+    flows: &[FlowReport],
+    sides: &[checks::service::Side],
+    return_path: &checks::return_path::ReturnPath,
+    config: &Config,
+    inputs: &[InputSummary],
+) -> (Vec<ServiceReport>, Vec<Finding>) {
+    let mut services = services(flows);
+    // Services the user asked for with --port come first (partners of a return-path finding
+    // or of a path may add others).
+    services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
+    let mut findings = Vec::new();
+    let several = inputs.len() > 1;
+    for s in &mut services {
+        let members: Vec<&FlowReport> = flows
+            .iter()
+            .filter(|f| (f.input, f.proto, f.server.port) == (s.input, s.proto, s.port))
+            .collect();
+        let judgement = checks::service::judge(&members, &sides[s.input], return_path);
+        s.verdicts = judgement.verdicts;
+        s.side = judgement.side;
+        s.health_checks = judgement.health_checks;
+        let name = if several {
+            format!(
+                "{}/{} in {}",
+                s.proto.name(),
+                s.port,
+                file_name(&inputs[s.input].path)
+            )
+        } else {
+            format!("{}/{}", s.proto.name(), s.port)
+        };
+        for mut f in judgement
+            .findings
+            .into_iter()
+            .chain(checks::header_findings(&members, &config.check))
+        {
+            f.service = Some(name.clone());
+            f.input = Some(s.input);
+            findings.push(f);
+        }
+    }
+    (services, findings)
 }
 
 fn file_name(p: &std::path::Path) -> String {
