@@ -624,7 +624,7 @@ impl Split {
 fn merge_shards(mut shards: Vec<Shard>, first_id: u32) -> InputPart {
     summarise_leftovers(&mut shards);
     let mut created = 0u32;
-    let mut reports = Vec::new();
+    let mut parts = Vec::with_capacity(shards.len());
     let mut samples: Vec<u64> = Vec::new();
     let mut summary: Option<InputSummary> = None;
     let mut max_kept = usize::MAX;
@@ -637,7 +637,7 @@ fn merge_shards(mut shards: Vec<Shard>, first_id: u32) -> InputPart {
         for (sum, n) in samples.iter_mut().zip(&shard.live_samples) {
             *sum += u64::from(*n);
         }
-        append_moved(&mut reports, shard.reports);
+        parts.push(shard.reports);
         let part = shard.summary;
         let Some(s) = &mut summary else {
             summary = Some(part);
@@ -656,6 +656,7 @@ fn merge_shards(mut shards: Vec<Shard>, first_id: u32) -> InputPart {
     }
     let mut summary = summary.expect("at least one thread");
     summary.table.peak_live_flows = samples.into_iter().max().unwrap_or(0);
+    let mut reports = concat_largest_first(parts);
     sort_in_place(&mut reports, |r| r.first_packet);
     // Past the limit (floods only) the threads together kept more than one thread would.
     if reports.len() > max_kept {
@@ -680,6 +681,22 @@ fn append_moved<T>(all: &mut Vec<T>, mut more: Vec<T>) {
     } else {
         all.append(&mut more);
     }
+}
+
+/// The vectors joined into the largest of them (order does not matter: they are sorted next).
+/// A file's summaries are tens of megabytes: growing the largest in place and copying the
+/// others into it holds the small ones twice for a moment, where growing the first (thread 0's
+/// fifth) held all of them twice (a 25 MB peak at 1 GiB).
+fn concat_largest_first<T>(mut parts: Vec<Vec<T>>) -> Vec<T> {
+    let Some(largest) = (0..parts.len()).max_by_key(|&i| parts[i].len()) else {
+        return Vec::new();
+    };
+    let mut all = parts.swap_remove(largest);
+    all.reserve_exact(parts.iter().map(Vec::len).sum());
+    for mut part in parts {
+        all.append(&mut part);
+    }
+    all
 }
 
 /// Sorts flow summaries by `key` (flows finish in their closing order; reports list them in
