@@ -778,8 +778,8 @@ impl KeptLimit {
 /// flow that begins after that tick's packet can be kept, and no thread summarises one.
 pub(crate) struct KeptCut {
     max_kept: u64,
-    /// Per thread, the flows it had created at each tick.
-    created: Vec<Mutex<Vec<u32>>>,
+    /// Per thread, at each tick: the tick's packet, and the flows it had created by then.
+    created: Vec<Mutex<Vec<(u64, u32)>>>,
     /// The packet of the first tick where the sum reached `max_kept` (`u64::MAX`: not yet).
     last_packet: AtomicU64,
 }
@@ -796,12 +796,13 @@ impl KeptCut {
     fn publish(&self, k: usize, index: u64, created: u32) {
         let tick = {
             let mut mine = self.created[k].lock().expect("no thread panics holding it");
-            mine.push(created);
+            mine.push((index, created));
             mine.len()
         };
         debug_assert_eq!(index, tick as u64 * u64::from(MAINTAIN_EVERY));
         // The last thread to reach a tick adds it up. Each thread passes the ticks in order,
-        // so the first tick to reach the limit is the first one found.
+        // so the first tick to reach the limit is the first one found. Threads that disagree
+        // on a tick (they cannot: a wrong cut would drop kept flows) do not cut there.
         let mut sum = 0;
         for other in &self.created {
             match other
@@ -809,7 +810,11 @@ impl KeptCut {
                 .expect("no thread panics holding it")
                 .get(tick - 1)
             {
-                Some(&c) => sum += u64::from(c),
+                Some(&(at, c)) if at == index => sum += u64::from(c),
+                Some(_) => {
+                    debug_assert!(false, "the threads saw different ticks");
+                    return;
+                }
                 None => return,
             }
         }
