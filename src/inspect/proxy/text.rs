@@ -15,8 +15,20 @@ pub fn escape(bytes: &[u8]) -> String {
     let shown = bytes.get(..DISPLAY_CAP).unwrap_or(bytes);
     let mut out = String::with_capacity(shown.len());
     for chunk in shown.utf8_chunks() {
-        for ch in chunk.valid().chars() {
-            push_char(&mut out, ch);
+        let mut valid = chunk.valid();
+        while !valid.is_empty() {
+            // Printable ASCII other than the backslash is written as it is, a run at a time
+            // (most TLV text is host names and ids); every other character goes one by one.
+            let plain = valid
+                .bytes()
+                .position(|b| !(b' '..=b'~').contains(&b) || b == b'\\')
+                .unwrap_or(valid.len());
+            out.push_str(&valid[..plain]);
+            let mut rest = valid[plain..].chars();
+            if let Some(ch) = rest.next() {
+                push_char(&mut out, ch);
+            }
+            valid = rest.as_str();
         }
         for byte in chunk.invalid() {
             let _ = write!(out, "\\x{byte:02x}");
@@ -48,11 +60,12 @@ pub fn is_bidi_control(ch: char) -> bool {
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let shown = bytes.get(..DISPLAY_CAP).unwrap_or(bytes);
-    let mut out = String::with_capacity(shown.len() * 2);
-    for &byte in shown {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    let mut digits = vec![0; shown.len() * 2];
+    for (pair, &byte) in digits.chunks_exact_mut(2).zip(shown) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
+    let mut out = String::from_utf8(digits).expect("hex digits are ASCII");
     push_cut_note(&mut out, bytes.len());
     out
 }
@@ -76,5 +89,64 @@ pub fn unix_path(field: &[u8]) -> String {
             let len = field.iter().position(|&b| b == 0).unwrap_or(field.len());
             escape(field.get(..len).unwrap_or(field))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `escape` as it was written first, one character at a time: the reference.
+    fn escape_char_by_char(bytes: &[u8]) -> String {
+        let shown = bytes.get(..DISPLAY_CAP).unwrap_or(bytes);
+        let mut out = String::new();
+        for chunk in shown.utf8_chunks() {
+            for ch in chunk.valid().chars() {
+                push_char(&mut out, ch);
+            }
+            for byte in chunk.invalid() {
+                let _ = write!(out, "\\x{byte:02x}");
+            }
+        }
+        push_cut_note(&mut out, bytes.len());
+        out
+    }
+
+    #[test]
+    fn escape_writes_plain_runs_as_the_char_by_char_rendering_does() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"api.example.com",
+            b"a\\b",
+            b"\x1b[31mred\x1b[0m",
+            b"tab\there\x7f",
+            "caf\u{e9} \u{202e}evil\u{2066} \u{85}".as_bytes(),
+            b"\xff\xfeok\xc3",
+        ];
+        for case in cases {
+            assert_eq!(escape(case), escape_char_by_char(case), "{case:?}");
+        }
+        // Every byte value, in runs and alone, and past the display cap.
+        let all: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        for len in [1, 2, 7, 64, 255, 256, 1024, 1025, 3000] {
+            for start in [0, 31, 127, 200] {
+                let part = &all[start..start + len.min(all.len() - start)];
+                assert_eq!(
+                    escape(part),
+                    escape_char_by_char(part),
+                    "len {len} from {start}"
+                );
+            }
+        }
+        assert_eq!(escape(b"a\\b\x1b"), "a\\\\b\\x1b");
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_cut_at_the_display_cap() {
+        assert_eq!(hex(&[0x00, 0xab, 0x7f, 0xff]), "00ab7fff");
+        let long = vec![0x5a; DISPLAY_CAP + 3];
+        let shown = hex(&long);
+        assert!(shown.starts_with(&"5a".repeat(DISPLAY_CAP)));
+        assert!(shown.ends_with("…(+3 bytes)"));
     }
 }
