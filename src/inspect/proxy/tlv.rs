@@ -124,14 +124,15 @@ pub struct Tlv {
 }
 
 impl Tlv {
-    fn raw(kind: u8, name: &'static str, offset: usize, value: &[u8]) -> Self {
+    /// `render`: the value as hex (see [`Walk`]).
+    fn raw(kind: u8, name: &'static str, offset: usize, value: &[u8], render: bool) -> Self {
         Self {
             kind,
             name,
             class: TlvClass::of(kind),
             length: u16::try_from(value.len()).unwrap_or(u16::MAX),
             offset,
-            value: hex(value),
+            value: if render { hex(value) } else { String::new() },
             sub: Vec::new(),
             vendor: None,
             client: None,
@@ -255,14 +256,36 @@ pub struct Walk {
     pub truncated_at: Option<usize>,
     /// Offsets of the value bytes of each 4-byte CRC32C TLV.
     pub crc_values: Vec<usize>,
+    /// Whether TLV values are rendered as text. The walk at parse time wants only the
+    /// warnings, the CRC32C offsets and the kinds; the text (hex, escapes, certificate names)
+    /// is made when the report is written, from the kept bytes.
+    render: bool,
 }
 
 /// Walks the top-level TLVs of a header. `region` is the captured part of the TLV area (it may
 /// be shorter than `declared_len` when the capture is cut), `base` its offset in the header.
 pub fn walk(region: &[u8], base: usize, declared_len: usize) -> Walk {
+    walk_rendering(region, base, declared_len, true)
+}
+
+/// [`walk`] without the values' text: what parsing a header needs (tens of thousands of
+/// headers are parsed; their TLV text is only made for the report).
+pub fn check(region: &[u8], base: usize, declared_len: usize) -> Walk {
+    walk_rendering(region, base, declared_len, false)
+}
+
+impl Walk {
+    /// `make()` when values are rendered, else nothing.
+    fn text(&self, make: impl FnOnce() -> String) -> String {
+        if self.render { make() } else { String::new() }
+    }
+}
+
+fn walk_rendering(region: &[u8], base: usize, declared_len: usize, render: bool) -> Walk {
     let mut walk = Walk {
         start: base,
         declared: declared_len,
+        render,
         ..Walk::default()
     };
     walk_into(&mut walk, region, base, declared_len, Context::Top);
@@ -373,7 +396,7 @@ fn decode(walk: &mut Walk, kind: u8, offset: usize, value: &[u8], ctx: Context) 
             ),
         );
     }
-    let mut tlv = Tlv::raw(kind, name(kind), offset, value);
+    let mut tlv = Tlv::raw(kind, name(kind), offset, value, walk.render);
     if let (true, Some(empty_code)) = (value.is_empty(), empty_code(kind)) {
         warn(
             walk,
@@ -382,9 +405,9 @@ fn decode(walk: &mut Walk, kind: u8, offset: usize, value: &[u8], ctx: Context) 
         );
     }
     match kind {
-        kind::ALPN | kind::NETNS => tlv.value = escape(value),
+        kind::ALPN | kind::NETNS => tlv.value = walk.text(|| escape(value)),
         kind::AUTHORITY => {
-            tlv.value = escape(value);
+            tlv.value = walk.text(|| escape(value));
             if value.len() > AUTHORITY_MAX {
                 let message = format!(
                     "AUTHORITY is {} bytes: HAProxy refuses more than {AUTHORITY_MAX}",
@@ -477,20 +500,25 @@ fn decode_ssl(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: usize)
             format!("SSL client byte 0x{client:02x} has unknown bits 0x{unknown_bits:02x}"),
         ));
     }
-    tlv.value = format!(
-        "client={} verify={verify}",
-        if flags.is_empty() {
-            "none".to_owned()
-        } else {
-            flags.join("|")
-        }
-    );
+    tlv.value = walk.text(|| {
+        format!(
+            "client={} verify={verify}",
+            if flags.is_empty() {
+                "none".to_owned()
+            } else {
+                flags.join("|")
+            }
+        )
+    });
     tlv.client = Some(client);
     tlv.client_flags = Some(flags);
     tlv.verify = Some(verify);
 
     let subs = value.get(field::SSL_SUB_TLVS..).unwrap_or_default();
-    let mut inner = Walk::default();
+    let mut inner = Walk {
+        render: walk.render,
+        ..Walk::default()
+    };
     walk_into(
         &mut inner,
         subs,
@@ -511,12 +539,12 @@ fn decode_ssl_sub(walk: &mut Walk, kind: u8, offset: usize, value: &[u8]) -> Tlv
             offset,
             format!("unknown SSL sub-type 0x{kind:02x}"),
         ));
-        return Tlv::raw(kind, "SSL_UNKNOWN_SUBTYPE", offset, value);
+        return Tlv::raw(kind, "SSL_UNKNOWN_SUBTYPE", offset, value, walk.render);
     };
-    let mut tlv = Tlv::raw(kind, name, offset, value);
+    let mut tlv = Tlv::raw(kind, name, offset, value, walk.render);
     if kind == kind::SSL_CLIENT_CERT {
         if let Some(names) = der::cert_names(value) {
-            tlv.value = format!("subject={}; issuer={}", names.subject, names.issuer);
+            tlv.value = walk.text(|| format!("subject={}; issuer={}", names.subject, names.issuer));
             tlv.cert = Some(names);
         } else {
             walk.warnings.push(Issue::new(
@@ -526,7 +554,7 @@ fn decode_ssl_sub(walk: &mut Walk, kind: u8, offset: usize, value: &[u8]) -> Tlv
             ));
         }
     } else {
-        tlv.value = escape(value);
+        tlv.value = walk.text(|| escape(value));
     }
     tlv
 }
@@ -544,7 +572,7 @@ fn vendor_warning(walk: &mut Walk, tlv: &Tlv, expected: &str) {
 
 /// A vendor sub-type: one sub-type byte at `offset`, then `rest`.
 fn vendor_sub(kind: u8, name: &'static str, offset: usize, rest: &[u8], value: String) -> Tlv {
-    let mut sub = Tlv::raw(kind, name, offset, rest);
+    let mut sub = Tlv::raw(kind, name, offset, rest, false);
     sub.class = TlvClass::Custom;
     sub.value = value;
     sub
@@ -554,7 +582,7 @@ fn vendor_sub(kind: u8, name: &'static str, offset: usize, rest: &[u8], value: S
 fn decode_gcp(walk: &mut Walk, tlv: &mut Tlv, value: &[u8]) {
     tlv.vendor = Some("gcp");
     match <[u8; 8]>::try_from(value) {
-        Ok(id) => tlv.value = u64::from_be_bytes(id).to_string(),
+        Ok(id) => tlv.value = walk.text(|| u64::from_be_bytes(id).to_string()),
         Err(_) => vendor_warning(walk, tlv, "8 bytes (PSC connection id, big-endian u64)"),
     }
 }
@@ -567,13 +595,13 @@ fn decode_aws(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: usize)
             if !id.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
                 vendor_warning(walk, tlv, "an ASCII VPC endpoint id [A-Za-z0-9-]");
             }
-            tlv.value = escape(id);
+            tlv.value = walk.text(|| escape(id));
             tlv.sub = vec![vendor_sub(
                 kind::VENDOR_SUB_1,
                 "AWS_VPCE_ID",
                 value_offset,
                 id,
-                escape(id),
+                tlv.value.clone(),
             )];
         }
         Some((&other, rest)) => {
@@ -582,7 +610,7 @@ fn decode_aws(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: usize)
                 "AWS_UNKNOWN_SUBTYPE",
                 value_offset,
                 rest,
-                hex(rest),
+                walk.text(|| hex(rest)),
             )];
         }
         None => vendor_warning(walk, tlv, "sub-type 0x01 and a VPC endpoint id"),
@@ -593,7 +621,7 @@ fn decode_aws(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: usize)
 fn decode_azure(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: usize) {
     tlv.vendor = Some("azure");
     if let &[kind::VENDOR_SUB_1, a, b, c, d] = value {
-        let link_id = u32::from_le_bytes([a, b, c, d]).to_string();
+        let link_id = walk.text(|| u32::from_le_bytes([a, b, c, d]).to_string());
         tlv.value.clone_from(&link_id);
         tlv.sub = vec![vendor_sub(
             kind::VENDOR_SUB_1,
@@ -629,11 +657,17 @@ fn decode_alibaba(walk: &mut Walk, tlv: &mut Tlv, value: &[u8], value_offset: us
                 "ALIBABA_UNKNOWN_SUBTYPE",
                 value_offset,
                 id,
-                hex(id),
+                walk.text(|| hex(id)),
             )];
             return;
         }
     };
-    tlv.value = format!("{label}={}", escape(id));
-    tlv.sub = vec![vendor_sub(sub_kind, name, value_offset, id, escape(id))];
+    tlv.value = walk.text(|| format!("{label}={}", escape(id)));
+    tlv.sub = vec![vendor_sub(
+        sub_kind,
+        name,
+        value_offset,
+        id,
+        walk.text(|| escape(id)),
+    )];
 }

@@ -188,7 +188,7 @@ impl Header<'_> {
     fn walk_after(&self, addr_len: usize) -> Walk {
         let start = field::FIXED_END + addr_len;
         let declared = self.len.saturating_sub(addr_len);
-        tlv::walk(self.region(start, declared), start, declared)
+        tlv::check(self.region(start, declared), start, declared)
     }
 
     /// The whole header, when it was captured in full.
