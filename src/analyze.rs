@@ -7,7 +7,7 @@
 mod ahead;
 mod walker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -345,7 +345,8 @@ impl InputAnalyzer {
         self
     }
 
-    /// A table with its own bound on open flows (tests, and users with small memory).
+    /// A table with its own bound on open flows (tests, and users with small memory). The bound
+    /// holds per flow group: `max_live` / 64 in each, rounded up.
     #[must_use]
     pub fn with_limits(mut self, max_live: usize, max_kept: usize) -> Self {
         self.table.set_max_live(max_live);
@@ -778,8 +779,10 @@ impl KeptLimit {
 /// flow that begins after that tick's packet can be kept, and no thread summarises one.
 pub(crate) struct KeptCut {
     max_kept: u64,
-    /// Per thread, at each tick: the tick's packet, and the flows it had created by then.
-    created: Vec<Mutex<Vec<(u64, u32)>>>,
+    /// Per thread, the ticks not yet added up (the oldest first, the same tick at the front of
+    /// every queue): the tick's packet, and the flows the thread had created by then. A tick is
+    /// dropped once added up, so the queues hold only how far the threads are apart.
+    pending: Mutex<Vec<VecDeque<(u64, u32)>>>,
     /// The packet of the first tick where the sum reached `max_kept` (`u64::MAX`: not yet).
     last_packet: AtomicU64,
 }
@@ -788,38 +791,38 @@ impl KeptCut {
     pub(crate) fn new(threads: usize) -> Arc<Self> {
         Arc::new(Self {
             max_kept: DEFAULT_MAX_FLOWS_KEPT as u64,
-            created: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
+            pending: Mutex::new(vec![VecDeque::new(); threads]),
             last_packet: AtomicU64::new(u64::MAX),
         })
     }
 
     fn publish(&self, k: usize, index: u64, created: u32) {
-        let tick = {
-            let mut mine = self.created[k].lock().expect("no thread panics holding it");
-            mine.push((index, created));
-            mine.len()
-        };
-        debug_assert_eq!(index, tick as u64 * u64::from(MAINTAIN_EVERY));
-        // The last thread to reach a tick adds it up. Each thread passes the ticks in order,
-        // so the first tick to reach the limit is the first one found. Threads that disagree
-        // on a tick (they cannot: a wrong cut would drop kept flows) do not cut there.
-        let mut sum = 0;
-        for other in &self.created {
-            match other
-                .lock()
-                .expect("no thread panics holding it")
-                .get(tick - 1)
-            {
-                Some(&(at, c)) if at == index => sum += u64::from(c),
-                Some(_) => {
-                    debug_assert!(false, "the threads saw different ticks");
-                    return;
-                }
-                None => return,
-            }
+        if self.last_packet() != u64::MAX {
+            return;
         }
-        if sum >= self.max_kept {
-            self.last_packet.fetch_min(index, Ordering::Relaxed);
+        let mut pending = self.pending.lock().expect("no thread panics holding it");
+        pending[k].push_back((index, created));
+        // Ticks are added up in order, when the last thread reaches them: the first to reach
+        // the limit is the first found. Threads that disagree on a tick (they cannot: a wrong
+        // cut would drop kept flows) never cut.
+        while pending.iter().all(|q| !q.is_empty()) {
+            let at = pending[0].front().map_or(0, |&(at, _)| at);
+            let mut sum = 0;
+            for q in pending.iter_mut() {
+                match q.pop_front() {
+                    Some((same, c)) if same == at => sum += u64::from(c),
+                    _ => {
+                        debug_assert!(false, "the threads saw different ticks");
+                        return;
+                    }
+                }
+            }
+            debug_assert_eq!(at % u64::from(MAINTAIN_EVERY), 0);
+            if sum >= self.max_kept {
+                self.last_packet.fetch_min(at, Ordering::Relaxed);
+                pending.iter_mut().for_each(VecDeque::clear);
+                return;
+            }
         }
     }
 
@@ -930,9 +933,18 @@ mod tests {
         assert_eq!(cut.last_packet(), u64::MAX);
         cut.publish(1, 3 * tick, 30_000);
         assert_eq!(cut.last_packet(), 3 * tick);
-        // Later ticks do not move it.
+        // Later ticks do not move it, and nothing more is held.
         cut.publish(1, 4 * tick, 50_000);
         assert_eq!(cut.last_packet(), 3 * tick);
+        assert!(cut.pending.lock().unwrap().iter().all(VecDeque::is_empty));
+        // Below the limit, what is held is how far the threads are apart, not the file.
+        let cut = KeptCut::new(2);
+        for t in 1..=10_000u64 {
+            cut.publish(0, t * tick, 1);
+            cut.publish(1, t * tick, 1);
+        }
+        assert_eq!(cut.last_packet(), u64::MAX);
+        assert!(cut.pending.lock().unwrap().iter().all(VecDeque::is_empty));
     }
 
     #[test]
