@@ -69,10 +69,9 @@ pub struct FlowTable {
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Flow>>,
     max_live: usize,
-    /// Open flows in each flow group.
-    group_live: [u32; FLOW_GROUPS],
-    /// The slots of each group's open flows, so that eviction reads only the flows of the
-    /// groups over their share (a group overflows every few ticks in a flood).
+    /// The slots of each group's open flows (their number is the group's count), so that
+    /// eviction reads only the flows of the groups over their share (a group overflows every
+    /// few ticks in a flood).
     group_slots: Vec<Vec<u32>>,
     /// Where each slot is in its group's list.
     slot_place: Vec<u32>,
@@ -100,7 +99,6 @@ impl FlowTable {
             finished: Vec::new(),
             spare: Vec::new(),
             max_live: max_live.max(16),
-            group_live: [0; FLOW_GROUPS],
             group_slots: vec![Vec::new(); FLOW_GROUPS],
             slot_place: Vec::new(),
             live_samples: None,
@@ -193,7 +191,6 @@ impl FlowTable {
         if let Some(flow) = self.slots[idx].take() {
             self.map.remove(flow.hash, idx);
             let group = flow_group(flow.hash);
-            self.group_live[group] -= 1;
             let list = &mut self.group_slots[group];
             let place = self.slot_place[idx] as usize;
             list.swap_remove(place);
@@ -257,7 +254,7 @@ impl FlowTable {
         let cap = self.max_live.div_ceil(FLOW_GROUPS);
         let target = cap - cap / 4;
         for group in 0..FLOW_GROUPS {
-            if self.group_live[group] as usize <= cap {
+            if self.group_slots[group].len() <= cap {
                 continue;
             }
             let mut by_age: Vec<(i64, u64, usize)> = self.group_slots[group]
@@ -495,7 +492,6 @@ impl FlowTable {
         // A boxed flow stays where it is until it is handed out (and taken off the index).
         self.map.insert(hash, idx, addr);
         let group = flow_group(hash);
-        self.group_live[group] += 1;
         if self.slot_place.len() <= idx {
             self.slot_place.resize(idx + 1, 0);
         }
