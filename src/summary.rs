@@ -205,7 +205,8 @@ fn shared_str<S: serde::Serializer>(
 // serde's `serialize_with` hands over a reference.
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn ts_decimal<S: serde::Serializer>(nanos: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&crate::report::model::ts_string(*nanos))
+    let mut buf = [0u8; crate::report::model::TS_MAX];
+    serializer.serialize_str(crate::report::model::ts_write(*nanos, &mut buf))
 }
 
 /// The client address a flow conveys, and by what.

@@ -110,13 +110,14 @@ pub fn classify_parsed(bytes: &[u8], parsed: Parsed<'_>) -> FirstBytes {
             .responses
             .map_or_else(|| Cow::Owned(parse_responses(bytes)), Cow::Borrowed);
         if let Some(response) = responses.first() {
-            let summary = format!(
+            let mut summary = format!(
                 "{} {} {}",
                 cut(&response.version, TOKEN_SUMMARY_CHARS),
                 response.status,
                 cut(&response.reason, TEXT_SUMMARY_CHARS)
             );
-            return first_bytes(PayloadKind::HttpResponse, summary.trim_end().to_owned());
+            summary.truncate(summary.trim_end().len());
+            return first_bytes(PayloadKind::HttpResponse, summary);
         }
     }
     if let Some(record) = looks_like_tls(bytes) {
@@ -245,12 +246,16 @@ fn binary_summary(bytes: &[u8]) -> String {
     summary
 }
 
-/// Shortens already escaped text to `max` characters, with `…` when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
+/// Shortens already escaped text to `max` characters, with `…` when cut. Borrowed when it
+/// fits (most do: summaries are made for tens of thousands of flows).
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => {
+            let mut short = String::with_capacity(end + ELLIPSIS.len_utf8());
+            short.push_str(&text[..end]);
+            short.push(ELLIPSIS);
+            Cow::Owned(short)
+        }
     }
-    let mut short: String = text.chars().take(max).collect();
-    short.push(ELLIPSIS);
-    short
 }

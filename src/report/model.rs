@@ -101,9 +101,39 @@ pub struct Stats {
 }
 
 pub fn ts_string(nanos: i64) -> String {
-    let sign = if nanos < 0 { "-" } else { "" };
+    let mut buf = [0u8; TS_MAX];
+    ts_write(nanos, &mut buf).to_owned()
+}
+
+/// The longest [`ts_string`]: a sign, 11 digits of seconds (`i64::MIN` ns), the point and 9.
+pub const TS_MAX: usize = 1 + 11 + 1 + 9;
+
+/// [`ts_string`] into `buf`, without an allocation (written once per flow into the JSON).
+pub fn ts_write(nanos: i64, buf: &mut [u8; TS_MAX]) -> &str {
     let n = nanos.unsigned_abs();
-    format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)
+    let (mut secs, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
+    // Digits from the end: nine of the fraction, the point, then the seconds.
+    let mut at = TS_MAX;
+    for _ in 0..9 {
+        at -= 1;
+        buf[at] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    at -= 1;
+    buf[at] = b'.';
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (secs % 10) as u8;
+        secs /= 10;
+        if secs == 0 {
+            break;
+        }
+    }
+    if nanos < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 /// Builds the report from the analysed flows.
@@ -426,4 +456,40 @@ fn side_word(s: SideValue) -> &'static str {
 /// The inputs, once the flows have moved into the report.
 struct AnalysisInputs {
     inputs: Vec<InputSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_format_writes_them() {
+        let reference = |nanos: i64| {
+            let sign = if nanos < 0 { "-" } else { "" };
+            let n = nanos.unsigned_abs();
+            format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)
+        };
+        let mut values = vec![
+            0,
+            1,
+            -1,
+            999_999_999,
+            1_000_000_000,
+            -1_000_000_000,
+            1_767_225_600_000_139_000,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ];
+        let mut state = 1u64;
+        for _ in 0..10_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            values.push(i64::from_ne_bytes(state.to_ne_bytes()) >> (state % 40));
+        }
+        for nanos in values {
+            assert_eq!(ts_string(nanos), reference(nanos), "{nanos}");
+        }
+    }
 }

@@ -50,7 +50,8 @@ pub(super) fn read_head(bytes: &[u8]) -> Head<'_> {
             len: bytes.len(),
         };
     };
-    let mut headers: Vec<(&[u8], Cow<'_, [u8]>)> = Vec::new();
+    // Room for a typical request's headers at once (growing from 4 cost three allocations).
+    let mut headers: Vec<(&[u8], Cow<'_, [u8]>)> = Vec::with_capacity(16);
     while let Some(line) = lines.next() {
         if line.is_empty() {
             return Head {

@@ -363,18 +363,32 @@ fn warn_if_large(h: &mut ProxyHeader, end: usize) {
 }
 
 /// Decodes whatever part of the address block was captured.
+/// An address's text in one exact allocation (`to_string().into()` makes two: the string,
+/// then its shrunk copy; tens of thousands of headers are kept).
+fn boxed_text(value: impl std::fmt::Display) -> Box<str> {
+    use std::io::Write as _;
+    // The longest IPv6 text (an IPv4-mapped one with every group written) is 45 bytes.
+    let mut buf = [0u8; 48];
+    let mut out = &mut buf[..];
+    if write!(out, "{value}").is_err() {
+        return value.to_string().into();
+    }
+    let len = 48 - out.len();
+    std::str::from_utf8(&buf[..len]).map_or_else(|_| value.to_string().into(), Box::from)
+}
+
 fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
     let ipv4 = |r| {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 4]>::try_from(b).ok())
-            .map(|a| Ipv4Addr::from(a).to_string().into())
+            .map(|a| boxed_text(Ipv4Addr::from(a)))
     };
     let ipv6 = |r| {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 16]>::try_from(b).ok())
-            .map(|a| Ipv6Addr::from(a).to_string().into())
+            .map(|a| boxed_text(Ipv6Addr::from(a)))
     };
     let port = |r| block.get(r).and_then(be_u16);
     match family {
