@@ -187,12 +187,26 @@ impl Stream {
         }
         let room = FIRST_BYTES_CAP - have;
         let fresh = &captured[skip..];
-        self.data.extend_from_slice(&fresh[..fresh.len().min(room)]);
+        let take = fresh.len().min(room);
+        self.reserve(have + take);
+        self.data.extend_from_slice(&fresh[..take]);
         if self.segment_ends.len() < MAX_SEGMENT_ENDS {
+            // All of them at once (32 bytes): growing from 4 took two allocations.
+            self.segment_ends.reserve_exact(MAX_SEGMENT_ENDS);
             self.segment_ends.push(self.data.len() as u32);
         }
         if cut_here && fresh.len() <= room {
             self.cut = true;
+        }
+    }
+
+    /// Room for `needed` bytes: doubling, as `Vec` does, but never past the cap (a response's
+    /// third full segment doubled 2,896 bytes to 5,792 to hold 4,096).
+    fn reserve(&mut self, needed: usize) {
+        let cap = self.data.capacity();
+        if needed > cap {
+            let target = needed.max((2 * cap).min(FIRST_BYTES_CAP));
+            self.data.reserve_exact(target - self.data.len());
         }
     }
 
@@ -236,6 +250,20 @@ mod tests {
         assert_eq!(s.segment_ends, vec![11, 20]);
         assert_eq!(s.first_data_packet, Some(4));
         assert_eq!(s.end(), StreamEnd::Complete);
+    }
+
+    #[test]
+    fn full_segments_fill_the_cap_without_holding_more() {
+        let mut s = stream_after_syn(0);
+        let segment = [b'x'; 1448];
+        for (i, packet) in (0..4u32).zip(10u64..) {
+            s.add(1 + i * 1448, &segment, 1448, packet);
+        }
+        assert_eq!(s.bytes().len(), FIRST_BYTES_CAP);
+        assert_eq!(s.end(), StreamEnd::Capped);
+        // Doubling 2,896 would have held 5,792 bytes for these 4,096.
+        assert_eq!(s.data.capacity(), FIRST_BYTES_CAP);
+        assert_eq!(s.segment_ends, vec![1448, 2896, 4096]);
     }
 
     #[test]

@@ -149,7 +149,16 @@ fn request_summary(requests: &[HttpRequest]) -> Option<String> {
     if first.method == "PRI" && first.version == "HTTP/2.0" {
         return Some("HTTP/2 connection preface (PRI * HTTP/2.0)".to_owned());
     }
-    let mut summary = format!(
+    // Sized once for the usual parts (a format! string grew two or three times).
+    let mut summary = String::with_capacity(
+        first.method.len()
+            + first.uri.len()
+            + first.version.len()
+            + 32
+            + first.host.as_ref().map_or(0, |h| h.len() + 8),
+    );
+    let _ = write!(
+        summary,
         "{} {}",
         cut(&first.method, TOKEN_SUMMARY_CHARS),
         cut(&first.uri, URI_SUMMARY_CHARS)
@@ -173,7 +182,8 @@ fn request_summary(requests: &[HttpRequest]) -> Option<String> {
 fn tls_summary(bytes: &[u8], record: &str, hello: &TlsParse) -> FirstBytes {
     match hello {
         TlsParse::ClientHello(hello) => {
-            let mut summary = "TLS ClientHello".to_owned();
+            let mut summary = String::with_capacity(96);
+            summary.push_str("TLS ClientHello");
             match &hello.sni {
                 Some(sni) => {
                     let _ = write!(summary, " SNI={}", cut(sni, NAME_SUMMARY_CHARS));
