@@ -110,30 +110,14 @@ pub const TS_MAX: usize = 1 + 11 + 1 + 9;
 
 /// [`ts_string`] into `buf`, without an allocation (written once per flow into the JSON).
 pub fn ts_write(nanos: i64, buf: &mut [u8; TS_MAX]) -> &str {
+    use std::io::Write as _;
+    let sign = if nanos < 0 { "-" } else { "" };
     let n = nanos.unsigned_abs();
-    let (mut secs, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
-    // Digits from the end: nine of the fraction, the point, then the seconds.
-    let mut at = TS_MAX;
-    for _ in 0..9 {
-        at -= 1;
-        buf[at] = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
-    at -= 1;
-    buf[at] = b'.';
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (secs % 10) as u8;
-        secs /= 10;
-        if secs == 0 {
-            break;
-        }
-    }
-    if nanos < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+    let mut out = &mut buf[..];
+    write!(out, "{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)
+        .expect("TS_MAX holds the longest timestamp");
+    let len = TS_MAX - out.len();
+    std::str::from_utf8(&buf[..len]).expect("ASCII digits")
 }
 
 /// Builds the report from the analysed flows.

@@ -362,7 +362,6 @@ fn warn_if_large(h: &mut ProxyHeader, end: usize) {
     }
 }
 
-/// Decodes whatever part of the address block was captured.
 /// An address's text in one exact allocation (`to_string().into()` makes two: the string,
 /// then its shrunk copy; tens of thousands of headers are kept).
 fn boxed_text(value: impl std::fmt::Display) -> Box<str> {
@@ -377,6 +376,7 @@ fn boxed_text(value: impl std::fmt::Display) -> Box<str> {
     std::str::from_utf8(&buf[..len]).map_or_else(|_| value.to_string().into(), Box::from)
 }
 
+/// Decodes whatever part of the address block was captured.
 fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
     let ipv4 = |r| {
         block
