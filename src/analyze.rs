@@ -164,7 +164,7 @@ fn analyze_sharded(
     progress: &Progress,
 ) -> Result<InputPart, SourceError> {
     let files = crate::source::open_capture_shared(path, n)?;
-    let cut = KeptCut::new(n);
+    let cut = KeptCut::new(n, DEFAULT_MAX_FLOWS_KEPT);
     let cut = &cut;
     let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
         let mut files = files.into_iter().enumerate();
@@ -339,6 +339,11 @@ impl InputAnalyzer {
     /// see [`KeptCut`]), a superset of its part of them, and the merge cuts to the file's.
     #[must_use]
     fn shard(mut self, k: usize, split: Split, cut: &Arc<KeptCut>) -> Self {
+        // The cut ranks flows against the same limit this thread keeps to.
+        assert_eq!(
+            cut.max_kept, self.max_kept as u64,
+            "KeptCut made for another limit"
+        );
         self.table.keep_samples();
         self.kept_cut = Some(Arc::clone(cut));
         self.shard = Some((k, split));
@@ -788,9 +793,10 @@ pub(crate) struct KeptCut {
 }
 
 impl KeptCut {
-    pub(crate) fn new(threads: usize) -> Arc<Self> {
+    /// The cut of a file analysed on `threads` threads whose analyzers keep `max_kept`.
+    pub(crate) fn new(threads: usize, max_kept: usize) -> Arc<Self> {
         Arc::new(Self {
-            max_kept: DEFAULT_MAX_FLOWS_KEPT as u64,
+            max_kept: max_kept as u64,
             pending: Mutex::new(vec![VecDeque::new(); threads]),
             last_packet: AtomicU64::new(u64::MAX),
         })
@@ -921,7 +927,7 @@ mod tests {
     #[test]
     fn the_kept_cut_is_the_first_tick_where_the_threads_together_reach_the_limit() {
         let tick = u64::from(MAINTAIN_EVERY);
-        let cut = KeptCut::new(2);
+        let cut = KeptCut::new(2, DEFAULT_MAX_FLOWS_KEPT);
         // Thread 0 runs ahead; nothing is decided until thread 1 reaches a tick.
         for (t, created) in [10_000, 20_000, 30_000, 40_000].into_iter().enumerate() {
             cut.publish(0, (t as u64 + 1) * tick, created);
@@ -938,7 +944,7 @@ mod tests {
         assert_eq!(cut.last_packet(), 3 * tick);
         assert!(cut.pending.lock().unwrap().iter().all(VecDeque::is_empty));
         // Below the limit, what is held is how far the threads are apart, not the file.
-        let cut = KeptCut::new(2);
+        let cut = KeptCut::new(2, DEFAULT_MAX_FLOWS_KEPT);
         for t in 1..=10_000u64 {
             cut.publish(0, t * tick, 1);
             cut.publish(1, t * tick, 1);

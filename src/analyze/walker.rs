@@ -15,7 +15,10 @@
 use std::sync::mpsc;
 
 use super::ahead::{self, Ahead, Known, Prefetch};
-use super::{InputAnalyzer, InputPart, KeptCut, Progress, Shard, Split, join_all, merge_results};
+use super::{
+    DEFAULT_MAX_FLOWS_KEPT, InputAnalyzer, InputPart, KeptCut, Progress, Shard, Split, join_all,
+    merge_results,
+};
 use crate::config::Config;
 use crate::flow::{MAINTAIN_EVERY, prefetch};
 use crate::source::{
@@ -132,7 +135,7 @@ pub(super) fn analyze_walked(
     let mut file = open_capture_shareable(path)?;
     let split = Split::with_first_percent(n, first_percent(n));
     let format = file.format();
-    let cut = KeptCut::new(n);
+    let cut = KeptCut::new(n, DEFAULT_MAX_FLOWS_KEPT);
     let new_input = |k| {
         InputAnalyzer::new(path.to_path_buf(), format, bytes, 1, &config.ports)
             .shard(k, split, &cut)
