@@ -97,8 +97,7 @@ fn live(_: &crate::cli::LiveArgs) -> anyhow::Result<u8> {
 
 /// Renders the report on stdout, says on stderr what the exit code is about, and returns it.
 pub(crate) fn emit(report: &crate::report::Report, config: &Config) -> anyhow::Result<u8> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, unbuffered_stdout());
     crate::report::render(report, &config.output, &mut out)?;
     out.flush()?;
     for f in &report.findings {
@@ -117,6 +116,22 @@ pub(crate) fn emit(report: &crate::report::Report, config: &Config) -> anyhow::R
         );
     }
     Ok(crate::report::exit_code(report))
+}
+
+/// Standard output without its line buffering. `Stdout` looks for a newline in every write, to
+/// flush by lines: with the JSON written in blocks of a megabyte, that was a `memrchr` over the
+/// whole report on the writing thread (93 MB at 1 GiB; 2.2 % of all instructions at 100 MiB).
+/// A report is written in large blocks and flushed once, so it goes to a duplicate of the
+/// descriptor instead (nothing else is written to stdout in between).
+fn unbuffered_stdout() -> Box<dyn Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(std::io::stdout().lock())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
