@@ -145,7 +145,7 @@ fn serialize_block(flows: &[FlowReport], first: bool, buf: &mut Vec<u8>) -> io::
         if j > 0 || !first {
             buf.push(b',');
         }
-        serde_json::to_writer(&mut *buf, f)?;
+        super::compact::write(buf, f)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Rendering the report (text for a person, JSON for machines) and the exit-code policy.
 //! Only this module knows about terminals and colour.
 
+mod compact;
 mod json;
 pub mod model;
 pub mod ranges;
