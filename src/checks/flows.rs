@@ -31,9 +31,19 @@ const HEALTH_PATHS: &[&str] = &[
 const HEALTH_CHECK_RANGES: &[&str] = &["gcp-legacy-health-check", "azure-probe"];
 
 pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
+    // One pass over the summaries for what each flow says alone (tens of thousands of them are
+    // far apart in memory: each pass waits on memory). The health-check reason reads the
+    // range set just before it, not the client, which the passes below may still change.
     per_flow(flows, |f| {
         f.lb_range = cfg.lb_ranges.lookup_name(f.client.ip);
         f.client_ip = Some(conveyed_client(f));
+        match health_check_reason(f) {
+            Some(reason) => {
+                f.kind = "health-check";
+                f.kind_reason = Some(reason);
+            }
+            None => f.kind = "client",
+        }
     });
     // When one flow's source is the client another flow conveys, the capture holds both legs
     // (a capture on the balancer): the first leg's own X-Forwarded-For came from the client
@@ -47,18 +57,13 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
                 .map(|c| c.ip)
         })
         .collect();
-    for f in flows.iter_mut() {
-        if conveyed.contains(&f.client.ip) {
-            discard_forwarding_header(f);
+    if !conveyed.is_empty() {
+        for f in flows.iter_mut() {
+            if conveyed.contains(&f.client.ip) {
+                discard_forwarding_header(f);
+            }
         }
     }
-    per_flow(flows, |f| match health_check_reason(f) {
-        Some(reason) => {
-            f.kind = "health-check";
-            f.kind_reason = Some(reason);
-        }
-        None => f.kind = "client",
-    });
     client_supplied_xff(flows);
 }
 
@@ -226,11 +231,12 @@ fn client_supplied_xff(flows: &mut [FlowReport]) {
             e.0 += 1;
         }
     }
+    by_source.retain(|_, (with, without)| *with > 0 && *without > 0);
+    if by_source.is_empty() {
+        return;
+    }
     for f in flows.iter_mut() {
-        let mixed = by_source
-            .get(&f.client.ip)
-            .is_some_and(|(with, without)| *with > 0 && *without > 0);
-        if mixed {
+        if by_source.contains_key(&f.client.ip) {
             discard_forwarding_header(f);
         }
     }
