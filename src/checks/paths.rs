@@ -146,14 +146,17 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
         }
     }
     transparent_legs(flows, &tcp, &by_client_ip, &mut links);
-    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for &i in &tcp {
-        let r = links.find(i);
-        groups.entry(r).or_default().push(i);
-    }
+    // Flows by their link root (roots ascending, flows in order within one): nearly all flows
+    // are alone, so one sorted list, not a list per root.
+    let mut by_root: Vec<(usize, usize)> = tcp.iter().map(|&i| (links.find(i), i)).collect();
+    by_root.sort_unstable();
+    let groups = by_root
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|g| g.len() > 1)
+        .map(|g| (g[0].0, g.iter().map(|&(_, i)| i).collect::<Vec<usize>>()));
     let mut paths = Vec::new();
     let mut findings = Vec::new();
-    for (root, mut members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
+    for (root, mut members) in groups {
         // Client side first: earliest SYN, then the order the files were given.
         members.sort_by_key(|&i| (flows[i].first_ts_ns, flows[i].input));
         let hops: Vec<Hop> = members.iter().map(|&i| hop(&flows[i])).collect();
