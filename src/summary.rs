@@ -232,7 +232,7 @@ pub struct NextHop {
 pub struct Mac(pub [u8; 6]);
 
 impl Mac {
-    fn text(self) -> [u8; 17] {
+    pub fn text(self) -> [u8; 17] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [b':'; 17];
         for (i, b) in self.0.iter().enumerate() {

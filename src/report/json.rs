@@ -1,6 +1,6 @@
 //! Compact JSON, byte for byte what `serde_json::to_writer(report)` writes, but faster: the
-//! flows (nearly all of the bytes) are serialized in blocks into memory, on several threads when
-//! there are many, and written in order. Writing through `&mut dyn Write` token by token costs
+//! flows (nearly all of the bytes) are written in blocks into memory (`flow_json`), on several
+//! threads when there are many, and written in order. Writing through `&mut dyn Write` token by token costs
 //! more than the serializing itself.
 
 use std::io::{self, Write};
@@ -145,7 +145,7 @@ fn serialize_block(flows: &[FlowReport], first: bool, buf: &mut Vec<u8>) -> io::
         if j > 0 || !first {
             buf.push(b',');
         }
-        super::compact::write(buf, f)?;
+        super::flow_json::write_flow(buf, f)?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! Only this module knows about terminals and colour.
 
 mod compact;
+pub(crate) mod flow_json;
 mod json;
 pub mod model;
 pub mod ranges;
