@@ -71,7 +71,7 @@ pub(super) fn read_head(bytes: &[u8]) -> Head<'_> {
             }
             continue;
         }
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
+        if let Some(colon) = memchr::memchr(b':', line) {
             let name = trim_ows(&line[..colon]);
             headers.push((name, Cow::Borrowed(trim_ows(&line[colon + 1..]))));
         }
@@ -101,7 +101,9 @@ impl<'a> Iterator for Lines<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         let rest = self.bytes.get(self.pos..)?;
-        let lf = rest.iter().position(|&b| b == b'\n')?;
+        // memchr: a byte loop here was a tenth of a flow's summary (every head is split into
+        // lines, and trimming a stream splits its heads again).
+        let lf = memchr::memchr(b'\n', rest)?;
         self.pos += lf + 1;
         Some(strip_cr(&rest[..lf]))
     }
