@@ -32,13 +32,6 @@ pub struct FlowKey {
     proto: Proto,
 }
 
-fn bytes(ip: IpAddr) -> [u8; 16] {
-    match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
 impl FlowKey {
     pub fn new(proto: Proto, a: SocketAddr, b: SocketAddr) -> Self {
         Self::oriented(proto, a, b).0
@@ -46,24 +39,22 @@ impl FlowKey {
 
     /// The key, and whether `a` is its lower end.
     pub fn oriented(proto: Proto, a: SocketAddr, b: SocketAddr) -> (Self, bool) {
-        let (ab, bb) = (bytes(a.ip()), bytes(b.ip()));
-        let a_lo = (ab, a.port()) <= (bb, b.port());
-        let key = if a_lo {
-            Self {
-                lo: ab,
-                hi: bb,
-                lo_port: a.port(),
-                hi_port: b.port(),
-                proto,
-            }
+        // Compared as numbers, the same order as the bytes' (big-endian): built from the address
+        // bits and compared without the byte arrays and a `memcmp` call (a fifth of the cost
+        // of a packet's flow lookup).
+        let (an, bn) = (bits(a.ip()), bits(b.ip()));
+        let a_lo = (an, a.port()) <= (bn, b.port());
+        let (lo, hi, lo_port, hi_port) = if a_lo {
+            (an, bn, a.port(), b.port())
         } else {
-            Self {
-                lo: bb,
-                hi: ab,
-                lo_port: b.port(),
-                hi_port: a.port(),
-                proto,
-            }
+            (bn, an, b.port(), a.port())
+        };
+        let key = Self {
+            lo: lo.to_be_bytes(),
+            hi: hi.to_be_bytes(),
+            lo_port,
+            hi_port,
+            proto,
         };
         (key, a_lo)
     }
@@ -139,6 +130,30 @@ mod tests {
         );
         assert!(FlowKey::oriented(Proto::Tcp, a, b).1);
         assert!(!FlowKey::oriented(Proto::Tcp, b, a).1);
+    }
+
+    #[test]
+    fn the_lower_end_is_the_lower_address_as_bytes_then_the_lower_port() {
+        let lower = |a: &str, b: &str| {
+            let (a, b): (SocketAddr, SocketAddr) = (a.parse().unwrap(), b.parse().unwrap());
+            FlowKey::oriented(Proto::Tcp, a, b).1
+        };
+        // The address decides before the port.
+        assert!(lower("10.0.0.1:9999", "10.0.0.2:1"));
+        assert!(!lower("10.0.0.2:1", "10.0.0.1:9999"));
+        // Bytes, not the last octet alone: 10.0.1.0 is above 10.0.0.255.
+        assert!(lower("10.0.0.255:1", "10.0.1.0:1"));
+        // The same address: the port.
+        assert!(lower("10.0.0.1:80", "10.0.0.1:81"));
+        assert!(!lower("10.0.0.1:81", "10.0.0.1:80"));
+        // IPv4 is ::ffff:a.b.c.d: above ::1, below 2001:db8::.
+        assert!(!lower("192.0.2.1:80", "[::1]:80"));
+        assert!(lower("192.0.2.1:80", "[2001:db8::1]:80"));
+        // The high bit of the first byte (a signed compare would get these wrong).
+        assert!(lower("[7fff::1]:80", "[8000::1]:80"));
+        assert!(lower("127.255.255.255:1", "128.0.0.0:1"));
+        // An endpoint is not lower than itself: the first is taken as lower.
+        assert!(lower("10.0.0.1:80", "10.0.0.1:80"));
     }
 
     #[test]
