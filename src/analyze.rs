@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::checks::lb_ranges::LbRanges;
 use crate::config::Config;
 use crate::decode::{self, Stop};
 use crate::flow::{Flow, FlowTable, MAINTAIN_EVERY, TableStats};
@@ -68,8 +69,7 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
             analyze_sharded(path, bytes, next_id, threads, config, &progress)?
         } else {
             let mut file = open_capture(path)?;
-            let input =
-                InputAnalyzer::new(path.clone(), file.format(), bytes, next_id, &config.ports);
+            let input = InputAnalyzer::for_run(path.clone(), file.format(), bytes, next_id, config);
             feed_all(&mut file, input, &progress)?
         };
         progress.done();
@@ -171,16 +171,15 @@ fn analyze_sharded(
         let (_, first) = files.next().expect("at least one reader");
         let handles: Vec<_> = files
             .map(|(k, file)| {
-                let ports = &config.ports;
                 scope.spawn(move || {
                     let input =
-                        InputAnalyzer::new(path.to_path_buf(), file.format(), bytes, 1, ports)
+                        InputAnalyzer::for_run(path.to_path_buf(), file.format(), bytes, 1, config)
                             .shard(k, Split::even(n), cut);
                     run_shard(file, input, None)
                 })
             })
             .collect();
-        let input = InputAnalyzer::new(path.to_path_buf(), first.format(), bytes, 1, &config.ports)
+        let input = InputAnalyzer::for_run(path.to_path_buf(), first.format(), bytes, 1, config)
             .shard(0, Split::even(n), cut);
         let mut results = vec![run_shard(first, input, Some(progress))];
         results.extend(join_all(handles));
@@ -274,6 +273,8 @@ pub struct InputAnalyzer {
     shard: Option<(usize, Split)>,
     /// Shared by the threads of one file: where its kept flows end.
     kept_cut: Option<Arc<KeptCut>>,
+    /// The LB ranges to judge each summary by alone as it is made (see [`Self::annotating`]).
+    ranges: Option<Arc<LbRanges>>,
 }
 
 /// One thread's part of a file (see `analyze_sharded`): flows with ids of its own table.
@@ -283,6 +284,8 @@ pub struct Shard {
     /// Flows still to be summarised at the end of the file (see `summarise_leftovers`).
     #[allow(clippy::vec_box)] // as the table handed them out (see `FlowTable::take_finished`)
     leftover: Vec<Box<Flow>>,
+    /// As the analyzer's: the leftovers are judged alone as they are summarised.
+    ranges: Option<Arc<LbRanges>>,
     /// Flows its table created (kept or not).
     created: u32,
     /// Open flows at each maintenance tick, and at the end.
@@ -328,7 +331,29 @@ impl InputAnalyzer {
             by_link: BTreeMap::new(),
             shard: None,
             kept_cut: None,
+            ranges: None,
         }
+    }
+
+    /// [`Self::new`] for a file of an analysis run with `config`: the summaries are judged
+    /// alone as they are made, by the checks' own LB ranges (see [`Self::annotating`]).
+    pub fn for_run(
+        path: PathBuf,
+        format: FileFormat,
+        bytes: u64,
+        first_id: u32,
+        config: &Config,
+    ) -> Self {
+        Self::new(path, format, bytes, first_id, &config.ports)
+            .annotating(Arc::new(config.check.lb_ranges.clone()))
+    }
+
+    /// Judges each summary alone as it is made, by `ranges` (the checks' own LB ranges): the
+    /// part of `checks::flows::annotate` that reads only the flow itself.
+    #[must_use]
+    pub fn annotating(mut self, ranges: Arc<LbRanges>) -> Self {
+        self.ranges = Some(ranges);
+        self
     }
 
     /// Makes this analyzer thread `k` of `n` on one file: it keeps the flows that hash to it.
@@ -464,11 +489,12 @@ impl InputAnalyzer {
         }
         let done = self.table.take_finished();
         let limit = self.kept_limit();
+        let ranges = self.ranges.as_deref();
         for flow in &done {
             keep(
                 &mut self.reports,
                 &mut self.summary.flows_not_kept,
-                limit,
+                (limit, ranges),
                 flow,
             );
         }
@@ -504,8 +530,14 @@ impl InputAnalyzer {
         s.cut_short = cut_short;
         self.table.end_sample();
         s.table = self.table.stats.clone();
+        let ranges = self.ranges.as_deref();
         for flow in self.table.finish_all() {
-            keep(&mut self.reports, &mut s.flows_not_kept, limit, &flow);
+            keep(
+                &mut self.reports,
+                &mut s.flows_not_kept,
+                (limit, ranges),
+                &flow,
+            );
         }
         let mut reports = self.reports;
         sort_in_place(&mut reports, |r| r.id);
@@ -525,6 +557,7 @@ impl InputAnalyzer {
         let live_samples = self.table.live_samples().to_vec();
         let created = self.table.next_id() - 1;
         let max_kept = self.max_kept;
+        let ranges = self.ranges.clone();
         let table = std::mem::replace(&mut self.table, FlowTable::new(1, &[]));
         let stats = table.stats.clone();
         let mut leftover = table.finish_all();
@@ -538,6 +571,7 @@ impl InputAnalyzer {
             summary,
             reports,
             leftover,
+            ranges,
             created,
             live_samples,
             max_kept,
@@ -738,6 +772,7 @@ fn summarise_leftovers(shards: &mut [Shard]) {
     let round = threads * LEFTOVERS_PER_THREAD;
     for s in shards.iter_mut() {
         let mut rest = std::mem::take(&mut s.leftover);
+        let ranges = s.ranges.as_deref();
         while !rest.is_empty() {
             let flows: Vec<Box<Flow>> = rest.drain(..round.min(rest.len())).collect();
             let parts: Vec<Vec<FlowReport>> = std::thread::scope(|scope| {
@@ -746,7 +781,7 @@ fn summarise_leftovers(shards: &mut [Shard]) {
                     .map(|part| {
                         scope.spawn(move || {
                             part.iter()
-                                .map(|f| crate::summary::flow_summary(0, f))
+                                .map(|f| summarise(f, ranges))
                                 .collect::<Vec<_>>()
                         })
                     })
@@ -844,12 +879,29 @@ const LEFTOVERS_PER_THREAD: usize = 256;
 /// first `max` flows of its table (ids from `first_id`), else counts it; its buffers go with
 /// it. The earliest flows, not the first to finish: which ones finish first depends on which
 /// of several threads' tables a flow was in, which are the earliest does not.
-fn keep(reports: &mut Vec<FlowReport>, not_kept: &mut u64, limit: KeptLimit, flow: &Flow) {
+fn keep(
+    reports: &mut Vec<FlowReport>,
+    not_kept: &mut u64,
+    (limit, ranges): (KeptLimit, Option<&LbRanges>),
+    flow: &Flow,
+) {
     if limit.keeps(flow) {
-        reports.push(crate::summary::flow_summary(0, flow));
+        reports.push(summarise(flow, ranges));
     } else {
         *not_kept += 1;
     }
+}
+
+/// A flow's summary, judged alone when `ranges` are given: which LB range its source is in,
+/// which client it conveys, whether it is a health check (`checks::flows::annotate_alone`).
+/// Done here, on the analysis threads, the summary is still in cache; done in the checks,
+/// tens of thousands of summaries were read back from all over the heap.
+fn summarise(flow: &Flow, ranges: Option<&LbRanges>) -> FlowReport {
+    let mut report = crate::summary::flow_summary(0, flow);
+    if let Some(ranges) = ranges {
+        crate::checks::flows::annotate_alone(&mut report, ranges);
+    }
+    report
 }
 
 impl ahead::Prefetch for InputAnalyzer {

@@ -143,8 +143,7 @@ pub(super) fn analyze_walked(
     let format = file.format();
     let cut = KeptCut::new(n, DEFAULT_MAX_FLOWS_KEPT);
     let new_input = |k| {
-        InputAnalyzer::new(path.to_path_buf(), format, bytes, 1, &config.ports)
-            .shard(k, split, &cut)
+        InputAnalyzer::for_run(path.to_path_buf(), format, bytes, 1, config).shard(k, split, &cut)
     };
     let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
         let mut workers = Vec::new();

@@ -34,15 +34,11 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
     // One pass over the summaries for what each flow says alone (tens of thousands of them are
     // far apart in memory: each pass waits on memory). The health-check reason reads the
     // range set just before it, not the client, which the passes below may still change.
+    // The analysis judges most summaries alone as it makes them (`annotate_alone`): those
+    // are no longer "unknown".
     per_flow(flows, |f| {
-        f.lb_range = cfg.lb_ranges.lookup_name(f.client.ip);
-        f.client_ip = Some(conveyed_client(f));
-        match health_check_reason(f) {
-            Some(reason) => {
-                f.kind = "health-check";
-                f.kind_reason = Some(reason);
-            }
-            None => f.kind = "client",
+        if f.kind == "unknown" {
+            annotate_alone(f, &cfg.lb_ranges);
         }
     });
     // When one flow's source is the client another flow conveys, the capture holds both legs
@@ -65,6 +61,20 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
         }
     }
     client_supplied_xff(flows);
+}
+
+/// What a flow says alone: the LB range its source is in, the client it conveys, and whether
+/// it is a health check (the reason reads the range set just before it).
+pub fn annotate_alone(f: &mut FlowReport, ranges: &super::lb_ranges::LbRanges) {
+    f.lb_range = ranges.lookup_name(f.client.ip);
+    f.client_ip = Some(conveyed_client(f));
+    match health_check_reason(f) {
+        Some(reason) => {
+            f.kind = "health-check";
+            f.kind_reason = Some(reason);
+        }
+        None => f.kind = "client",
+    }
 }
 
 /// Flows above which the per-flow passes run on every core (each flow on its own: no order).

@@ -403,7 +403,14 @@ mod tests {
                 let mut l4 = tcp_header(header_len, 0x18);
                 l4.extend((0..payload).map(|i| u8::try_from(i % 251).unwrap()));
                 for extra in [0, -1, 1, -4, 6, -i32::try_from(l4.len()).unwrap()] {
-                    for frag in [[0, 0], [0x40, 0], [0x20, 0], [0, 8], [0x80, 0], [0x1f, 0xff]] {
+                    for frag in [
+                        [0, 0],
+                        [0x40, 0],
+                        [0x20, 0],
+                        [0, 8],
+                        [0x80, 0],
+                        [0x1f, 0xff],
+                    ] {
                         out.push(ipv4(&l4, proto::TCP, extra, frag));
                     }
                     out.push(ipv6(&l4, proto::TCP, extra));
