@@ -396,7 +396,9 @@ fn decode(walk: &mut Walk, kind: u8, offset: usize, value: &[u8], ctx: Context) 
             ),
         );
     }
-    let mut tlv = Tlv::raw(kind, name(kind), offset, value, walk.render);
+    // The text types get their text below: no hex made to be thrown away.
+    let text_type = matches!(kind, kind::ALPN | kind::NETNS | kind::AUTHORITY);
+    let mut tlv = Tlv::raw(kind, name(kind), offset, value, walk.render && !text_type);
     if let (true, Some(empty_code)) = (value.is_empty(), empty_code(kind)) {
         warn(
             walk,
@@ -541,12 +543,14 @@ fn decode_ssl_sub(walk: &mut Walk, kind: u8, offset: usize, value: &[u8]) -> Tlv
         ));
         return Tlv::raw(kind, "SSL_UNKNOWN_SUBTYPE", offset, value, walk.render);
     };
-    let mut tlv = Tlv::raw(kind, name, offset, value, walk.render);
+    // Every value below gets its text (hex only for a certificate that does not decode).
+    let mut tlv = Tlv::raw(kind, name, offset, value, false);
     if kind == kind::SSL_CLIENT_CERT {
         if let Some(names) = der::cert_names(value) {
             tlv.value = walk.text(|| format!("subject={}; issuer={}", names.subject, names.issuer));
             tlv.cert = Some(names);
         } else {
+            tlv.value = walk.text(|| hex(value));
             walk.warnings.push(Issue::new(
                 code::V2_SSL_CLIENT_CERT_UNDECODABLE,
                 offset,
