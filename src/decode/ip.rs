@@ -85,15 +85,7 @@ fn plain_tcp(bytes: &[u8]) -> Option<(IpLayer, L4<'_>)> {
         return None;
     }
     let payload = &body[header_len..];
-    let be16 = |at: usize| u16::from_be_bytes([t[at], t[at + 1]]);
-    let be32 = |at: usize| u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
     let segment = TcpSegment {
-        src_port: be16(0),
-        dst_port: be16(2),
-        seq: be32(4),
-        ack: be32(8),
-        flags: t[13],
-        window: be16(14),
         header_complete: true,
         payload,
         wire_len: (declared as u32)
@@ -101,8 +93,25 @@ fn plain_tcp(bytes: &[u8]) -> Option<(IpLayer, L4<'_>)> {
             .max(payload.len() as u32),
         options: &body[TCP_MIN_HEADER..header_len],
         segment: body,
+        ..fixed_tcp_header(t)
     };
     Some((ip, L4::Tcp(segment)))
+}
+
+/// Ports, sequence numbers, flags and window from the 20-byte fixed TCP header; the rest as
+/// if nothing more were known (header incomplete, no payload).
+fn fixed_tcp_header(h: &[u8]) -> TcpSegment<'static> {
+    let be16 = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    TcpSegment {
+        src_port: be16(0),
+        dst_port: be16(2),
+        seq: be32(4),
+        ack: be32(8),
+        flags: h[13],
+        window: be16(14),
+        ..TcpSegment::default()
+    }
 }
 
 /// Any IP packet, through etherparse's lax slicer.
@@ -254,10 +263,7 @@ fn fallback_l4(proto: u8, body: &[u8], declared: u32) -> L4<'_> {
                 // The fixed header is here: flags and sequence numbers are known even when the
                 // capture cut the options (snaplen 60 with timestamps) or the payload.
                 let header_len = ((h[12] >> 4) as usize) * 4;
-                seg.seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-                seg.ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
-                seg.flags = h[13];
-                seg.window = u16::from_be_bytes([h[14], h[15]]);
+                seg = fixed_tcp_header(h);
                 if header_len >= TCP_MIN_HEADER {
                     seg.header_complete = true;
                     seg.options = &body[TCP_MIN_HEADER..header_len.min(body.len())];

@@ -80,9 +80,9 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
     key!(out, "ifindex");
     opt_int(out, *ifindex);
     key!(out, "client");
-    endpoint(out, client);
+    endpoint(out, client)?;
     key!(out, "server");
-    endpoint(out, server);
+    endpoint(out, server)?;
     key!(out, "role_by");
     compact::write(out, role_by)?;
     key!(out, "next_hop");
@@ -412,14 +412,14 @@ fn write_next_hop(out: &mut Vec<u8>, hop: &NextHop) {
     out.push(b'}');
 }
 
-fn endpoint(out: &mut Vec<u8>, e: &Endpoint) {
+fn endpoint(out: &mut Vec<u8>, e: &Endpoint) -> Result {
     let Endpoint { ip: addr, port } = e;
     out.extend_from_slice(b"{\"ip\":");
-    // An address always writes (only a map key can fail).
-    ip(out, *addr).expect("an address is a string");
+    ip(out, *addr)?;
     key!(out, "port");
     push_int(out, *port);
     out.push(b'}');
+    Ok(())
 }
 
 fn per_direction(out: &mut Vec<u8>, p: &PerDirection) {
