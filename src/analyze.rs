@@ -273,7 +273,7 @@ pub struct InputAnalyzer {
     shard: Option<(usize, Split)>,
     /// Shared by the threads of one file: where its kept flows end.
     kept_cut: Option<Arc<KeptCut>>,
-    /// The LB ranges to judge each summary by alone as it is made (see [`Self::annotating`]).
+    /// The LB ranges to judge each summary by alone as it is made (see [`Self::for_run`]).
     ranges: Option<Arc<LbRanges>>,
 }
 
@@ -335,8 +335,9 @@ impl InputAnalyzer {
         }
     }
 
-    /// [`Self::new`] for a file of an analysis run with `config`: the summaries are judged
-    /// alone as they are made, by the checks' own LB ranges (see [`Self::annotating`]).
+    /// [`Self::new`] for an input of an analysis run with `config`: each summary is judged
+    /// alone as it is made, by the checks' own LB ranges (the part of
+    /// `checks::flows::annotate` that reads only the flow itself).
     pub fn for_run(
         path: PathBuf,
         format: FileFormat,
@@ -344,16 +345,9 @@ impl InputAnalyzer {
         first_id: u32,
         config: &Config,
     ) -> Self {
-        Self::new(path, format, bytes, first_id, &config.ports)
-            .annotating(Arc::new(config.check.lb_ranges.clone()))
-    }
-
-    /// Judges each summary alone as it is made, by `ranges` (the checks' own LB ranges): the
-    /// part of `checks::flows::annotate` that reads only the flow itself.
-    #[must_use]
-    pub fn annotating(mut self, ranges: Arc<LbRanges>) -> Self {
-        self.ranges = Some(ranges);
-        self
+        let mut input = Self::new(path, format, bytes, first_id, &config.ports);
+        input.ranges = Some(Arc::new(config.check.lb_ranges.clone()));
+        input
     }
 
     /// Makes this analyzer thread `k` of `n` on one file: it keeps the flows that hash to it.
@@ -494,7 +488,8 @@ impl InputAnalyzer {
             keep(
                 &mut self.reports,
                 &mut self.summary.flows_not_kept,
-                (limit, ranges),
+                limit,
+                ranges,
                 flow,
             );
         }
@@ -535,7 +530,8 @@ impl InputAnalyzer {
             keep(
                 &mut self.reports,
                 &mut s.flows_not_kept,
-                (limit, ranges),
+                limit,
+                ranges,
                 &flow,
             );
         }
@@ -882,7 +878,8 @@ const LEFTOVERS_PER_THREAD: usize = 256;
 fn keep(
     reports: &mut Vec<FlowReport>,
     not_kept: &mut u64,
-    (limit, ranges): (KeptLimit, Option<&LbRanges>),
+    limit: KeptLimit,
+    ranges: Option<&LbRanges>,
     flow: &Flow,
 ) {
     if limit.keeps(flow) {

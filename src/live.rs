@@ -66,8 +66,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<u8> {
         signal_hook::flag::register_conditional_shutdown(sig, 2, Arc::clone(&stop))?;
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let mut input =
-        InputAnalyzer::new(capture.source_path(), FileFormat::Live, 0, 1, &config.ports);
+    let mut input = InputAnalyzer::for_run(capture.source_path(), FileFormat::Live, 0, 1, &config);
     let mut status = std::io::stderr()
         .is_terminal()
         .then(|| Status::new(&args.interface));

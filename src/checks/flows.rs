@@ -34,8 +34,8 @@ pub fn annotate(flows: &mut [FlowReport], cfg: &CheckConfig) {
     // One pass over the summaries for what each flow says alone (tens of thousands of them are
     // far apart in memory: each pass waits on memory). The health-check reason reads the
     // range set just before it, not the client, which the passes below may still change.
-    // The analysis judges most summaries alone as it makes them (`annotate_alone`): those
-    // are no longer "unknown".
+    // The analysis judges its summaries alone as it makes them (`annotate_alone`, while they
+    // are in cache); this pass does those still "unknown" (summaries made elsewhere: tests).
     per_flow(flows, |f| {
         if f.kind == "unknown" {
             annotate_alone(f, &cfg.lb_ranges);
