@@ -763,8 +763,47 @@ fn no_prefix_or_single_byte_corruption_of_real_requests_panics() {
                 assert!(request.uri.chars().count() <= MAX_URI_CHARS + 1);
             }
             let _ = looks_like_request(bytes);
+            written_as_serde_writes(bytes);
         });
     }
+}
+
+/// The report writes HTTP facts by hand (`report::flow_json::http`): byte for byte what serde
+/// writes, for whatever the parsers make of `bytes`.
+fn written_as_serde_writes(bytes: &[u8]) {
+    let facts = crate::inspect::flow::HttpFacts {
+        requests: parse_requests(bytes).into(),
+        responses: parse_responses(bytes).into(),
+    };
+    let want = serde_json::to_vec(&facts).unwrap();
+    let mut got = Vec::new();
+    crate::report::flow_json::write_http(&mut got, &facts).unwrap();
+    assert!(
+        got == want,
+        "{}\n{}",
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+}
+
+#[test]
+fn every_client_address_header_is_written_as_serde_writes_it() {
+    let input: &[u8] = b"GET /a?b=%22 HTTP/1.1\r\nHost: h\x1b[31m\r\nX-Real-IP: 192.0.2.7\r\n\
+        True-Client-IP: 2001:db8::7\r\nCF-Connecting-IP: 198.51.100.7\r\n\
+        X-Forwarded-For: 192.0.2.1:80, [2001:db8::1]:443, unknown, 010.1.2.3\r\n\
+        Forwarded: for=\"[2001:db8::2]:8080\";by=_hidden;proto=https;host=\"a\\\"b\"\r\n\r\n\
+        HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    let requests = parse_requests(input);
+    let r = &requests[0];
+    assert_eq!(
+        (r.x_real_ip(), r.true_client_ip(), r.cf_connecting_ip()),
+        (Some("192.0.2.7"), Some("2001:db8::7"), Some("198.51.100.7"))
+    );
+    assert_eq!(r.forwarded.len(), 1);
+    for_each_prefix_and_corruption(input, written_as_serde_writes);
+    // And a stream of responses alone, and nothing at all.
+    written_as_serde_writes(SURICATA_NGINX_PIPELINED_RESPONSES);
+    written_as_serde_writes(b"");
 }
 
 #[test]
@@ -775,6 +814,7 @@ fn no_prefix_or_single_byte_corruption_of_real_responses_panics() {
     ] {
         for_each_prefix_and_corruption(input, |bytes| {
             let _ = parse_responses(bytes);
+            written_as_serde_writes(bytes);
         });
     }
 }
