@@ -285,12 +285,21 @@ pub(crate) fn write_proxy(out: &mut Vec<u8>, h: &ProxyHeader) -> Result {
 }
 
 fn write_tlvs(out: &mut Vec<u8>, tlvs: &[Tlv]) -> Result {
+    list(out, tlvs, write_tlv)
+}
+
+/// A JSON array of `items`, each written by `each`.
+fn list<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut each: impl FnMut(&mut Vec<u8>, &T) -> Result,
+) -> Result {
     out.push(b'[');
-    for (i, t) in tlvs.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_tlv(out, t)?;
+        each(out, item)?;
     }
     out.push(b']');
     Ok(())

@@ -2,7 +2,7 @@
 //! request's hand-written `Serialize` impl is the contract). Through serde it was the dearest
 //! part left after the PROXY header: ~19 M of 631 M instructions for the 100 MiB bench capture.
 
-use super::{Result, boolean, ip, null, opt_int, opt_str};
+use super::{Result, boolean, ip, list, null, opt_int, opt_str};
 use crate::inspect::flow::HttpFacts;
 use crate::inspect::http::{ForwardedAddr, ForwardedElement, HttpRequest, HttpResponse, XffHeader};
 use crate::report::compact::{push_escaped, push_int};
@@ -13,21 +13,14 @@ pub(crate) fn write_http(out: &mut Vec<u8>, http: &HttpFacts) -> Result {
         requests,
         responses,
     } = http;
-    out.extend_from_slice(b"{\"requests\":[");
-    for (i, r) in requests.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        request(out, r)?;
-    }
-    out.extend_from_slice(b"],\"responses\":[");
-    for (i, r) in responses.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    out.extend_from_slice(b"{\"requests\":");
+    list(out, requests, request)?;
+    key!(out, "responses");
+    list(out, responses, |out, r| {
         response(out, r);
-    }
-    out.extend_from_slice(b"]}");
+        Ok(())
+    })?;
+    out.push(b'}');
     Ok(())
 }
 
@@ -51,23 +44,9 @@ fn request(out: &mut Vec<u8>, r: &HttpRequest) -> Result {
     key!(out, "host");
     opt_str(out, host.as_deref());
     key!(out, "x_forwarded_for");
-    out.push(b'[');
-    for (i, h) in x_forwarded_for.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        xff_header(out, h)?;
-    }
-    out.push(b']');
+    list(out, x_forwarded_for, xff_header)?;
     key!(out, "forwarded");
-    out.push(b'[');
-    for (i, e) in forwarded.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        forwarded_element(out, e)?;
-    }
-    out.push(b']');
+    list(out, forwarded, forwarded_element)?;
     key!(out, "x_real_ip");
     opt_str(out, r.x_real_ip());
     key!(out, "true_client_ip");
@@ -85,14 +64,8 @@ fn xff_header(out: &mut Vec<u8>, h: &XffHeader) -> Result {
     out.extend_from_slice(b"{\"raw\":");
     push_escaped(out, raw);
     key!(out, "entries");
-    out.push(b'[');
-    for (i, a) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        forwarded_addr(out, a)?;
-    }
-    out.extend_from_slice(b"]}");
+    list(out, entries, forwarded_addr)?;
+    out.push(b'}');
     Ok(())
 }
 
