@@ -32,6 +32,7 @@ macro_rules! key {
 }
 
 mod http;
+mod tlv;
 pub(crate) use http::write_http;
 
 /// Appends `f` as `serde_json::to_writer(out, f)` would.
@@ -213,7 +214,14 @@ fn direction_bytes(out: &mut Vec<u8>, d: &DirectionBytes) -> Result {
     key!(out, "end");
     compact::write(out, end)?;
     key!(out, "segment_ends");
-    compact::write(out, segment_ends)?;
+    out.push(b'[');
+    for (i, end) in segment_ends.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_int(out, end);
+    }
+    out.push(b']');
     key!(out, "first_data_packet");
     opt_packet(out, *first_data_packet);
     key!(out, "kind");
@@ -267,7 +275,7 @@ pub(crate) fn write_proxy(out: &mut Vec<u8>, h: &ProxyHeader) -> Result {
     key!(out, "payload_offset");
     push_int(out, *payload_offset);
     key!(out, "tlvs");
-    write_tlvs(out, &tlvs.decode())?;
+    tlv::write_tlvs(out, tlvs)?;
     key!(out, "crc32c");
     compact::write(out, crc32c)?;
     key!(out, "status");
@@ -285,7 +293,7 @@ pub(crate) fn write_proxy(out: &mut Vec<u8>, h: &ProxyHeader) -> Result {
 }
 
 fn write_tlvs(out: &mut Vec<u8>, tlvs: &[Tlv]) -> Result {
-    list(out, tlvs, write_tlv)
+    list(out, tlvs, decoded_tlv)
 }
 
 /// A JSON array of `items`, each written by `each`.
@@ -305,7 +313,8 @@ fn list<T>(
     Ok(())
 }
 
-fn write_tlv(out: &mut Vec<u8>, t: &Tlv) -> Result {
+/// A decoded TLV (the rare types, which `flow_json::tlv` does not write from their bytes).
+fn decoded_tlv(out: &mut Vec<u8>, t: &Tlv) -> Result {
     let Tlv {
         kind,
         name,

@@ -27,7 +27,12 @@ mod tests;
 use serde::Serialize;
 
 pub use der::CertNames;
-pub use tlv::{Tlv, TlvClass, Tlvs};
+pub use tlv::{RawTlv, Tlv, TlvClass, Tlvs};
+/// What the report's TLV writer reads besides [`Tlvs`].
+pub mod tlv_parts {
+    pub use super::text::{escape, hex};
+    pub use super::tlv::{RawTlvs, SSL_CLIENT_FLAGS, decode_one, field, kind, name, ssl_sub_name};
+}
 
 /// The v1 signature: `PROXY` and one space.
 pub const V1_SIGNATURE: &[u8; 6] = b"PROXY ";

@@ -334,6 +334,38 @@ fn haproxy_tcp6_header() -> Vec<u8> {
     )
 }
 
+/// What the report's writer (`report::flow_json::tlv`) writes from bytes and what it leaves
+/// to the decoder, side by side: an SSL TLV with no client bits, an unknown sub-type and a text
+/// one; an SSL TLV too short; the experimental, reserved and zero types; an SSL sub-type at the
+/// top; escapes in text; an empty ALPN; a CRC32C TLV of the wrong length.
+fn writer_coverage_header() -> Vec<u8> {
+    v2(
+        PROXY_CMD,
+        0x11,
+        &[
+            ipv4_block([192, 0, 2, 1], [198, 51, 100, 2], 51234, 443),
+            tlv(
+                kind::SSL,
+                &[
+                    vec![0, 0, 0, 0, 1],
+                    tlv(0x29, b"?"),
+                    tlv(kind::SSL_SIG_ALG, b"RSA-SHA256"),
+                ]
+                .concat(),
+            ),
+            tlv(kind::SSL, &[0x05, 0, 0, 0]),
+            tlv(0xF0, b"exp"),
+            tlv(0xF8, b"res"),
+            tlv(0x00, b"\0\0"),
+            tlv(kind::SSL_VERSION, b"TLSv1.2"),
+            tlv(kind::NETNS, b"ns\x1b[0m\\\""),
+            tlv(kind::ALPN, b""),
+            crc_tlv(),
+            tlv(kind::CRC32C, b"\x01\x02"),
+        ],
+    )
+}
+
 fn all_test_headers() -> Vec<Vec<u8>> {
     vec![
         aws_nlb_health_check(),
@@ -2022,7 +2054,10 @@ fn check_invariants(bytes: &[u8]) {
 #[test]
 fn every_prefix_and_random_byte_flips_never_panic() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    for bytes in all_test_headers() {
+    for bytes in all_test_headers()
+        .into_iter()
+        .chain([writer_coverage_header()])
+    {
         for cut in 0..=bytes.len() {
             check_invariants(&bytes[..cut]);
         }

@@ -11,7 +11,7 @@ use super::text::{escape, hex};
 use super::{Crc32cStatus, Issue, code, crc};
 
 /// Byte offsets inside one TLV and inside the SSL TLV value.
-mod field {
+pub mod field {
     use core::ops::Range;
     pub const TYPE: usize = 0;
     pub const LENGTH: Range<usize> = 1..3;
@@ -60,7 +60,8 @@ const UNIQUE_ID_MAX: usize = 128;
 const HAPROXY_TLV_CAP: usize = 1024;
 
 /// `client` bits of the SSL TLV.
-const SSL_CLIENT_FLAGS: [(u8, &str); 3] = [(0x01, "SSL"), (0x02, "CERT_CONN"), (0x04, "CERT_SESS")];
+pub const SSL_CLIENT_FLAGS: [(u8, &str); 3] =
+    [(0x01, "SSL"), (0x02, "CERT_CONN"), (0x04, "CERT_SESS")];
 
 /// Where a type number sits in the spec's type space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,7 +168,7 @@ pub fn name(kind: u8) -> &'static str {
     }
 }
 
-fn ssl_sub_name(kind: u8) -> Option<&'static str> {
+pub fn ssl_sub_name(kind: u8) -> Option<&'static str> {
     Some(match kind {
         kind::SSL_VERSION => "SSL_VERSION",
         kind::SSL_CN => "SSL_CN",
@@ -218,6 +219,19 @@ impl Tlvs {
             declared,
             crc: crc.into_boxed_slice(),
         }
+    }
+
+    /// The TLVs, framed but not decoded (see [`RawTlvs`]).
+    pub fn raw(&self) -> RawTlvs<'_> {
+        RawTlvs::new(&self.region, self.start, self.declared)
+    }
+
+    /// The parse-time verdict of the 4-byte CRC32C TLV whose value starts at `value_offset`.
+    pub fn crc_verdict(&self, value_offset: usize) -> Option<Crc32cStatus> {
+        self.crc
+            .iter()
+            .find(|&&(at, _)| at == value_offset)
+            .map(|&(_, verdict)| verdict)
     }
 
     /// The TLVs, as the walk at parse time found them (its warnings are in the header).
@@ -292,12 +306,106 @@ fn walk_rendering(region: &[u8], base: usize, declared_len: usize, render: bool)
     walk
 }
 
+/// One TLV as the walk finds it, not decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct RawTlv<'a> {
+    pub kind: u8,
+    /// Offset of its type byte in the header.
+    pub offset: usize,
+    pub value: &'a [u8],
+}
+
+/// Why a walk over a region stopped before its declared end.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// Fewer than 3 bytes were left for the next TLV (at `offset`).
+    ShortTail { offset: usize, left: usize },
+    /// The TLV at `offset` declares more than the region has left.
+    Overrun {
+        offset: usize,
+        kind: u8,
+        len: usize,
+        left: usize,
+    },
+    /// The captured bytes end inside the region, at this offset.
+    Truncated(usize),
+}
+
+/// The TLVs of a region in order, framed (type, length, value) and bounded by the region's
+/// declared length; the one place that framing is read, for the walk at parse time and for
+/// the report's writer (`report::flow_json::tlv`).
+pub struct RawTlvs<'a> {
+    region: &'a [u8],
+    base: usize,
+    declared: usize,
+    pos: usize,
+    stop: Option<Stop>,
+}
+
+impl<'a> RawTlvs<'a> {
+    /// `region`: the captured part of the TLV area, `base` its offset in the header,
+    /// `declared` the length the header gives it.
+    pub fn new(region: &'a [u8], base: usize, declared: usize) -> Self {
+        Self {
+            region,
+            base,
+            declared,
+            pos: 0,
+            stop: None,
+        }
+    }
+}
+
+impl<'a> Iterator for RawTlvs<'a> {
+    type Item = RawTlv<'a>;
+
+    fn next(&mut self) -> Option<RawTlv<'a>> {
+        if self.stop.is_some() || self.pos >= self.declared {
+            return None;
+        }
+        let (pos, declared, region) = (self.pos, self.declared, self.region);
+        let offset = self.base + pos;
+        let left = declared - pos;
+        let stop = if left < field::HEADER {
+            Stop::ShortTail { offset, left }
+        } else if let Some(head) = region.get(pos..pos + field::HEADER) {
+            let kind = head[field::TYPE];
+            let len = usize::from(u16::from_be_bytes([head[1], head[2]]));
+            let value_start = pos + field::HEADER;
+            if len > declared - value_start {
+                Stop::Overrun {
+                    offset,
+                    kind,
+                    len,
+                    left: declared - value_start,
+                }
+            } else if let Some(value) = region.get(value_start..value_start + len) {
+                self.pos = value_start + len;
+                return Some(RawTlv {
+                    kind,
+                    offset,
+                    value,
+                });
+            } else {
+                Stop::Truncated(self.base + region.len())
+            }
+        } else {
+            Stop::Truncated(self.base + region.len())
+        };
+        self.stop = Some(stop);
+        None
+    }
+}
+
 fn walk_into(walk: &mut Walk, region: &[u8], base: usize, declared_len: usize, ctx: Context) {
-    let mut pos = 0usize;
-    while pos < declared_len {
-        let offset = base + pos;
-        let left = declared_len - pos;
-        if left < field::HEADER {
+    let mut raw = RawTlvs::new(region, base, declared_len);
+    for t in raw.by_ref() {
+        let tlv = decode(walk, t.kind, t.offset, t.value, ctx);
+        walk.tlvs.push(tlv);
+    }
+    match raw.stop {
+        None => {}
+        Some(Stop::ShortTail { offset, left }) => {
             walk.overrun = Some(Issue::new(
                 overrun_code(ctx),
                 offset,
@@ -306,40 +414,35 @@ fn walk_into(walk: &mut Walk, region: &[u8], base: usize, declared_len: usize, c
                     region_name(ctx)
                 ),
             ));
-            return;
         }
-        let Some(head) = region.get(pos..pos + field::HEADER) else {
-            walk.truncated_at = Some(base + region.len());
-            return;
-        };
-        let (Some(&kind), Some(len)) = (
-            head.get(field::TYPE),
-            head.get(field::LENGTH).and_then(be_u16),
-        ) else {
-            return; // unreachable: `head` has exactly 3 bytes
-        };
-        let len = usize::from(len);
-        let value_start = pos + field::HEADER;
-        if len > declared_len - value_start {
+        Some(Stop::Overrun {
+            offset,
+            kind,
+            len,
+            left,
+        }) => {
             walk.overrun = Some(Issue::new(
                 overrun_code(ctx),
                 offset,
                 format!(
-                    "TLV type 0x{kind:02x} declares {len} byte(s) but only {} remain in the {}",
-                    declared_len - value_start,
+                    "TLV type 0x{kind:02x} declares {len} byte(s) but only {left} remain in the {}",
                     region_name(ctx)
                 ),
             ));
-            return;
         }
-        let Some(value) = region.get(value_start..value_start + len) else {
-            walk.truncated_at = Some(base + region.len());
-            return;
-        };
-        let tlv = decode(walk, kind, offset, value, ctx);
-        walk.tlvs.push(tlv);
-        pos = value_start + len;
+        Some(Stop::Truncated(at)) => walk.truncated_at = Some(at),
     }
+}
+
+/// One TLV decoded alone, as the report's walk decodes it (`ssl_sub`: inside an SSL TLV).
+/// For the writer's rare types: it writes the common ones straight from their bytes.
+pub fn decode_one(raw: RawTlv<'_>, ssl_sub: bool) -> Tlv {
+    let mut walk = Walk {
+        render: true,
+        ..Walk::default()
+    };
+    let ctx = if ssl_sub { Context::Ssl } else { Context::Top };
+    decode(&mut walk, raw.kind, raw.offset, raw.value, ctx)
 }
 
 /// A big-endian u16 from exactly 2 bytes.
