@@ -110,12 +110,14 @@ pub fn classify_parsed(bytes: &[u8], parsed: Parsed<'_>) -> FirstBytes {
             .responses
             .map_or_else(|| Cow::Owned(parse_responses(bytes)), Cow::Borrowed);
         if let Some(response) = responses.first() {
-            let mut summary = format!(
-                "{} {} {}",
-                cut(&response.version, TOKEN_SUMMARY_CHARS),
-                response.status,
-                cut(&response.reason, TEXT_SUMMARY_CHARS)
-            );
+            let version = cut(&response.version, TOKEN_SUMMARY_CHARS);
+            let reason = cut(&response.reason, TEXT_SUMMARY_CHARS);
+            let mut summary = String::with_capacity(version.len() + reason.len() + 8);
+            summary.push_str(&version);
+            summary.push(' ');
+            summary.push_str(itoa::Buffer::new().format(response.status));
+            summary.push(' ');
+            summary.push_str(&reason);
             summary.truncate(summary.trim_end().len());
             return first_bytes(PayloadKind::HttpResponse, summary);
         }
@@ -157,17 +159,18 @@ fn request_summary(requests: &[HttpRequest]) -> Option<String> {
             + 32
             + first.host.as_ref().map_or(0, |h| h.len() + 8),
     );
-    let _ = write!(
-        summary,
-        "{} {}",
-        cut(&first.method, TOKEN_SUMMARY_CHARS),
-        cut(&first.uri, URI_SUMMARY_CHARS)
-    );
+    // Pieces pushed, not `write!`: one summary per direction of every flow.
+    summary.push_str(&cut(&first.method, TOKEN_SUMMARY_CHARS));
+    summary.push(' ');
+    summary.push_str(&cut(&first.uri, URI_SUMMARY_CHARS));
     if !first.version.is_empty() {
-        let _ = write!(summary, " {}", cut(&first.version, TOKEN_SUMMARY_CHARS));
+        summary.push(' ');
+        summary.push_str(&cut(&first.version, TOKEN_SUMMARY_CHARS));
     }
     if let Some(host) = &first.host {
-        let _ = write!(summary, " (Host: {})", cut(host, NAME_SUMMARY_CHARS));
+        summary.push_str(" (Host: ");
+        summary.push_str(&cut(host, NAME_SUMMARY_CHARS));
+        summary.push(')');
     }
     if !first.complete {
         summary.push_str(" [headers cut]");
@@ -186,7 +189,8 @@ fn tls_summary(bytes: &[u8], record: &str, hello: &TlsParse) -> FirstBytes {
             summary.push_str("TLS ClientHello");
             match &hello.sni {
                 Some(sni) => {
-                    let _ = write!(summary, " SNI={}", cut(sni, NAME_SUMMARY_CHARS));
+                    summary.push_str(" SNI=");
+                    summary.push_str(&cut(sni, NAME_SUMMARY_CHARS));
                 }
                 None => summary.push_str(" (no SNI)"),
             }
@@ -259,6 +263,10 @@ fn binary_summary(bytes: &[u8]) -> String {
 /// Shortens already escaped text to `max` characters, with `…` when cut. Borrowed when it
 /// fits (most do: summaries are made for tens of thousands of flows).
 fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    // No more bytes than `max`: no more characters either (nearly every token).
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(max) {
         None => Cow::Borrowed(text),
         Some((end, _)) => {
