@@ -236,3 +236,42 @@ fn a_flood_past_both_limits_gives_the_same_report_on_any_number_of_threads() {
     assert!(codes.contains(&"capture.flows-evicted") && codes.contains(&"capture.flows-not-kept"));
     std::fs::remove_file(&out).ok();
 }
+
+/// Interfaces whose link types share a name (RAW is 12, 14 or 101 by platform) count together
+/// in `by_link_type`, on one thread and on two.
+#[test]
+fn link_types_with_one_name_add_up() {
+    use lbcheck::source::writer::{ByteOrder, PcapngWriter};
+    // A raw IPv4 TCP SYN 192.0.2.1:40000 -> 198.51.100.2:80 (checksums not needed).
+    let mut syn = vec![
+        0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2,
+    ];
+    syn.extend_from_slice(&[
+        0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff,
+    ]);
+    syn.extend_from_slice(&[0, 0, 0, 0]);
+    let mut w = PcapngWriter::new(Vec::new(), ByteOrder::Little).unwrap();
+    let raw12 = w.add_interface(12, 0, None, 6).unwrap();
+    let raw101 = w.add_interface(101, 0, None, 6).unwrap();
+    w.write_epb(raw12, 1_700_000_000_000_000, &syn, 40).unwrap();
+    w.write_epb(raw101, 1_700_000_000_000_001, &syn, 40)
+        .unwrap();
+    w.write_epb(raw101, 1_700_000_000_000_002, &syn, 40)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("lbcheck-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("raw-12-101.pcapng");
+    std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+    let path = path.to_str().unwrap();
+    for threads in [1, 2] {
+        let (_, out, err) = run(threads, &["pcap", path, "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&err)));
+        assert_eq!(
+            report["stats"]["by_link_type"],
+            serde_json::json!({"RAW": 3}),
+            "{threads} thread(s)"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
