@@ -10,7 +10,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::text::escape;
+use super::text::{escape, ipv4_text};
 use super::{Command, Family, Issue, ProxyHeader, code};
 
 /// Longest valid line, CRLF included (spec §2.1: a 108-byte buffer always fits one line + NUL).
@@ -241,6 +241,10 @@ fn unknown(line: &Line<'_>, end: usize, h: &mut ProxyHeader) -> Step<usize> {
 fn address(token: &[u8], offset: usize, family: Family) -> Step<String> {
     let looks_ipv4 =
         token.contains(&b'.') && token.iter().all(|b| b.is_ascii_digit() || *b == b'.');
+    // The usual case first, without trying the token as IPv6 or formatting it with `Display`.
+    if family == Family::Tcp4 && looks_ipv4 {
+        return ipv4(token, offset).map(|a| ipv4_text(a.octets()));
+    }
     let ipv6 = core::str::from_utf8(token)
         .ok()
         .and_then(|s| s.parse::<Ipv6Addr>().ok());
