@@ -7,6 +7,7 @@
 pub mod escape;
 pub mod flow;
 pub mod http;
+pub mod ip_text;
 pub mod payload;
 pub mod proxy;
 pub mod spp;

@@ -19,6 +19,7 @@ use std::num::NonZeroU64;
 use super::compact::{self, push_escaped, push_int};
 use super::model::{TS_MAX, ts_write};
 use crate::inspect::flow::{DirectionBytes, FirstBytesPair, FlowInspection};
+use crate::inspect::ip_text;
 use crate::inspect::proxy::{ProxyHeader, Tlv};
 use crate::summary::{ClientIp, Endpoint, FlowReport, Mac, NextHop, PerDirection, TcpReport, Ttl};
 
@@ -84,9 +85,9 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
     key!(out, "ifindex");
     opt_int(out, *ifindex);
     key!(out, "client");
-    endpoint(out, client)?;
+    endpoint(out, client);
     key!(out, "server");
-    endpoint(out, server)?;
+    endpoint(out, server);
     key!(out, "role_by");
     compact::write(out, role_by)?;
     key!(out, "next_hop");
@@ -136,7 +137,7 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
     match client_ip {
         Some(ClientIp { ip: addr, port, by }) => {
             out.extend_from_slice(b"{\"ip\":");
-            ip(out, *addr)?;
+            ip(out, *addr);
             key!(out, "port");
             opt_int(out, *port);
             key!(out, "by");
@@ -186,7 +187,7 @@ fn write_inspection(out: &mut Vec<u8>, ins: &FlowInspection) -> Result {
     out.push(b'}');
     key!(out, "http");
     match http {
-        Some(h) => write_http(out, h)?,
+        Some(h) => write_http(out, h),
         None => null(out),
     }
     key!(out, "tls");
@@ -293,24 +294,25 @@ pub(crate) fn write_proxy(out: &mut Vec<u8>, h: &ProxyHeader) -> Result {
 }
 
 fn write_tlvs(out: &mut Vec<u8>, tlvs: &[Tlv]) -> Result {
-    list(out, tlvs, decoded_tlv)
+    let mut result = Ok(());
+    list(out, tlvs, |out, t| {
+        if result.is_ok() {
+            result = decoded_tlv(out, t);
+        }
+    });
+    result
 }
 
 /// A JSON array of `items`, each written by `each`.
-fn list<T>(
-    out: &mut Vec<u8>,
-    items: &[T],
-    mut each: impl FnMut(&mut Vec<u8>, &T) -> Result,
-) -> Result {
+fn list<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        each(out, item)?;
+        each(out, item);
     }
     out.push(b']');
-    Ok(())
 }
 
 /// A decoded TLV (the rare types, which `flow_json::tlv` does not write from their bytes).
@@ -436,14 +438,13 @@ fn write_next_hop(out: &mut Vec<u8>, hop: &NextHop) {
     out.push(b'}');
 }
 
-fn endpoint(out: &mut Vec<u8>, e: &Endpoint) -> Result {
+fn endpoint(out: &mut Vec<u8>, e: &Endpoint) {
     let Endpoint { ip: addr, port } = e;
     out.extend_from_slice(b"{\"ip\":");
-    ip(out, *addr)?;
+    ip(out, *addr);
     key!(out, "port");
     push_int(out, *port);
     out.push(b'}');
-    Ok(())
 }
 
 fn per_direction(out: &mut Vec<u8>, p: &PerDirection) {
@@ -458,23 +459,14 @@ fn per_direction(out: &mut Vec<u8>, p: &PerDirection) {
     out.push(b'}');
 }
 
-/// An address as serde writes it (its `Display` form, quoted). IPv4, nearly every address,
-/// is written octet by octet: through `Display` it cost ~800 instructions.
-fn ip(out: &mut Vec<u8>, addr: IpAddr) -> Result {
-    match addr {
-        IpAddr::V4(v4) => {
-            out.push(b'"');
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                push_int(out, octet);
-            }
-            out.push(b'"');
-            Ok(())
-        }
-        IpAddr::V6(_) => compact::write(out, &addr),
-    }
+/// An address as serde writes it (its `Display` form, quoted), without `Display`
+/// (`inspect::ip_text`).
+fn ip(out: &mut Vec<u8>, addr: IpAddr) {
+    let text = match addr {
+        IpAddr::V4(v4) => ip_text::ipv4(v4),
+        IpAddr::V6(v6) => ip_text::ipv6(v6),
+    };
+    quoted_plain(out, text.as_str().as_bytes());
 }
 
 fn mac(out: &mut Vec<u8>, m: Mac) {

@@ -55,19 +55,6 @@ pub fn is_bidi_control(ch: char) -> bool {
     matches!(ch, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// An IPv4 address as `Display` writes it, by hand: headers are many and `write!` cost
-/// ~1,200 instructions an address.
-pub fn ipv4_text(octets: [u8; 4]) -> String {
-    let mut text = String::with_capacity(15);
-    for (i, octet) in octets.into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        text.push_str(itoa::Buffer::new().format(octet));
-    }
-    text
-}
-
 /// Lower-case hex, cut at [`DISPLAY_CAP`] bytes. Digits from a table: TLVs are decoded again
 /// each time the report is written, and `write!` per byte was a fifth of a run's instructions.
 pub fn hex(bytes: &[u8]) -> String {
@@ -157,17 +144,6 @@ mod tests {
     #[test]
     fn hex_is_lower_case_and_cut_at_the_display_cap() {
         assert_eq!(hex(&[0x00, 0xab, 0x7f, 0xff]), "00ab7fff");
-        for a in 0..=255u8 {
-            for octets in [
-                [a, 0, 0, 0],
-                [0, a, 0, 0],
-                [1, 2, a, 255],
-                [10, 100, 200, a],
-            ] {
-                let want = std::net::Ipv4Addr::from(octets).to_string();
-                assert_eq!(ipv4_text(octets), want);
-            }
-        }
         let long = vec![0x5a; DISPLAY_CAP + 3];
         let shown = hex(&long);
         assert!(shown.starts_with(&"5a".repeat(DISPLAY_CAP)));

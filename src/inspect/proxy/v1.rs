@@ -10,8 +10,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::text::{escape, ipv4_text};
+use super::text::escape;
 use super::{Command, Family, Issue, ProxyHeader, code};
+use crate::inspect::ip_text;
 
 /// Longest valid line, CRLF included (spec §2.1: a 108-byte buffer always fits one line + NUL).
 pub const MAX_LEN: usize = 107;
@@ -243,13 +244,15 @@ fn address(token: &[u8], offset: usize, family: Family) -> Step<String> {
         token.contains(&b'.') && token.iter().all(|b| b.is_ascii_digit() || *b == b'.');
     // The usual case first, without trying the token as IPv6 or formatting it with `Display`.
     if family == Family::Tcp4 && looks_ipv4 {
-        return ipv4(token, offset).map(|a| ipv4_text(a.octets()));
+        return ipv4(token, offset).map(|a| ip_text::ipv4(a).as_str().to_owned());
     }
     let ipv6 = core::str::from_utf8(token)
         .ok()
         .and_then(|s| s.parse::<Ipv6Addr>().ok());
     match (family, looks_ipv4, ipv6) {
-        (Family::Tcp4, true, _) => ipv4(token, offset).map(|a| a.to_string()),
+        (Family::Tcp4, true, _) => {
+            ipv4(token, offset).map(|a| ip_text::ipv4(a).as_str().to_owned())
+        }
         (Family::Tcp4, false, Some(_)) => Err(malformed(
             code::V1_FAMILY_MISMATCH,
             offset,
@@ -263,7 +266,7 @@ fn address(token: &[u8], offset: usize, family: Family) -> Step<String> {
                 escape(token)
             ),
         )),
-        (Family::Tcp6, false, Some(address)) => Ok(address.to_string()),
+        (Family::Tcp6, false, Some(address)) => Ok(ip_text::ipv6(address).as_str().to_owned()),
         _ => Err(malformed(
             code::V1_BAD_ADDRESS,
             offset,

@@ -11,11 +11,12 @@
 
 use std::net::Ipv6Addr;
 
-use super::text::{ipv4_text, unix_path};
+use super::text::unix_path;
 use super::tlv::{self, Walk, be_u16};
 use super::{
     Command, Crc32cStatus, Family, Issue, LayoutReading, LocalLayout, ProxyHeader, code, crc,
 };
+use crate::inspect::ip_text;
 
 /// Offsets of the 16-byte fixed part.
 mod field {
@@ -362,33 +363,19 @@ fn warn_if_large(h: &mut ProxyHeader, end: usize) {
     }
 }
 
-/// An address's text in one exact allocation (`to_string().into()` makes two: the string,
-/// then its shrunk copy; tens of thousands of headers are kept).
-fn boxed_text(value: impl std::fmt::Display) -> Box<str> {
-    use std::io::Write as _;
-    // The longest IPv6 text (an IPv4-mapped one with every group written) is 45 bytes.
-    let mut buf = [0u8; 48];
-    let mut out = &mut buf[..];
-    if write!(out, "{value}").is_err() {
-        return value.to_string().into();
-    }
-    let len = 48 - out.len();
-    std::str::from_utf8(&buf[..len]).map_or_else(|_| value.to_string().into(), Box::from)
-}
-
 /// Decodes whatever part of the address block was captured.
 fn decode_addresses(h: &mut ProxyHeader, block: &[u8], family: Family) {
     let ipv4 = |r| {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 4]>::try_from(b).ok())
-            .map(|a| ipv4_text(a).into_boxed_str())
+            .map(|a| ip_text::ipv4(a.into()).as_str().into())
     };
     let ipv6 = |r| {
         block
             .get(r)
             .and_then(|b: &[u8]| <[u8; 16]>::try_from(b).ok())
-            .map(|a| boxed_text(Ipv6Addr::from(a)))
+            .map(|a| ip_text::ipv6(Ipv6Addr::from(a)).as_str().into())
     };
     let port = |r| block.get(r).and_then(be_u16);
     match family {

@@ -2,29 +2,25 @@
 //! request's hand-written `Serialize` impl is the contract). Through serde it was the dearest
 //! part left after the PROXY header: ~19 M of 631 M instructions for the 100 MiB bench capture.
 
-use super::{Result, boolean, ip, list, null, opt_int, opt_str};
+use super::{boolean, ip, list, null, opt_int, opt_str};
 use crate::inspect::flow::HttpFacts;
 use crate::inspect::http::{ForwardedAddr, ForwardedElement, HttpRequest, HttpResponse, XffHeader};
 use crate::report::compact::{push_escaped, push_int};
 
 /// Appends `http` as `serde_json::to_writer(out, http)` would.
-pub(crate) fn write_http(out: &mut Vec<u8>, http: &HttpFacts) -> Result {
+pub(crate) fn write_http(out: &mut Vec<u8>, http: &HttpFacts) {
     let HttpFacts {
         requests,
         responses,
     } = http;
     out.extend_from_slice(b"{\"requests\":");
-    list(out, requests, request)?;
+    list(out, requests, request);
     key!(out, "responses");
-    list(out, responses, |out, r| {
-        response(out, r);
-        Ok(())
-    })?;
+    list(out, responses, response);
     out.push(b'}');
-    Ok(())
 }
 
-fn request(out: &mut Vec<u8>, r: &HttpRequest) -> Result {
+fn request(out: &mut Vec<u8>, r: &HttpRequest) {
     let HttpRequest {
         method,
         uri,
@@ -44,9 +40,9 @@ fn request(out: &mut Vec<u8>, r: &HttpRequest) -> Result {
     key!(out, "host");
     opt_str(out, host.as_deref());
     key!(out, "x_forwarded_for");
-    list(out, x_forwarded_for, xff_header)?;
+    list(out, x_forwarded_for, xff_header);
     key!(out, "forwarded");
-    list(out, forwarded, forwarded_element)?;
+    list(out, forwarded, forwarded_element);
     key!(out, "x_real_ip");
     opt_str(out, r.x_real_ip());
     key!(out, "true_client_ip");
@@ -56,20 +52,18 @@ fn request(out: &mut Vec<u8>, r: &HttpRequest) -> Result {
     key!(out, "complete");
     boolean(out, *complete);
     out.push(b'}');
-    Ok(())
 }
 
-fn xff_header(out: &mut Vec<u8>, h: &XffHeader) -> Result {
+fn xff_header(out: &mut Vec<u8>, h: &XffHeader) {
     let XffHeader { raw, entries } = h;
     out.extend_from_slice(b"{\"raw\":");
     push_escaped(out, raw);
     key!(out, "entries");
-    list(out, entries, forwarded_addr)?;
+    list(out, entries, forwarded_addr);
     out.push(b'}');
-    Ok(())
 }
 
-fn forwarded_element(out: &mut Vec<u8>, e: &ForwardedElement) -> Result {
+fn forwarded_element(out: &mut Vec<u8>, e: &ForwardedElement) {
     let ForwardedElement {
         for_,
         by,
@@ -77,26 +71,24 @@ fn forwarded_element(out: &mut Vec<u8>, e: &ForwardedElement) -> Result {
         host,
     } = e;
     out.extend_from_slice(b"{\"for\":");
-    opt_addr(out, for_.as_ref())?;
+    opt_addr(out, for_.as_ref());
     key!(out, "by");
-    opt_addr(out, by.as_ref())?;
+    opt_addr(out, by.as_ref());
     key!(out, "proto");
     opt_str(out, proto.as_deref());
     key!(out, "host");
     opt_str(out, host.as_deref());
     out.push(b'}');
-    Ok(())
 }
 
-fn opt_addr(out: &mut Vec<u8>, a: Option<&ForwardedAddr>) -> Result {
-    if let Some(a) = a {
-        return forwarded_addr(out, a);
+fn opt_addr(out: &mut Vec<u8>, a: Option<&ForwardedAddr>) {
+    match a {
+        Some(a) => forwarded_addr(out, a),
+        None => null(out),
     }
-    null(out);
-    Ok(())
 }
 
-fn forwarded_addr(out: &mut Vec<u8>, a: &ForwardedAddr) -> Result {
+fn forwarded_addr(out: &mut Vec<u8>, a: &ForwardedAddr) {
     let ForwardedAddr {
         raw,
         ip: addr,
@@ -108,7 +100,7 @@ fn forwarded_addr(out: &mut Vec<u8>, a: &ForwardedAddr) -> Result {
     push_escaped(out, raw);
     key!(out, "ip");
     match addr {
-        Some(addr) => ip(out, *addr)?,
+        Some(addr) => ip(out, *addr),
         None => null(out),
     }
     key!(out, "port");
@@ -118,7 +110,6 @@ fn forwarded_addr(out: &mut Vec<u8>, a: &ForwardedAddr) -> Result {
     key!(out, "note");
     opt_str(out, note.as_deref());
     out.push(b'}');
-    Ok(())
 }
 
 fn response(out: &mut Vec<u8>, r: &HttpResponse) {

@@ -107,10 +107,7 @@ fn ssl(out: &mut Vec<u8>, raw: RawTlv<'_>) -> Result {
     key!(out, "client");
     push_int(out, client);
     key!(out, "client_flags");
-    list(out, flags, |out, flag| {
-        push_escaped(out, flag);
-        Ok(())
-    })?;
+    list(out, flags, |out, flag| push_escaped(out, flag));
     key!(out, "verify");
     push_int(out, verify);
     out.push(b'}');
