@@ -35,7 +35,9 @@ use crate::source::{
 /// 7 % 424, 10 % 443, 14 % 452, 20 % 483; pcapng 2 % 421, 4 % 427, 7 % 442, 10 % 449. The
 /// 100 MiB pcap, whole run (hyperfine, 20 runs, both orders): 4 % 108-114 ms, 20 % 139 ms.
 /// The price is on floods of one-packet flows, where flows are all the work: the 10 M-flow
-/// SYN flood takes 6.2 s at 4 %, 5.7 s at 10 %, 4.9 s at 20 % (same memory).
+/// SYN flood takes 6.2 s at 4 %, 5.7 s at 10 %, 4.9 s at 20 % (same memory); stop 16: 4 %
+/// 6.1-6.9 s, 20 % 4.9-5.1 s, 35 % 3.9-4.1 s, 50 % 4.0 s. Why the share is not chosen per file
+/// yet: bench/README.md, stop 16, "a flood-aware thread split".
 const FIRST_PERCENT: u64 = 4;
 /// Items per hand-over: enough that the channel is not the cost, few enough that the chunks
 /// the batches hold stay few.
