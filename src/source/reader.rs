@@ -195,7 +195,10 @@ impl ByteReader {
         Ok(false)
     }
 
-    /// The next `n` bytes, or how the file ended before them.
+    /// The next `n` bytes, or how the file ended before them. The usual case (the bytes are
+    /// in the chunk in hand) is inlined into the record readers, twice a packet; gathering a
+    /// record that straddles chunks is not.
+    #[inline]
     pub(super) fn take(&mut self, n: usize) -> io::Result<(Fill, &[u8])> {
         if self.chunk.bytes().len() - self.pos >= n {
             let start = self.pos;
@@ -203,6 +206,12 @@ impl ByteReader {
             self.offset += n as u64;
             return Ok((Fill::Full, &self.chunk.bytes()[start..start + n]));
         }
+        self.take_gathered(n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_gathered(&mut self, n: usize) -> io::Result<(Fill, &[u8])> {
         // The record straddles chunks (or the file ends inside it): gather it.
         self.carry.clear();
         self.carry
