@@ -487,3 +487,42 @@ struct Options {
     tsresol: Option<u8>,
     tsoffset: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::source::writer::{ByteOrder, PcapngWriter};
+
+    /// Timestamps in every kind of unit: whole nanoseconds per unit (micro, nano, milli,
+    /// 100 ns), and units that are not (2^-10 s), with an interface's `if_tsoffset` absent.
+    #[test]
+    fn timestamps_in_every_unit_become_nanoseconds() {
+        let cases: [(u8, u64, i64); 6] = [
+            (6, 1_700_000_000_123_456, 1_700_000_000_123_456_000),
+            (9, 1_700_000_000_123_456_789, 1_700_000_000_123_456_789),
+            (3, 1_700_000_000_123, 1_700_000_000_123_000_000),
+            (7, 17_000_000_001_234_567, 1_700_000_000_123_456_700),
+            // 2^-10 s: 1,024 units a second; 1,536 units = 1.5 s.
+            (0x80 | 0x0a, 1_536, 1_500_000_000),
+            // 2^-3 s: 1 unit = 125 ms exactly, by the general path too.
+            (0x80 | 0x03, 9, 1_125_000_000),
+        ];
+        let mut w = PcapngWriter::new(Vec::new(), ByteOrder::Little).unwrap();
+        for (tsresol, _, _) in cases {
+            w.add_interface(1, 0, None, tsresol).unwrap();
+        }
+        for (i, (_, ts, _)) in cases.iter().enumerate() {
+            w.write_epb(i as u32, *ts, &[0u8; 14], 14).unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("lbcheck-pcapng-ts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("units.pcapng");
+        std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+        let mut file = crate::source::open_capture(&path).unwrap();
+        for (tsresol, _, want) in cases {
+            let p = file.next_packet().unwrap().expect("a packet");
+            assert_eq!(p.ts_nanos, want, "if_tsresol {tsresol:#x}");
+        }
+        assert!(file.next_packet().unwrap().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
