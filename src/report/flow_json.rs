@@ -505,3 +505,21 @@ fn boolean(out: &mut Vec<u8>, v: bool) {
 fn null(out: &mut Vec<u8>) {
     out.extend_from_slice(b"null");
 }
+
+/// For the inspectors' tests: `write` (a hand-written part of a flow's JSON) gives byte for byte
+/// what serde_json writes for `value`.
+#[cfg(test)]
+pub(crate) fn assert_written_as_serde<T: serde::Serialize>(
+    value: &T,
+    write: impl FnOnce(&mut Vec<u8>, &T),
+) {
+    let want = serde_json::to_vec(value).unwrap();
+    let mut got = Vec::new();
+    write(&mut got, value);
+    assert!(
+        got == want,
+        "{}\n{}",
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+}

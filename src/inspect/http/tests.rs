@@ -775,15 +775,7 @@ fn written_as_serde_writes(bytes: &[u8]) {
         requests: parse_requests(bytes).into(),
         responses: parse_responses(bytes).into(),
     };
-    let want = serde_json::to_vec(&facts).unwrap();
-    let mut got = Vec::new();
-    crate::report::flow_json::write_http(&mut got, &facts);
-    assert!(
-        got == want,
-        "{}\n{}",
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(&want)
-    );
+    crate::report::flow_json::assert_written_as_serde(&facts, crate::report::flow_json::write_http);
 }
 
 #[test]
