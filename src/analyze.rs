@@ -521,7 +521,7 @@ impl InputAnalyzer {
     ) -> (InputSummary, Vec<FlowReport>) {
         let limit = self.kept_limit();
         let s = &mut self.summary;
-        // Two link types may share a name (an unknown number is named by it): counts add up.
+        // Link types may share a name (RAW is 12, 14 or 101 by platform): their counts add up.
         s.by_link_type = BTreeMap::new();
         for (l, n) in self.by_link {
             *s.by_link_type.entry(l.name()).or_default() += n;
