@@ -32,7 +32,12 @@ impl IpText {
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).expect("digits, dots and colons")
+        std::str::from_utf8(self.as_bytes()).expect("digits, dots and colons")
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes (for the JSON writer).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 

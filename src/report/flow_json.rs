@@ -466,7 +466,7 @@ fn ip(out: &mut Vec<u8>, addr: IpAddr) {
         IpAddr::V4(v4) => ip_text::ipv4(v4),
         IpAddr::V6(v6) => ip_text::ipv6(v6),
     };
-    quoted_plain(out, text.as_str().as_bytes());
+    quoted_plain(out, text.as_bytes());
 }
 
 fn mac(out: &mut Vec<u8>, m: Mac) {
