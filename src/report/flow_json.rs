@@ -91,10 +91,7 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
     key!(out, "role_by");
     compact::write(out, role_by)?;
     key!(out, "next_hop");
-    match next_hop {
-        Some(hop) => write_next_hop(out, hop),
-        None => null(out),
-    }
+    or_null(out, next_hop.as_ref(), write_next_hop);
     key!(out, "first_packet");
     push_int(out, *first_packet);
     key!(out, "first_ts");
@@ -119,10 +116,7 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
     opt_int(out, *to_client);
     out.push(b'}');
     key!(out, "tcp");
-    match tcp {
-        Some(t) => write_tcp(out, t),
-        None => null(out),
-    }
+    or_null(out, tcp.as_ref(), write_tcp);
     key!(out, "tunnel");
     compact::write(out, tunnel)?;
     key!(out, "icmp_errors");
@@ -186,10 +180,7 @@ fn write_inspection(out: &mut Vec<u8>, ins: &FlowInspection) -> Result {
     direction_bytes(out, to_client)?;
     out.push(b'}');
     key!(out, "http");
-    match http {
-        Some(h) => write_http(out, h),
-        None => null(out),
-    }
+    or_null(out, http.as_ref(), write_http);
     key!(out, "tls");
     compact::write(out, tls)?;
     key!(out, "toa");
@@ -480,11 +471,16 @@ fn quoted_plain(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
 }
 
-fn opt_int(out: &mut Vec<u8>, v: Option<impl itoa::Integer>) {
+/// `v` written by `write`, or `null`: what serde writes for an `Option`.
+fn or_null<T>(out: &mut Vec<u8>, v: Option<T>, write: impl FnOnce(&mut Vec<u8>, T)) {
     match v {
-        Some(v) => push_int(out, v),
+        Some(v) => write(out, v),
         None => null(out),
     }
+}
+
+fn opt_int(out: &mut Vec<u8>, v: Option<impl itoa::Integer>) {
+    or_null(out, v, push_int);
 }
 
 fn opt_packet(out: &mut Vec<u8>, v: Option<NonZeroU64>) {
@@ -492,10 +488,7 @@ fn opt_packet(out: &mut Vec<u8>, v: Option<NonZeroU64>) {
 }
 
 fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-    match v {
-        Some(s) => push_escaped(out, s),
-        None => null(out),
-    }
+    or_null(out, v, push_escaped);
 }
 
 fn boolean(out: &mut Vec<u8>, v: bool) {
