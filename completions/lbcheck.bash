@@ -305,7 +305,7 @@ _lbcheck() {
             return 0
             ;;
         lbcheck__subcmd__live)
-            opts="-i -w -v -h --interface --duration --count --write --filter --snaplen --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --help"
+            opts="-i -w -v -h --interface --duration --count --write --filter --snaplen --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --max-flows --max-open-flows --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -379,6 +379,14 @@ _lbcheck() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --max-flows)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-open-flows)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -387,7 +395,7 @@ _lbcheck() {
             return 0
             ;;
         lbcheck__subcmd__pcap)
-            opts="-v -h --no-progress --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --help"
+            opts="-v -h --no-progress --port --proto --side --vip --lb-range --trusted-lb --expect --format --color --flows --verbose --max-flows --max-open-flows --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +435,14 @@ _lbcheck() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-flows)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-open-flows)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

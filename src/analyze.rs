@@ -48,6 +48,8 @@ pub struct InputSummary {
     pub syn_checksums_bad: u64,
     /// Flows beyond the kept maximum: counted, not summarised.
     pub flows_not_kept: u64,
+    /// The bounds this input was read with (the findings quote them).
+    pub limits: crate::config::Limits,
 }
 
 pub struct Analysis {
@@ -164,7 +166,7 @@ fn analyze_sharded(
     progress: &Progress,
 ) -> Result<InputPart, SourceError> {
     let files = crate::source::open_capture_shared(path, n)?;
-    let cut = KeptCut::new(n, DEFAULT_MAX_FLOWS_KEPT);
+    let cut = KeptCut::new(n, config.limits.max_flows);
     let cut = &cut;
     let results: Vec<Result<Shard, SourceError>> = std::thread::scope(|scope| {
         let mut files = files.into_iter().enumerate();
@@ -329,6 +331,7 @@ impl InputAnalyzer {
                 syn_checksums_checked: 0,
                 syn_checksums_bad: 0,
                 flows_not_kept: 0,
+                limits: crate::config::Limits::default(),
             },
             by_link: Vec::new(),
             shard: None,
@@ -347,7 +350,8 @@ impl InputAnalyzer {
         first_id: u32,
         config: &Config,
     ) -> Self {
-        let mut input = Self::new(path, format, bytes, first_id, &config.ports);
+        let mut input = Self::new(path, format, bytes, first_id, &config.ports)
+            .with_limits(config.limits.max_open_flows, config.limits.max_flows);
         input.ranges = Some(Arc::new(config.check.lb_ranges.clone()));
         input
     }
@@ -377,6 +381,10 @@ impl InputAnalyzer {
     pub fn with_limits(mut self, max_live: usize, max_kept: usize) -> Self {
         self.table.set_max_live(max_live);
         self.max_kept = max_kept;
+        self.summary.limits = crate::config::Limits {
+            max_flows: max_kept,
+            max_open_flows: max_live,
+        };
         self
     }
 

@@ -156,6 +156,18 @@ pub struct AnalysisArgs {
     /// More detail: every flow, and the decoded first bytes of each.
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
+
+    /// Flows summarised per file or live capture, the earliest first (about 1 KiB of memory
+    /// each); flows beyond are counted, and the report says verdicts cover the first N.
+    #[arg(long, value_name = "N", default_value_t = crate::analyze::DEFAULT_MAX_FLOWS_KEPT as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_flows: u32,
+
+    /// Flows open at once (held per group of 1/64 of them, by address); beyond, the longest
+    /// idle are summarised early and the report says so. Bounds memory in a SYN flood.
+    #[arg(long, value_name = "N", default_value_t = crate::flow::DEFAULT_MAX_LIVE as u32,
+          value_parser = clap::value_parser!(u32).range(64..))]
+    pub max_open_flows: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,25 @@ pub struct Config {
     pub proto: Option<Proto>,
     pub check: CheckConfig,
     pub output: OutputConfig,
+    pub limits: Limits,
+}
+
+/// The memory bounds of an analysis (`--max-flows`, `--max-open-flows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Flow summaries kept per input; flows beyond are counted, not summarised.
+    pub max_flows: usize,
+    /// Flows open at once; beyond, the longest idle are summarised early (evicted).
+    pub max_open_flows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_flows: crate::analyze::DEFAULT_MAX_FLOWS_KEPT,
+            max_open_flows: crate::flow::DEFAULT_MAX_LIVE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +110,10 @@ impl Config {
                 verbose: args.verbose,
                 progress: false,
             },
+            limits: Limits {
+                max_flows: args.max_flows as usize,
+                max_open_flows: args.max_open_flows as usize,
+            },
         })
     }
 
@@ -108,6 +131,7 @@ impl Config {
                 verbose: 0,
                 progress: false,
             },
+            limits: Limits::default(),
         }
     }
 }

@@ -237,6 +237,90 @@ fn a_flood_past_both_limits_gives_the_same_report_on_any_number_of_threads() {
     std::fs::remove_file(&out).ok();
 }
 
+/// `--max-flows` and `--max-open-flows` move both limits, on any number of threads, and the
+/// findings quote the limits in force and the option that lifts them.
+#[test]
+fn user_limits_bound_the_flood_and_the_findings_quote_them() {
+    let out = synflood("limits", 30_000);
+    let path = out.to_str().unwrap();
+    let args = [
+        "pcap",
+        "--format",
+        "json",
+        "--max-flows",
+        "12000",
+        "--max-open-flows",
+        "4096",
+        path,
+    ];
+    assert_same(&args, &[2, 3]);
+    let (code, json, _) = run(2, &args);
+    assert_eq!(code, Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let stats = &report["stats"];
+    assert_eq!(stats["flows_not_kept"], 18_000);
+    assert_eq!(report["flows"].as_array().unwrap().len(), 12_000);
+    let peak = stats["peak_live_flows"].as_u64().unwrap();
+    // 64 flows in each of 64 groups, passed by at most one maintenance interval (1024).
+    assert!((2_000..=4_096 + 1_024).contains(&peak), "peak {peak}");
+    let finding = |code: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("no {code}"))
+            .clone()
+    };
+    let evicted = finding("capture.flows-evicted");
+    let text = evicted["summary"].as_str().unwrap();
+    assert!(
+        text.contains("at most 4096 in all: 64 in each of 64 groups"),
+        "{text}"
+    );
+    assert!(
+        evicted["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("--max-open-flows 16384 ")
+    );
+    let not_kept = finding("capture.flows-not-kept");
+    let text = not_kept["summary"].as_str().unwrap();
+    assert!(
+        text.contains("18000 flows beyond the first 12000"),
+        "{text}"
+    );
+    assert!(
+        not_kept["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("--max-flows 30000 ")
+    );
+    // Limits high enough for the whole flood: no flow is dropped or evicted, and neither
+    // finding is made.
+    let (_, json, _) = run(
+        2,
+        &[
+            "pcap",
+            "--format",
+            "json",
+            "--max-flows",
+            "30000",
+            "--max-open-flows",
+            "65536",
+            path,
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(report["stats"]["flows_not_kept"], 0);
+    assert_eq!(report["stats"]["flows_evicted"], 0);
+    assert_eq!(report["flows"].as_array().unwrap().len(), 30_000);
+    assert!(report["findings"].as_array().unwrap().iter().all(|f| {
+        f["code"] != "capture.flows-evicted" && f["code"] != "capture.flows-not-kept"
+    }));
+    std::fs::remove_file(&out).ok();
+}
+
 /// Interfaces whose link types share a name (RAW is 12, 14 or 101 by platform) count together
 /// in `by_link_type`, on one thread and on two.
 #[test]

@@ -15,10 +15,7 @@
 use std::sync::mpsc;
 
 use super::ahead::{self, Ahead, Known, Prefetch};
-use super::{
-    DEFAULT_MAX_FLOWS_KEPT, InputAnalyzer, InputPart, KeptCut, Progress, Shard, Split, join_all,
-    merge_results,
-};
+use super::{InputAnalyzer, InputPart, KeptCut, Progress, Shard, Split, join_all, merge_results};
 use crate::config::Config;
 use crate::flow::{MAINTAIN_EVERY, prefetch};
 use crate::source::{
@@ -143,7 +140,7 @@ pub(super) fn analyze_walked(
     let mut file = open_capture_shareable(path)?;
     let split = Split::with_first_percent(n, first_percent(n));
     let format = file.format();
-    let cut = KeptCut::new(n, DEFAULT_MAX_FLOWS_KEPT);
+    let cut = KeptCut::new(n, config.limits.max_flows);
     let new_input = |k| {
         InputAnalyzer::for_run(path.to_path_buf(), format, bytes, 1, config).shard(k, split, &cut)
     };

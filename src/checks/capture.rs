@@ -50,19 +50,29 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             out.push(f);
         }
         if input.table.flows_evicted > 0 {
+            // As the table holds it (see `FlowTable`): per group, rounded up.
+            let per_group = input
+                .limits
+                .max_open_flows
+                .max(16)
+                .div_ceil(crate::flow::FLOW_GROUPS);
             let mut f = Finding::new(
                 "capture.flows-evicted",
                 Severity::Warning,
                 format!(
                     "{path}: too many flows were open at once (at most {} in all: {} in each of {} groups of flows by address); {} of the longest idle were summarised early (a flow that resumed after that appears twice, the second time mid-stream)",
-                    crate::flow::DEFAULT_MAX_LIVE,
-                    crate::flow::DEFAULT_MAX_LIVE / crate::flow::FLOW_GROUPS,
+                    per_group * crate::flow::FLOW_GROUPS,
+                    per_group,
                     crate::flow::FLOW_GROUPS,
                     input.table.flows_evicted
                 ),
             );
             f.detail =
                 Some("a SYN flood or a port scan looks like this; memory stays bounded".into());
+            f.fix.push(format!(
+                "--max-open-flows {} (if this is a busy balancer, not a flood: about 1 KiB of memory per open flow, more while first bytes are held)",
+                (per_group * crate::flow::FLOW_GROUPS).saturating_mul(4)
+            ));
             f.input = Some(i);
             out.push(f);
         }
@@ -72,11 +82,16 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
                 Severity::Warning,
                 format!(
                     "{path}: {} flows beyond the first {} (by first packet) were counted but not summarised: verdicts and the flow list cover the first {}",
-                    input.flows_not_kept,
-                    crate::analyze::DEFAULT_MAX_FLOWS_KEPT,
-                    crate::analyze::DEFAULT_MAX_FLOWS_KEPT
+                    input.flows_not_kept, input.limits.max_flows, input.limits.max_flows
                 ),
             );
+            let all = u64::try_from(input.limits.max_flows)
+                .unwrap_or(u64::MAX)
+                .saturating_add(input.flows_not_kept);
+            f.fix.push(format!(
+                "--max-flows {all} (to summarise every flow: about 1 KiB of memory each, {} MiB)",
+                all.div_ceil(1024)
+            ));
             f.input = Some(i);
             out.push(f);
         }
