@@ -186,13 +186,9 @@ fn health_check_reason(f: &FlowReport) -> Option<Cow<'static, str>> {
     if let Some(req) = ins.http.as_ref().and_then(|h| h.requests.first()) {
         let path = req.uri.split(['?', '#']).next().unwrap_or("");
         if HEALTH_PATHS.iter().any(|p| path.eq_ignore_ascii_case(p)) {
-            return Some(
-                format!(
-                    "{} {} looks like a health-check request",
-                    req.method, req.uri
-                )
-                .into(),
-            );
+            // The path, not the query: it is what matched, and probes that number their
+            // requests (`/healthz?id=…`) then share one reason in the report.
+            return Some(format!("{} {path} looks like a health-check request", req.method).into());
         }
     }
     if let Some(t) = &f.tcp {

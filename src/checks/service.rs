@@ -62,13 +62,12 @@ pub fn judge(
                 .entry(f.kind_reason.as_deref().unwrap_or(""))
                 .or_default() += 1;
         }
-        let list: Vec<String> = reasons.iter().map(|(r, n)| format!("{n}× {r}")).collect();
         let mut f = Finding::new(
             "health-check.flows",
             Severity::Info,
             format!(
                 "{health_checks} health-check flows counted apart from client traffic: {}",
-                list.join("; ")
+                reason_list(reasons)
             ),
         );
         f.flows = hc.iter().map(|f| f.id).collect();
@@ -87,6 +86,29 @@ pub fn judge(
         findings,
         health_checks,
     }
+}
+
+/// Reasons shown in the `health-check.flows` line; the rest are counted.
+const REASONS_SHOWN: usize = 5;
+
+/// `5× reason; 2× other`, the most frequent first, at most [`REASONS_SHOWN`] of them: one line
+/// even when a capture holds thousands of distinct probes.
+fn reason_list(reasons: BTreeMap<&str, usize>) -> String {
+    let mut by_count: Vec<(&str, usize)> = reasons.into_iter().collect();
+    // Stable: equal counts stay in text order.
+    by_count.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    let mut list: Vec<String> = by_count
+        .iter()
+        .take(REASONS_SHOWN)
+        .map(|(r, n)| format!("{n}× {r}"))
+        .collect();
+    let rest = &by_count[by_count.len().min(REASONS_SHOWN)..];
+    if !rest.is_empty() {
+        let flows: usize = rest.iter().map(|(_, n)| n).sum();
+        let other = if rest.len() == 1 { "reason" } else { "reasons" };
+        list.push(format!("{flows} more for {} other {other}", rest.len()));
+    }
+    list.join("; ")
 }
 
 /// Where the capture was taken, from every flow in it (a property of the capture point).
@@ -441,5 +463,36 @@ fn is_global_or_documentation(ip: IpAddr) -> bool {
             let link_local = (first & 0xffc0) == 0xfe80;
             !(v6.is_loopback() || v6.is_unspecified() || unique_local || link_local)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BTreeMap, reason_list};
+
+    #[test]
+    fn reasons_are_listed_most_frequent_first_and_the_rest_counted() {
+        let reasons: BTreeMap<&str, usize> = [
+            ("a", 1),
+            ("b", 9),
+            ("c", 3),
+            ("d", 3),
+            ("e", 7),
+            ("f", 2),
+            ("g", 4),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            reason_list(reasons.clone()),
+            "9× b; 7× e; 4× g; 3× c; 3× d; 3 more for 2 other reasons"
+        );
+        let six: BTreeMap<&str, usize> = reasons.into_iter().filter(|(r, _)| *r != "a").collect();
+        assert_eq!(
+            reason_list(six),
+            "9× b; 7× e; 4× g; 3× c; 3× d; 2 more for 1 other reason"
+        );
+        let two: BTreeMap<&str, usize> = [("x", 1), ("y", 1)].into_iter().collect();
+        assert_eq!(reason_list(two), "1× x; 1× y");
     }
 }

@@ -1,0 +1,76 @@
+//! What a capture of thousands of flows reports stays readable: every finding is one bounded
+//! line, however many distinct values its flows carry (flow and packet lists are for machines,
+//! and stay complete in the JSON).
+
+use std::process::Command;
+
+#[path = "../examples/make_bench_capture.rs"]
+#[allow(dead_code)]
+mod bench_capture;
+
+#[test]
+fn findings_of_a_generated_capture_stay_one_bounded_line() {
+    let out = std::env::temp_dir().join(format!("lbcheck-scale-{}.pcap", std::process::id()));
+    let args = bench_capture::Args {
+        size: 6 << 20,
+        format: bench_capture::Format::Pcap,
+        seed: 3,
+        out: out.clone(),
+        kind: bench_capture::Kind::Mixed,
+        flows: 0,
+        live: 200,
+        gap_scale: 400,
+    };
+    let (_, _, flows) = bench_capture::generate(&args).unwrap();
+    assert!(flows > 300, "{flows} flows");
+    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+        .args(["pcap", "--format", "json", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&out).ok();
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    for f in findings {
+        let line = f["summary"].as_str().unwrap();
+        assert!(line.len() < 400 && !line.contains('\n'), "{line}");
+    }
+    // Health checks: HTTP probes that number their requests (`/healthz?id=…`) share one
+    // reason, and the counts in the line add up to the finding's flows.
+    let health: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["code"] == "health-check.flows")
+        .collect();
+    assert!(!health.is_empty());
+    for f in health {
+        let line = f["summary"].as_str().unwrap();
+        let (total, list) = line
+            .split_once(" health-check flows counted apart from client traffic: ")
+            .unwrap();
+        let counted: usize = list
+            .split("; ")
+            .map(|item| {
+                let n = item.split(['×', ' ']).next().unwrap();
+                n.parse::<usize>()
+                    .unwrap_or_else(|_| panic!("{item:?} in {line}"))
+            })
+            .sum();
+        assert_eq!(counted, total.parse::<usize>().unwrap(), "{line}");
+        assert_eq!(counted, f["flows"].as_array().unwrap().len(), "{line}");
+        assert!(!list.contains('?'), "a query string in {line}");
+    }
+    let http_reasons: Vec<&str> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["kind_reason"].as_str())
+        .filter(|r| r.ends_with("looks like a health-check request"))
+        .collect();
+    assert!(!http_reasons.is_empty());
+    assert!(
+        http_reasons
+            .iter()
+            .all(|r| *r == "GET /healthz looks like a health-check request"
+                || *r == "POST /healthz looks like a health-check request"),
+        "{http_reasons:?}"
+    );
+}
