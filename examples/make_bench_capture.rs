@@ -68,6 +68,9 @@ pub enum Format {
 pub enum Kind {
     Mixed,
     Synflood,
+    /// One scanner: a SYN to each port of a few addresses, each answered by a RST. One client
+    /// of `flows` flows, and a service per port: the shape that made the checks quadratic.
+    Scan,
 }
 
 /// What to write (tests/threads.rs builds one too: this file is also its module).
@@ -85,7 +88,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: make_bench_capture --out FILE [--size 100M] [--format pcap|pcapng] \
-[--seed 1] [--kind mixed|synflood] [--flows 10000000] [--live 4000] [--gap-scale 1]";
+[--seed 1] [--kind mixed|synflood|scan] [--flows 10000000] [--live 4000] [--gap-scale 1]";
 
 /// `100M`, `1G`, `512K`, `12345`: binary multiples (MiB, GiB).
 fn parse_size(text: &str) -> Result<u64> {
@@ -145,7 +148,8 @@ fn parse_args() -> Result<Args> {
                 args.kind = match value.as_str() {
                     "mixed" => Kind::Mixed,
                     "synflood" => Kind::Synflood,
-                    _ => bail!("--kind must be mixed or synflood"),
+                    "scan" => Kind::Scan,
+                    _ => bail!("--kind must be mixed, synflood or scan"),
                 }
             }
             "--flows" => args.flows = parse_size(&value)?,
@@ -1240,12 +1244,45 @@ fn synflood(args: &Args, out: &mut Output) -> Result<u64> {
     Ok(args.flows)
 }
 
+fn scan(args: &Args, out: &mut Output) -> Result<u64> {
+    let mut rng = Rng::new(args.seed);
+    let scanner = ep(Ipv4Addr::new(192, 0, 2, 66), 50_000);
+    let mut ts = FIRST_TS;
+    for n in 0..args.flows {
+        let host = n / 65_535;
+        if host >= 200 {
+            bail!("at most {} scanned ports (200 addresses)", 200 * 65_535);
+        }
+        let target = ep(
+            Ipv4Addr::new(198, 51, 100, 10 + host as u8),
+            1 + (n % 65_535) as u16,
+        );
+        let isn = rng.next() as u32;
+        let syn = tcp_frame(scanner, target, isn, 0, SYN, 1024, &[], &[]);
+        out.write(ts, &syn)?;
+        let rst = tcp_frame(
+            target,
+            scanner,
+            0,
+            isn.wrapping_add(1),
+            RST | ACK,
+            0,
+            &[],
+            &[],
+        );
+        out.write(ts + 50_000, &rst)?;
+        ts += 100_000;
+    }
+    Ok(args.flows)
+}
+
 /// Writes the capture `args` describes; returns its bytes, packets and flows.
 pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
     let mut out = Output::create(&args.out, args.format)?;
     let flows = match args.kind {
         Kind::Mixed => mixed(args, &mut out)?,
         Kind::Synflood => synflood(args, &mut out)?,
+        Kind::Scan => scan(args, &mut out)?,
     };
     let (bytes, packets) = (out.bytes, out.packets);
     out.finish()?;

@@ -74,3 +74,67 @@ fn findings_of_a_generated_capture_stay_one_bounded_line() {
         "{http_reasons:?}"
     );
 }
+
+/// A port scan: one SYN to each of `ports` ports, each answered by a RST (the bench
+/// generator's `scan`).
+fn port_scan(ports: u64) -> std::path::PathBuf {
+    let out = std::env::temp_dir().join(format!("lbcheck-scan-{}.pcap", std::process::id()));
+    let args = bench_capture::Args {
+        size: 0,
+        format: bench_capture::Format::Pcap,
+        seed: 1,
+        out: out.clone(),
+        kind: bench_capture::Kind::Scan,
+        flows: ports,
+        live: 0,
+        gap_scale: 1,
+    };
+    bench_capture::generate(&args).unwrap();
+    out
+}
+
+/// A port scan makes a service of every port: each is judged on its own flow, and the text
+/// report lists the first few on one line each and counts the rest (all with `--flows`).
+#[test]
+fn a_port_scan_makes_a_service_per_port_and_the_text_counts_the_rest() {
+    let path = port_scan(300);
+    let file = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let report: serde_json::Value =
+        serde_json::from_str(&run(&["pcap", "--format", "json", file])).unwrap();
+    let services = report["services"].as_array().unwrap();
+    assert_eq!(services.len(), 300);
+    for (i, s) in services.iter().enumerate() {
+        // One flow each, ordered by port (equal flow counts), each with its own flow.
+        assert_eq!(s["port"], i + 1);
+        assert_eq!(s["flows"], serde_json::json!([i + 1]));
+        assert_eq!(s["server_ips"], serde_json::json!(["198.51.100.10"]));
+    }
+    let text = run(&["pcap", "--color", "never", file]);
+    let listed = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("  tcp/") && l.ends_with(" (1 flows)"))
+            .count()
+    };
+    assert_eq!(listed(&text), 20, "{text}");
+    assert!(
+        text.contains("  … 277 more services (277 flows; --flows lists them)\n"),
+        "{text}"
+    );
+    let all = run(&["pcap", "--color", "never", "--flows", file]);
+    assert_eq!(listed(&all), 297);
+    assert!(!all.contains("more services"));
+    std::fs::remove_file(&path).ok();
+}

@@ -102,6 +102,10 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
             .push(i);
         by_client_ip.entry(flows[i].client.ip).or_default().push(i);
     }
+    let by_client_time: HashMap<IpAddr, ByTime> = by_client_ip
+        .iter()
+        .map(|(&ip, list)| (ip, by_time(flows, list)))
+        .collect();
     // The same client ISN, close in time, toward a different server or seen in another file.
     for group in by_isn
         .values()
@@ -131,21 +135,25 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
         } else {
             "xff"
         };
-        let pool = match c.port {
-            Some(port) => by_endpoint.get(&(c.ip, port)),
-            None => by_client_ip.get(&c.ip),
+        let front = match c.port {
+            Some(port) => by_endpoint
+                .get(&(c.ip, port))
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&a| a != b)
+                .min_by_key(|&a| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs()),
+            // A client address alone can have started thousands of flows (one client behind
+            // an X-Forwarded-For balancer): looked up by time, not scanned for every header.
+            None => by_client_time
+                .get(&c.ip)
+                .and_then(|list| nearest_in_time(list, flows[b].first_ts_ns, b)),
         };
-        let front = pool
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&a| a != b)
-            .min_by_key(|&a| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs());
         if let Some(a) = front.filter(|&a| c.port.is_some() || near(a, b)) {
             links.join(a, b, how);
         }
     }
-    transparent_legs(flows, &tcp, &by_client_ip, &mut links);
+    transparent_legs(flows, &tcp, &by_client_ip, &by_client_time, &mut links);
     // Flows by their link root (roots ascending, flows in order within one): nearly all flows
     // are alone, so one sorted list, not a list per root.
     let mut by_root: Vec<(usize, usize)> = tcp.iter().map(|&i| (links.find(i), i)).collect();
@@ -179,6 +187,7 @@ fn transparent_legs(
     flows: &[FlowReport],
     tcp: &[usize],
     by_client_ip: &HashMap<IpAddr, Vec<usize>>,
+    by_client_time: &HashMap<IpAddr, ByTime>,
     links: &mut Links,
 ) {
     let opened = |i: usize| flows[i].tcp.as_ref().is_some_and(|t| t.syn.is_some());
@@ -199,17 +208,39 @@ fn transparent_legs(
             || fa.interface != fb.interface
             || (fa.ifindex.is_some() && fa.ifindex != fb.ifindex)
     };
+    // Seen from one point only (one file, one interface), no two flows are legs of this kind:
+    // nothing to look for (and a single client of tens of thousands of flows costs nothing).
+    let first = tcp.first().map(|&i| &flows[i]);
+    let one_point = tcp.iter().all(|&i| {
+        first.is_some_and(|f| {
+            let g = &flows[i];
+            (g.input, g.interface, g.ifindex) == (f.input, f.interface, f.ifindex)
+        })
+    });
+    if one_point {
+        return;
+    }
     for &b in tcp {
         let root = links.find(b);
         if root != b || links.how.contains_key(&root) || !opened(b) || !bare(b) {
             continue;
         }
-        let Some(same_client) = by_client_ip.get(&flows[b].client.ip) else {
+        let (Some(same_client), Some(in_time)) = (
+            by_client_ip.get(&flows[b].client.ip),
+            by_client_time.get(&flows[b].client.ip),
+        ) else {
             continue;
         };
-        let mut candidates: Vec<usize> = same_client
-            .iter()
-            .copied()
+        // Flows that began up to a quarter window before this one, latest first (ties in
+        // flow order), found by time rather than by scanning every flow of the client.
+        let tb = flows[b].first_ts_ns;
+        let from = in_time.partition_point(|&(ts, _)| ts < tb.saturating_sub(LEG_WINDOW_NS / 4));
+        let to = in_time.partition_point(|&(ts, _)| ts <= tb);
+        let candidates: Vec<usize> = in_time[from..to]
+            .chunk_by(|x, y| x.0 == y.0)
+            .rev()
+            .flatten()
+            .map(|&(_, a)| a)
             .filter(|&a| {
                 a != b
                     && opened(a)
@@ -217,12 +248,9 @@ fn transparent_legs(
                     && elsewhere(a, b)
                     && flows[a].client.port != flows[b].client.port
                     && flows[a].server.ip != flows[b].server.ip
-                    && flows[b].first_ts_ns >= flows[a].first_ts_ns
-                    && flows[b].first_ts_ns - flows[a].first_ts_ns <= LEG_WINDOW_NS / 4
             })
+            .take(MAX_GROUP)
             .collect();
-        candidates.sort_by_key(|&a| std::cmp::Reverse(flows[a].first_ts_ns));
-        candidates.truncate(MAX_GROUP);
         let front = candidates.into_iter().find(|&a| {
             let ra = links.find(a);
             !same_client
@@ -234,6 +262,44 @@ fn transparent_legs(
             links.join(a, b, "transparent");
         }
     }
+}
+
+/// Flows of one client address as (first packet time, index), by time, then index.
+type ByTime = Vec<(i64, usize)>;
+
+fn by_time(flows: &[FlowReport], list: &[usize]) -> ByTime {
+    let mut out: ByTime = list.iter().map(|&i| (flows[i].first_ts_ns, i)).collect();
+    out.sort_unstable();
+    out
+}
+
+/// The flow of `list` (other than `not`) that began nearest to `t`; of several equally near,
+/// the first in flow order (as a scan of the flows in order finds it).
+fn nearest_in_time(list: &[(i64, usize)], t: i64, not: usize) -> Option<usize> {
+    let at = list.partition_point(|&(ts, _)| ts < t);
+    let before = list[..at].iter().rev().find(|&&(_, i)| i != not);
+    let after = list[at..].iter().find(|&&(_, i)| i != not);
+    let distance = match (before, after) {
+        (None, None) => return None,
+        (Some(&(ts, _)), None) => t - ts,
+        (None, Some(&(ts, _))) => ts - t,
+        (Some(&(b, _)), Some(&(a, _))) => (t - b).min(a - t),
+    };
+    // Every flow at that distance: the run at `t - distance` and the run at `t + distance`
+    // (one run when the distance is 0).
+    let early = list[..at]
+        .iter()
+        .rev()
+        .take_while(|&&(ts, _)| ts == t - distance);
+    let late = list[at..]
+        .iter()
+        .skip_while(|&&(ts, _)| ts < t + distance)
+        .take_while(|&&(ts, _)| ts == t + distance);
+    early
+        .chain(late)
+        .map(|&(_, i)| i)
+        .filter(|&i| i != not)
+        .min()
 }
 
 fn hop(f: &FlowReport) -> Hop {
@@ -313,5 +379,46 @@ fn ep(e: &Endpoint) -> String {
     match e.ip {
         std::net::IpAddr::V6(v6) => format!("[{v6}]:{}", e.port),
         std::net::IpAddr::V4(v4) => format!("{v4}:{}", e.port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest_in_time;
+
+    /// What the scan over every flow of the client found (`min_by_key` over the flows in
+    /// order: the nearest, and of equally near ones the first).
+    fn scanned(times: &[i64], t: i64, not: usize) -> Option<usize> {
+        (0..times.len())
+            .filter(|&i| i != not)
+            .min_by_key(|&i| (times[i] - t).abs())
+    }
+
+    #[test]
+    fn the_nearest_flow_by_time_is_the_one_a_scan_finds() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: i64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            i64::try_from(seed >> 33).expect("31 bits") % n
+        };
+        for _ in 0..3_000 {
+            let len = 1 + usize::try_from(next(12)).expect("small");
+            // Few distinct times: ties and equal distances on both sides are common.
+            let times: Vec<i64> = (0..len).map(|_| next(8) * 10).collect();
+            let mut list: Vec<(i64, usize)> = times.iter().copied().zip(0..).collect();
+            list.sort_unstable();
+            for not in [0, len / 2, len - 1, usize::MAX] {
+                let t = if not < len {
+                    times[not]
+                } else {
+                    next(90) - 5
+                };
+                assert_eq!(
+                    nearest_in_time(&list, t, not),
+                    scanned(&times, t, not),
+                    "{times:?} t={t} not={not}"
+                );
+            }
+        }
     }
 }

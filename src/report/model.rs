@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use crate::analyze::{Analysis, InputSummary};
@@ -265,11 +266,19 @@ fn judge_services(
     services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
     let mut findings = Vec::new();
     let several = inputs.len() > 1;
+    // Each service's flows, in flow order, gathered in one pass: a port scan makes tens of
+    // thousands of services, and a pass over every flow for each was quadratic.
+    let mut members_of: HashMap<(usize, Proto, u16), Vec<&FlowReport>> = HashMap::default();
+    for f in flows {
+        members_of
+            .entry((f.input, f.proto, f.server.port))
+            .or_default()
+            .push(f);
+    }
     for s in &mut services {
-        let members: Vec<&FlowReport> = flows
-            .iter()
-            .filter(|f| (f.input, f.proto, f.server.port) == (s.input, s.proto, s.port))
-            .collect();
+        let members = members_of
+            .remove(&(s.input, s.proto, s.port))
+            .unwrap_or_default();
         let judgement = checks::service::judge(&members, &sides[s.input], return_path);
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
@@ -369,33 +378,40 @@ fn input_report(s: &InputSummary) -> InputReport {
 
 /// One section per (protocol, server port), most flows first.
 fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
-    let mut by: BTreeMap<(usize, Proto, u16), ServiceReport> = BTreeMap::new();
+    let mut by: BTreeMap<(usize, Proto, u16), (ServiceReport, BTreeSet<IpAddr>)> = BTreeMap::new();
     for f in flows {
-        let s = by
+        let (s, ips) = by
             .entry((f.input, f.proto, f.server.port))
-            .or_insert_with(|| ServiceReport {
-                input: f.input,
-                proto: f.proto,
-                port: f.server.port,
-                server_ips: Vec::new(),
-                side: Side {
-                    value: SideValue::Unknown,
-                    inferred: false,
-                    reason: None,
-                },
-                verdicts: Verdicts::default(),
-                flows: Vec::new(),
-                health_checks: 0,
+            .or_insert_with(|| {
+                (
+                    ServiceReport {
+                        input: f.input,
+                        proto: f.proto,
+                        port: f.server.port,
+                        server_ips: Vec::new(),
+                        side: Side {
+                            value: SideValue::Unknown,
+                            inferred: false,
+                            reason: None,
+                        },
+                        verdicts: Verdicts::default(),
+                        flows: Vec::new(),
+                        health_checks: 0,
+                    },
+                    BTreeSet::new(),
+                )
             });
-        if !s.server_ips.contains(&f.server.ip) {
-            s.server_ips.push(f.server.ip);
-        }
+        // A set, not a search of the list: a service can have thousands of addresses.
+        ips.insert(f.server.ip);
         s.flows.push(f.id);
     }
-    let mut list: Vec<ServiceReport> = by.into_values().collect();
-    for s in &mut list {
-        s.server_ips.sort();
-    }
+    let mut list: Vec<ServiceReport> = by
+        .into_values()
+        .map(|(mut s, ips)| {
+            s.server_ips = ips.into_iter().collect();
+            s
+        })
+        .collect();
     list.sort_by(|a, b| {
         b.flows
             .len()

@@ -21,6 +21,9 @@ const DETAILED_SERVICES: usize = 3;
 /// Flows listed without `--flows`.
 const DEFAULT_FLOW_ROWS: usize = 20;
 
+/// One-line services listed without `--flows` (a port scan makes one per port).
+const OTHER_SERVICE_ROWS: usize = 20;
+
 pub fn render(
     report: &Report,
     out: OutputConfig,
@@ -72,13 +75,28 @@ pub fn render(
     }
     if report.services.len() > DETAILED_SERVICES {
         writeln!(w, "\n{}", "Other services".bold())?;
-        for s in &report.services[DETAILED_SERVICES..] {
+        let others = &report.services[DETAILED_SERVICES..];
+        let shown = if out.all_flows {
+            others.len()
+        } else {
+            others.len().min(OTHER_SERVICE_ROWS)
+        };
+        for s in &others[..shown] {
             writeln!(
                 w,
                 "  {}/{} ({} flows)",
                 s.proto.name(),
                 s.port,
                 s.flows.len()
+            )?;
+        }
+        let rest = &others[shown..];
+        if !rest.is_empty() {
+            let flows: usize = rest.iter().map(|s| s.flows.len()).sum();
+            writeln!(
+                w,
+                "  … {} more services ({flows} flows; --flows lists them)",
+                rest.len()
             )?;
         }
     }
