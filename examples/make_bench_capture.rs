@@ -71,6 +71,9 @@ pub enum Kind {
     /// One scanner: a SYN to each port of a few addresses, each answered by a RST. One client
     /// of `flows` flows, and a service per port: the shape that made the checks quadratic.
     Scan,
+    /// A server's SYN-ACKs to `flows` spoofed sources (the backscatter of a flood elsewhere):
+    /// SYN-ACKs that answer no SYN in the capture.
+    Backscatter,
 }
 
 /// What to write (tests/threads.rs builds one too: this file is also its module).
@@ -88,7 +91,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: make_bench_capture --out FILE [--size 100M] [--format pcap|pcapng] \
-[--seed 1] [--kind mixed|synflood|scan] [--flows 10000000] [--live 4000] [--gap-scale 1]";
+[--seed 1] [--kind mixed|synflood|scan|backscatter] [--flows 10000000] [--live 4000] [--gap-scale 1]";
 
 /// `100M`, `1G`, `512K`, `12345`: binary multiples (MiB, GiB).
 fn parse_size(text: &str) -> Result<u64> {
@@ -149,7 +152,8 @@ fn parse_args() -> Result<Args> {
                     "mixed" => Kind::Mixed,
                     "synflood" => Kind::Synflood,
                     "scan" => Kind::Scan,
-                    _ => bail!("--kind must be mixed, synflood or scan"),
+                    "backscatter" => Kind::Backscatter,
+                    _ => bail!("--kind must be mixed, synflood, scan or backscatter"),
                 }
             }
             "--flows" => args.flows = parse_size(&value)?,
@@ -1221,20 +1225,27 @@ fn mixed(args: &Args, out: &mut Output) -> Result<u64> {
     Ok(flows)
 }
 
+/// The `n`th of the distinct sources of a flood, in 198.18.0.0/15: a bijection of `n`, each
+/// address once per round, a new port each round.
+fn spoofed_source(n: u64) -> Result<Endpoint> {
+    const SOURCES: u64 = 1 << 17;
+    let host = (n % SOURCES).wrapping_mul(40_503) % SOURCES;
+    let round = n / SOURCES;
+    if round >= 60_000 {
+        bail!("at most {} distinct sources", 60_000 * SOURCES);
+    }
+    Ok(ep(
+        Ipv4Addr::from(0xC612_0000u32 + host as u32),
+        1024 + round as u16,
+    ))
+}
+
 fn synflood(args: &Args, out: &mut Output) -> Result<u64> {
-    const SOURCES: u64 = 1 << 17; // 198.18.0.0/15
     let mut rng = Rng::new(args.seed);
     let vip = ep(VIP4, 80);
     let mut ts = FIRST_TS;
     for n in 0..args.flows {
-        // a bijection of n: each address once per round, a new port each round
-        let host = (n % SOURCES).wrapping_mul(40_503) % SOURCES;
-        let round = n / SOURCES;
-        if round >= 60_000 {
-            bail!("at most {} distinct SYN sources", 60_000 * SOURCES);
-        }
-        let ip = Ipv4Addr::from(0xC612_0000u32 + host as u32);
-        let src = ep(ip, 1024 + round as u16);
+        let src = spoofed_source(n)?;
         let isn = rng.next() as u32;
         let tsval = rng.next() as u32;
         let frame = tcp_frame(src, vip, isn, 0, SYN, 64240, &syn_options(tsval, 0), &[]);
@@ -1276,6 +1287,20 @@ fn scan(args: &Args, out: &mut Output) -> Result<u64> {
     Ok(args.flows)
 }
 
+fn backscatter(args: &Args, out: &mut Output) -> Result<u64> {
+    let mut rng = Rng::new(args.seed);
+    let server = ep(VIP4, 80);
+    let mut ts = FIRST_TS;
+    for n in 0..args.flows {
+        let client = spoofed_source(n)?;
+        let (isn, acked) = (rng.next() as u32, rng.next() as u32);
+        let frame = tcp_frame(server, client, isn, acked, SYN | ACK, 65160, &[], &[]);
+        out.write(ts, &frame)?;
+        ts += 1_000;
+    }
+    Ok(args.flows)
+}
+
 /// Writes the capture `args` describes; returns its bytes, packets and flows.
 pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
     let mut out = Output::create(&args.out, args.format)?;
@@ -1283,6 +1308,7 @@ pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
         Kind::Mixed => mixed(args, &mut out)?,
         Kind::Synflood => synflood(args, &mut out)?,
         Kind::Scan => scan(args, &mut out)?,
+        Kind::Backscatter => backscatter(args, &mut out)?,
     };
     let (bytes, packets) = (out.bytes, out.packets);
     out.finish()?;

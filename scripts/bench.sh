@@ -2,14 +2,16 @@
 # lbcheck benchmark (issue 9): times lbcheck against tshark, tcpdump and cat on the same
 # generated captures, in the same run, and prints one table per file. See bench/README.md.
 #
-#   scripts/bench.sh [--size 100M,1G] [--runs N] [--quick] [--synflood N] [--dir DIR]
+#   scripts/bench.sh [--size 100M,1G] [--runs N] [--quick] [--synflood N] [--scan N] [--dir DIR]
 #
 #   --size LIST     mixed captures to make and time, pcap (default 100M,1G); the largest one is
 #                   also made and timed as pcapng
 #   --runs N        timed runs per command (default 3); a command whose first run takes longer
 #                   than BENCH_BUDGET/(N-1) seconds (default budget 300) is timed once only
 #   --synflood N    SYN-flood capture of N one-packet flows (default 10000000, 0 = none)
-#   --quick         smoke test: 100M pcap only, 1 run, no pcapng, no SYN flood
+#   --scan N        port-scan capture: one scanner, N ports, a SYN and a RST each (default
+#                   60000, 0 = none): a service per port and one client of N flows
+#   --quick         smoke test: 100M pcap only, 1 run, no pcapng, no SYN flood, no scan
 #   --dir DIR       where captures and results go (default /tmp/lbcheck-bench)
 #   --report DIR    only print the tables again from the results directory DIR of a past run
 #                   (a file DIR/FILE/COMMAND.note is printed under that row, marked (*))
@@ -20,6 +22,7 @@ set -euo pipefail
 SIZES="100M,1G"
 RUNS=3
 SYNFLOOD=10000000
+SCAN=60000
 QUICK=0
 DIR=/tmp/lbcheck-bench
 SEED=1
@@ -32,10 +35,11 @@ while [ $# -gt 0 ]; do
         --size) SIZES=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
         --synflood) SYNFLOOD=$2; shift 2 ;;
+        --scan) SCAN=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --dir) DIR=$2; shift 2 ;;
         --report) REPORT=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -180,7 +184,7 @@ if [ -n "$REPORT" ]; then
     exit 0
 fi
 if [ "$QUICK" = 1 ]; then
-    SIZES=100M RUNS=1 SYNFLOOD=0
+    SIZES=100M RUNS=1 SYNFLOOD=0 SCAN=0
 fi
 
 for tool in cargo hyperfine tshark tcpdump capinfos python3 /usr/bin/time timeout; do
@@ -222,6 +226,9 @@ if [ "$QUICK" = 0 ] && [ -n "$LARGEST" ]; then
 fi
 if [ "$SYNFLOOD" != 0 ]; then
     make_capture "$DIR/synflood-$SYNFLOOD-s$SEED.pcap" --kind synflood --flows "$SYNFLOOD" --format pcap
+fi
+if [ "$SCAN" != 0 ]; then
+    make_capture "$DIR/scan-$SCAN-s$SEED.pcap" --kind scan --flows "$SCAN" --format pcap
 fi
 
 # ---- machine

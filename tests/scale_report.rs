@@ -75,22 +75,63 @@ fn findings_of_a_generated_capture_stay_one_bounded_line() {
     );
 }
 
-/// A port scan: one SYN to each of `ports` ports, each answered by a RST (the bench
-/// generator's `scan`).
-fn port_scan(ports: u64) -> std::path::PathBuf {
-    let out = std::env::temp_dir().join(format!("lbcheck-scan-{}.pcap", std::process::id()));
+/// A capture of `flows` flows of `kind` from the bench generator, in the temporary directory.
+fn generated(kind: bench_capture::Kind, name: &str, flows: u64) -> std::path::PathBuf {
+    let out = std::env::temp_dir().join(format!("lbcheck-{name}-{}.pcap", std::process::id()));
     let args = bench_capture::Args {
         size: 0,
         format: bench_capture::Format::Pcap,
         seed: 1,
         out: out.clone(),
-        kind: bench_capture::Kind::Scan,
-        flows: ports,
+        kind,
+        flows,
         live: 0,
         gap_scale: 1,
     };
     bench_capture::generate(&args).unwrap();
     out
+}
+
+/// A port scan: one SYN to each of `ports` ports, each answered by a RST.
+fn port_scan(ports: u64) -> std::path::PathBuf {
+    generated(bench_capture::Kind::Scan, "scan", ports)
+}
+
+/// Backscatter: SYN-ACKs from one server that answer no SYN make one finding that counts them,
+/// not one line each; a single one still names its client.
+#[test]
+fn orphan_syn_acks_of_one_server_make_one_finding() {
+    let findings = |flows: u64| {
+        let path = generated(bench_capture::Kind::Backscatter, "backscatter", flows);
+        let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+            .args(["pcap", "--format", "json", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        std::fs::remove_file(&path).ok();
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(report["services"][0]["verdicts"]["return_path"], "broken");
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "return-path.orphan-synack")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let many = findings(2_000);
+    assert_eq!(many.len(), 1);
+    assert_eq!(
+        many[0]["summary"],
+        "2000 SYN-ACKs from 198.51.100.10:80 answer no SYN in this capture"
+    );
+    assert_eq!(many[0]["flows"].as_array().unwrap().len(), 2_000);
+    assert_eq!(many[0]["packets"].as_array().unwrap().len(), 2_000);
+    let one = findings(1);
+    assert_eq!(one.len(), 1);
+    assert_eq!(
+        one[0]["summary"],
+        "a SYN-ACK from 198.51.100.10:80 to 198.18.0.0:1024 answers no SYN in this capture"
+    );
 }
 
 /// A port scan makes a service of every port: each is judged on its own flow, and the text

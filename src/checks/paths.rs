@@ -408,11 +408,7 @@ mod tests {
             let mut list: Vec<(i64, usize)> = times.iter().copied().zip(0..).collect();
             list.sort_unstable();
             for not in [0, len / 2, len - 1, usize::MAX] {
-                let t = if not < len {
-                    times[not]
-                } else {
-                    next(90) - 5
-                };
+                let t = if not < len { times[not] } else { next(90) - 5 };
                 assert_eq!(
                     nearest_in_time(&list, t, not),
                     scanned(&times, t, not),

@@ -4,6 +4,9 @@
 //! asked). Findings name the flows and packets; services take `broken` from their flows.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Finding, Severity};
 use crate::flow::{Proto, RoleBy};
@@ -187,85 +190,157 @@ fn synack_reset(flows: &[&FlowReport], rp: &mut ReturnPath) {
     push(rp, f, &hits, packets);
 }
 
+/// Findings of one kind grouped by a key (what they say): connections that say the same
+/// thing make one finding, not one line each (a backscatter capture has thousands).
+struct Grouped<'a> {
+    order: Vec<(String, Finding, Vec<&'a FlowReport>, Vec<u64>)>,
+    by_key: HashMap<String, usize>,
+}
+
+impl<'a> Grouped<'a> {
+    fn new() -> Self {
+        Self {
+            order: Vec::new(),
+            by_key: HashMap::default(),
+        }
+    }
+
+    /// Adds one connection's flows and packets under `key`; the first one's finding is made
+    /// by `make`.
+    fn add(
+        &mut self,
+        key: String,
+        make: impl FnOnce() -> Finding,
+        flows: &[&'a FlowReport],
+        packets: impl IntoIterator<Item = u64>,
+    ) {
+        let at = if let Some(&at) = self.by_key.get(&key) {
+            at
+        } else {
+            self.by_key.insert(key.clone(), self.order.len());
+            self.order.push((key, make(), Vec::new(), Vec::new()));
+            self.order.len() - 1
+        };
+        let (_, _, f, p) = &mut self.order[at];
+        f.extend_from_slice(flows);
+        p.extend(packets);
+    }
+
+    /// Each `add` stood for `per_add` flows; `plural(key, summary, n)` rewrites the summary
+    /// of a finding that stands for `n` > 1 connections.
+    fn push_all(
+        self,
+        rp: &mut ReturnPath,
+        per_add: usize,
+        plural: impl Fn(&str, &str, usize) -> String,
+    ) {
+        for (key, mut f, flows, mut packets) in self.order {
+            let n = flows.len() / per_add;
+            if n > 1 {
+                f.summary = plural(&key, &f.summary, n);
+            }
+            rp.broken.extend(flows.iter().map(|f| f.id));
+            packets.sort_unstable();
+            push(rp, f, &flows, packets);
+        }
+    }
+}
+
 /// A SYN-ACK arrives for a connection the client never opened with that address: the real
 /// server answering directly instead of through the VIP (DSR without the VIP configured, or a
 /// default route that bypasses the balancer). The client resets it.
 fn orphan_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
+    // The client's own SYN, by its endpoint: the first unanswered one in flow order (an
+    // orphan itself has no SYN, so it is never its own).
+    let mut asked_by: HashMap<(IpAddr, u16), &FlowReport> = HashMap::default();
+    for &f in flows {
+        if f.tcp
+            .as_ref()
+            .is_some_and(|t| t.syn.is_some() && t.synack.is_none())
+        {
+            asked_by.entry((f.client.ip, f.client.port)).or_insert(f);
+        }
+    }
+    let mut asked_groups = Grouped::new();
+    let mut unasked_groups = Grouped::new();
     for orphan in flows
         .iter()
         .copied()
         .filter(|f| f.role_by == RoleBy::SynAck && f.tcp.as_ref().is_some_and(|t| t.syn.is_none()))
     {
-        let asked = flows.iter().copied().find(|f| {
-            f.id != orphan.id
-                && f.client.ip == orphan.client.ip
-                && f.client.port == orphan.client.port
-                && f.tcp
-                    .as_ref()
-                    .is_some_and(|t| t.syn.is_some() && t.synack.is_none())
-        });
-        let mut f = Finding::new(
-            "return-path.orphan-synack",
-            Severity::Error,
-            match asked {
-                Some(a) => format!(
-                    "the client's SYN went to {}:{} but the SYN-ACK came from {}:{}: the real server answers directly, and the client {}",
-                    a.server.ip,
-                    a.server.port,
-                    orphan.server.ip,
-                    orphan.server.port,
-                    if orphan
-                        .tcp
-                        .as_ref()
-                        .is_some_and(|t| t.rst_from_client.is_some())
-                    {
-                        "resets it"
-                    } else {
-                        "ignores it"
-                    }
-                ),
-                None => format!(
-                    "a SYN-ACK from {}:{} to {}:{} answers no SYN in this capture",
-                    orphan.server.ip, orphan.server.port, orphan.client.ip, orphan.client.port
-                ),
-            },
-        );
-        f.fix = vec![
-            "replies must leave from the address the client contacted: route them back through the balancer, or for DSR put the VIP on the server's loopback (`ip addr add VIP/32 dev lo`, `arp_ignore=1`, `arp_announce=2`) so it answers from the VIP".into(),
-        ];
-        let mut involved = vec![orphan];
+        let asked = asked_by
+            .get(&(orphan.client.ip, orphan.client.port))
+            .copied()
+            .filter(|a| a.id != orphan.id);
         let mut packets: Vec<u64> = orphan.tcp_packet(|t| t.synack).into_iter().collect();
         packets.extend(orphan.tcp_packet(|t| t.rst_from_client));
         if let Some(a) = asked {
-            involved.push(a);
+            let text = format!(
+                "the client's SYN went to {}:{} but the SYN-ACK came from {}:{}: the real server answers directly, and the client {}",
+                a.server.ip,
+                a.server.port,
+                orphan.server.ip,
+                orphan.server.port,
+                if orphan
+                    .tcp
+                    .as_ref()
+                    .is_some_and(|t| t.rst_from_client.is_some())
+                {
+                    "resets it"
+                } else {
+                    "ignores it"
+                }
+            );
             packets.extend(a.tcp_packet(|t| t.syn));
+            asked_groups.add(text.clone(), || orphan_finding(text), &[orphan, a], packets);
+        } else {
+            let text = format!(
+                "a SYN-ACK from {}:{} to {}:{} answers no SYN in this capture",
+                orphan.server.ip, orphan.server.port, orphan.client.ip, orphan.client.port
+            );
+            let key = format!("{}:{}", orphan.server.ip, orphan.server.port);
+            unasked_groups.add(key, || orphan_finding(text), &[orphan], packets);
         }
-        rp.broken.extend(involved.iter().map(|f| f.id));
-        packets.sort_unstable();
-        push(rp, f, &involved, packets);
     }
+    asked_groups.push_all(rp, 2, |_, text, n| format!("{text} ({n} connections)"));
+    unasked_groups.push_all(rp, 1, |from, _, n| {
+        format!("{n} SYN-ACKs from {from} answer no SYN in this capture")
+    });
+}
+
+fn orphan_finding(summary: String) -> Finding {
+    let mut f = Finding::new("return-path.orphan-synack", Severity::Error, summary);
+    f.fix = vec![
+        "replies must leave from the address the client contacted: route them back through the balancer, or for DSR put the VIP on the server's loopback (`ip addr add VIP/32 dev lo`, `arp_ignore=1`, `arp_announce=2`) so it answers from the VIP".into(),
+    ];
+    f
 }
 
 /// UDP: a request to one address, a reply from another (DSR without origin NAT).
 fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
-    let udp: Vec<&FlowReport> = flows
+    // Replies without a request, by the client endpoint they went to, in flow order.
+    let mut replies_to: HashMap<(IpAddr, u16), Vec<&FlowReport>> = HashMap::default();
+    for &f in flows {
+        if f.proto == Proto::Udp && f.packets.to_server == 0 && f.packets.to_client > 0 {
+            replies_to
+                .entry((f.client.ip, f.client.port))
+                .or_default()
+                .push(f);
+        }
+    }
+    let mut groups = Grouped::new();
+    for req in flows
         .iter()
         .copied()
-        .filter(|f| f.proto == Proto::Udp)
-        .collect();
-    for req in udp
-        .iter()
-        .copied()
-        .filter(|f| f.packets.to_server > 0 && f.packets.to_client == 0)
+        .filter(|f| f.proto == Proto::Udp && f.packets.to_server > 0 && f.packets.to_client == 0)
     {
-        let Some(reply) = udp.iter().copied().find(|f| {
-            f.id != req.id
-                && f.client.ip == req.client.ip
-                && f.client.port == req.client.port
-                && f.packets.to_server == 0
-                && f.packets.to_client > 0
-                && f.server.ip != req.server.ip
-        }) else {
+        let Some(reply) = replies_to
+            .get(&(req.client.ip, req.client.port))
+            .into_iter()
+            .flatten()
+            .copied()
+            .find(|f| f.id != req.id && f.server.ip != req.server.ip)
+        else {
             continue;
         };
         if crate::summary::Ttl::is_initial(reply.ttl.to_client) {
@@ -273,32 +348,37 @@ fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
             // and the other source address is its own doing (origin NAT for DSR), by design.
             continue;
         }
-        rp.broken.extend([req.id, reply.id]);
-        let mut f = Finding::new(
-            "return-path.reply-not-from-vip",
-            Severity::Error,
-            format!(
-                "the query went to {}:{} but the reply came from {}:{}: the client's socket does not accept it{}",
-                req.server.ip,
-                req.server.port,
-                reply.server.ip,
-                reply.server.port,
-                if reply.icmp_errors.is_empty() {
-                    ""
-                } else {
-                    " and answers with ICMP unreachable"
-                }
-            ),
+        let text = format!(
+            "the query went to {}:{} but the reply came from {}:{}: the client's socket does not accept it{}",
+            req.server.ip,
+            req.server.port,
+            reply.server.ip,
+            reply.server.port,
+            if reply.icmp_errors.is_empty() {
+                ""
+            } else {
+                " and answers with ICMP unreachable"
+            }
         );
-        f.detail = Some("direct server return without origin NAT: the real server replies from its own address instead of the VIP".into());
-        f.fix = vec![
-            "rewrite the source of replies to the VIP on the real server (nftables: `ip saddr <server-ip> udp sport <port> snat to <VIP>` in a postrouting/egress hook, or `tc … action nat egress <server-ip> <VIP>`)".into(),
-            "or add the VIP to the server's loopback and have the service answer from it".into(),
-        ];
-        let mut packets = vec![req.first_packet, reply.first_packet];
-        packets.extend(reply.icmp_errors.iter().map(|e| e.packet));
-        push(rp, f, &[req, reply], packets);
+        let make = || {
+            let mut f = Finding::new(
+                "return-path.reply-not-from-vip",
+                Severity::Error,
+                text.clone(),
+            );
+            f.detail = Some("direct server return without origin NAT: the real server replies from its own address instead of the VIP".into());
+            f.fix = vec![
+                "rewrite the source of replies to the VIP on the real server (nftables: `ip saddr <server-ip> udp sport <port> snat to <VIP>` in a postrouting/egress hook, or `tc … action nat egress <server-ip> <VIP>`)".into(),
+                "or add the VIP to the server's loopback and have the service answer from it".into(),
+            ];
+            f
+        };
+        let packets = [req.first_packet, reply.first_packet]
+            .into_iter()
+            .chain(reply.icmp_errors.iter().map(|e| e.packet));
+        groups.add(text.clone(), make, &[req, reply], packets);
     }
+    groups.push_all(rp, 2, |_, text, n| format!("{text} ({n} queries)"));
 }
 
 fn icmp_errors(flows: &[&FlowReport], rp: &mut ReturnPath) {
