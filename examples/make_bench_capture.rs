@@ -74,6 +74,9 @@ pub enum Kind {
     /// A server's SYN-ACKs to `flows` spoofed sources (the backscatter of a flood elsewhere):
     /// SYN-ACKs that answer no SYN in the capture.
     Backscatter,
+    /// A balancer's capture of `flows` proxied connections, both legs: client to VIP, then
+    /// balancer to backend with X-Forwarded-For naming the client (a path each).
+    Legs,
 }
 
 /// What to write (tests/threads.rs builds one too: this file is also its module).
@@ -91,7 +94,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: make_bench_capture --out FILE [--size 100M] [--format pcap|pcapng] \
-[--seed 1] [--kind mixed|synflood|scan|backscatter] [--flows 10000000] [--live 4000] [--gap-scale 1]";
+[--seed 1] [--kind mixed|synflood|scan|backscatter|legs] [--flows 10000000] [--live 4000] [--gap-scale 1]";
 
 /// `100M`, `1G`, `512K`, `12345`: binary multiples (MiB, GiB).
 fn parse_size(text: &str) -> Result<u64> {
@@ -153,7 +156,8 @@ fn parse_args() -> Result<Args> {
                     "synflood" => Kind::Synflood,
                     "scan" => Kind::Scan,
                     "backscatter" => Kind::Backscatter,
-                    _ => bail!("--kind must be mixed, synflood, scan or backscatter"),
+                    "legs" => Kind::Legs,
+                    _ => bail!("--kind must be mixed, synflood, scan, backscatter or legs"),
                 }
             }
             "--flows" => args.flows = parse_size(&value)?,
@@ -1191,20 +1195,24 @@ const BULK_LIVE: usize = 2;
 /// Per mille of the packets that go to a bulk flow.
 const BULK_SHARE: u64 = 200;
 
-fn mixed(args: &Args, out: &mut Output) -> Result<u64> {
+fn new_ctx(args: &Args) -> Ctx {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 ,.{}:\"\n";
     let mut filler_rng = Rng::new(args.seed.wrapping_add(0xf111));
     // printable text: lbcheck sees "HTTP-like" bodies, tshark does not find a protocol in them
     let filler: Vec<u8> = (0..65_536)
         .map(|_| ALPHABET[filler_rng.below(ALPHABET.len() as u64) as usize])
         .collect();
-    let mut ctx = Ctx {
+    Ctx {
         rng: Rng::new(args.seed),
         filler,
         clock: FIRST_TS,
         flows_started: 0,
         gap_scale: args.gap_scale.max(1),
-    };
+    }
+}
+
+fn mixed(args: &Args, out: &mut Output) -> Result<u64> {
+    let mut ctx = new_ctx(args);
     let mut live: Vec<Flow> = (0..args.live).map(|_| ctx.regular()).collect();
     let mut bulk: Vec<Flow> = (0..BULK_LIVE).map(|_| ctx.bulk()).collect();
     let mut flows = (live.len() + bulk.len()) as u64;
@@ -1301,6 +1309,31 @@ fn backscatter(args: &Args, out: &mut Output) -> Result<u64> {
     Ok(args.flows)
 }
 
+fn legs(args: &Args, out: &mut Output) -> Result<u64> {
+    let mut ctx = new_ctx(args);
+    for _ in 0..args.flows {
+        let client = ctx.client4();
+        let host = *ctx.rng.pick(HOSTS);
+        let mut front = Flow::new(&mut ctx, client, ep(VIP4, 80));
+        front.handshake();
+        ctx.http_exchanges(&mut front, b"", host, "");
+        front.close(&mut ctx.rng);
+        let (lb, backend) = (ctx.lb4(), ctx.backend4(8080));
+        let mut back = Flow::new(&mut ctx, lb, backend);
+        back.handshake();
+        let xff = format!("X-Forwarded-For: {}\r\n", ip_text(client.ip));
+        ctx.http_exchanges(&mut back, b"", host, &xff);
+        back.close(&mut ctx.rng);
+        for flow in [&mut front, &mut back] {
+            while let Some(frame) = flow.next_frame(&mut ctx) {
+                ctx.tick();
+                out.write(ctx.clock, &frame)?;
+            }
+        }
+    }
+    Ok(args.flows * 2)
+}
+
 /// Writes the capture `args` describes; returns its bytes, packets and flows.
 pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
     let mut out = Output::create(&args.out, args.format)?;
@@ -1309,6 +1342,7 @@ pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
         Kind::Synflood => synflood(args, &mut out)?,
         Kind::Scan => scan(args, &mut out)?,
         Kind::Backscatter => backscatter(args, &mut out)?,
+        Kind::Legs => legs(args, &mut out)?,
     };
     let (bytes, packets) = (out.bytes, out.packets);
     out.finish()?;

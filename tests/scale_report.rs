@@ -8,6 +8,26 @@ use std::process::Command;
 #[allow(dead_code)]
 mod bench_capture;
 
+/// lbcheck's standard output, as text.
+fn lbcheck(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// `lbcheck pcap --format json FILE`, parsed.
+fn json_report(file: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&lbcheck(&[
+        "pcap",
+        "--format",
+        "json",
+        file.to_str().unwrap(),
+    ]))
+    .unwrap()
+}
+
 #[test]
 fn findings_of_a_generated_capture_stay_one_bounded_line() {
     let out = std::env::temp_dir().join(format!("lbcheck-scale-{}.pcap", std::process::id()));
@@ -23,12 +43,8 @@ fn findings_of_a_generated_capture_stay_one_bounded_line() {
     };
     let (_, _, flows) = bench_capture::generate(&args).unwrap();
     assert!(flows > 300, "{flows} flows");
-    let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
-        .args(["pcap", "--format", "json", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let report = json_report(&out);
     std::fs::remove_file(&out).ok();
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let findings = report["findings"].as_array().unwrap();
     for f in findings {
         let line = f["summary"].as_str().unwrap();
@@ -103,12 +119,8 @@ fn port_scan(ports: u64) -> std::path::PathBuf {
 fn orphan_syn_acks_of_one_server_make_one_finding() {
     let findings = |flows: u64| {
         let path = generated(bench_capture::Kind::Backscatter, "backscatter", flows);
-        let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
-            .args(["pcap", "--format", "json", path.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let report = json_report(&path);
         std::fs::remove_file(&path).ok();
-        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(report["services"][0]["verdicts"]["return_path"], "broken");
         report["findings"]
             .as_array()
@@ -140,21 +152,7 @@ fn orphan_syn_acks_of_one_server_make_one_finding() {
 fn a_port_scan_makes_a_service_per_port_and_the_text_counts_the_rest() {
     let path = port_scan(300);
     let file = path.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    };
-    let report: serde_json::Value =
-        serde_json::from_str(&run(&["pcap", "--format", "json", file])).unwrap();
+    let report = json_report(&path);
     let services = report["services"].as_array().unwrap();
     assert_eq!(services.len(), 300);
     for (i, s) in services.iter().enumerate() {
@@ -163,7 +161,7 @@ fn a_port_scan_makes_a_service_per_port_and_the_text_counts_the_rest() {
         assert_eq!(s["flows"], serde_json::json!([i + 1]));
         assert_eq!(s["server_ips"], serde_json::json!(["198.51.100.10"]));
     }
-    let text = run(&["pcap", "--color", "never", file]);
+    let text = lbcheck(&["pcap", "--color", "never", file]);
     let listed = |text: &str| {
         text.lines()
             .filter(|l| l.starts_with("  tcp/") && l.ends_with(" (1 flows)"))
@@ -174,8 +172,34 @@ fn a_port_scan_makes_a_service_per_port_and_the_text_counts_the_rest() {
         text.contains("  … 277 more services (277 flows; --flows lists them)\n"),
         "{text}"
     );
-    let all = run(&["pcap", "--color", "never", "--flows", file]);
+    let all = lbcheck(&["pcap", "--color", "never", "--flows", file]);
     assert_eq!(listed(&all), 297);
     assert!(!all.contains("more services"));
+    std::fs::remove_file(&path).ok();
+}
+
+/// A balancer capture holds a path per proxied connection: the text report shows the first
+/// ten and counts the rest (all with `--flows`); the JSON keeps every one.
+#[test]
+fn paths_of_a_balancer_capture_are_capped_in_the_text() {
+    let path = generated(bench_capture::Kind::Legs, "legs", 40);
+    let file = path.to_str().unwrap();
+    let report = json_report(&path);
+    let paths = report["paths"].as_array().unwrap().len();
+    assert!(paths > 20, "{paths} paths");
+    let shown = |text: &str| text.lines().filter(|l| l.starts_with("  path ")).count();
+    let text = lbcheck(&["pcap", "--color", "never", file]);
+    assert!(text.contains(&format!("\nPaths ({paths})\n")), "{text}");
+    assert_eq!(shown(&text), 10);
+    assert!(
+        text.contains(&format!(
+            "  … {} more paths (--flows lists them)\n",
+            paths - 10
+        )),
+        "{text}"
+    );
+    let all = lbcheck(&["pcap", "--color", "never", "--flows", file]);
+    assert_eq!(shown(&all), paths);
+    assert!(!all.contains("more paths"));
     std::fs::remove_file(&path).ok();
 }

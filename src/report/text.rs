@@ -21,6 +21,9 @@ const DETAILED_SERVICES: usize = 3;
 /// Flows listed without `--flows`.
 const DEFAULT_FLOW_ROWS: usize = 20;
 
+/// Paths listed without `--flows` (a balancer capture has one per proxied connection).
+const DEFAULT_PATHS: usize = 10;
+
 /// One-line services listed without `--flows` (a port scan makes one per port).
 const OTHER_SERVICE_ROWS: usize = 20;
 
@@ -117,7 +120,7 @@ pub fn render(
         }
     }
     if !report.paths.is_empty() {
-        paths(report, w)?;
+        paths(report, out.all_flows, w)?;
     }
     if !report.expectations.is_empty() {
         writeln!(w, "\n{}", "Expectations".bold())?;
@@ -583,10 +586,16 @@ fn tlv_line(
     Ok(())
 }
 
-/// Connections followed hop by hop across files (or both legs on a balancer capture).
-fn paths(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
+/// Connections followed hop by hop across files (or both legs on a balancer capture): the
+/// first [`DEFAULT_PATHS`], or every one when `all`.
+fn paths(report: &Report, all: bool, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "\n{} ({})", "Paths".bold(), report.paths.len())?;
-    for p in &report.paths {
+    let shown = if all {
+        report.paths.len()
+    } else {
+        report.paths.len().min(DEFAULT_PATHS)
+    };
+    for p in &report.paths[..shown] {
         writeln!(w, "  path {} (linked by {})", p.id, p.linked_by.join(", "))?;
         for h in &p.hops {
             let file = report.input.get(h.input).map_or("", |i| i.path.as_str());
@@ -622,6 +631,13 @@ fn paths(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
         for e in &p.events {
             writeln!(w, "      · {e}")?;
         }
+    }
+    if shown < report.paths.len() {
+        writeln!(
+            w,
+            "  … {} more paths (--flows lists them)",
+            report.paths.len() - shown
+        )?;
     }
     Ok(())
 }
