@@ -102,10 +102,8 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
             .push(i);
         by_client_ip.entry(flows[i].client.ip).or_default().push(i);
     }
-    let by_client_time: HashMap<IpAddr, ByTime> = by_client_ip
-        .iter()
-        .map(|(&ip, list)| (ip, by_time(flows, list)))
-        .collect();
+    // Made for the addresses looked up only (a header's client, a transparent leg's).
+    let mut by_client_time = InTime::default();
     // The same client ISN, close in time, toward a different server or seen in another file.
     for group in by_isn
         .values()
@@ -146,14 +144,14 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
             // A client address alone can have started thousands of flows (one client behind
             // an X-Forwarded-For balancer): looked up by time, not scanned for every header.
             None => by_client_time
-                .get(&c.ip)
+                .get(flows, &by_client_ip, c.ip)
                 .and_then(|list| nearest_in_time(list, flows[b].first_ts_ns, b)),
         };
         if let Some(a) = front.filter(|&a| c.port.is_some() || near(a, b)) {
             links.join(a, b, how);
         }
     }
-    transparent_legs(flows, &tcp, &by_client_ip, &by_client_time, &mut links);
+    transparent_legs(flows, &tcp, &by_client_ip, &mut by_client_time, &mut links);
     // Flows by their link root (roots ascending, flows in order within one): nearly all flows
     // are alone, so one sorted list, not a list per root.
     let mut by_root: Vec<(usize, usize)> = tcp.iter().map(|&i| (links.find(i), i)).collect();
@@ -187,7 +185,7 @@ fn transparent_legs(
     flows: &[FlowReport],
     tcp: &[usize],
     by_client_ip: &HashMap<IpAddr, Vec<usize>>,
-    by_client_time: &HashMap<IpAddr, ByTime>,
+    by_client_time: &mut InTime,
     links: &mut Links,
 ) {
     let opened = |i: usize| flows[i].tcp.as_ref().is_some_and(|t| t.syn.is_some());
@@ -227,7 +225,7 @@ fn transparent_legs(
         }
         let (Some(same_client), Some(in_time)) = (
             by_client_ip.get(&flows[b].client.ip),
-            by_client_time.get(&flows[b].client.ip),
+            by_client_time.get(flows, by_client_ip, flows[b].client.ip),
         ) else {
             continue;
         };
@@ -267,10 +265,24 @@ fn transparent_legs(
 /// Flows of one client address as (first packet time, index), by time, then index.
 type ByTime = Vec<(i64, usize)>;
 
-fn by_time(flows: &[FlowReport], list: &[usize]) -> ByTime {
-    let mut out: ByTime = list.iter().map(|&i| (flows[i].first_ts_ns, i)).collect();
-    out.sort_unstable();
-    out
+/// The flows of each client address by time, made when an address is first looked up.
+#[derive(Default)]
+struct InTime(HashMap<IpAddr, ByTime>);
+
+impl InTime {
+    fn get(
+        &mut self,
+        flows: &[FlowReport],
+        by_client_ip: &HashMap<IpAddr, Vec<usize>>,
+        ip: IpAddr,
+    ) -> Option<&ByTime> {
+        let list = by_client_ip.get(&ip)?;
+        Some(self.0.entry(ip).or_insert_with(|| {
+            let mut out: ByTime = list.iter().map(|&i| (flows[i].first_ts_ns, i)).collect();
+            out.sort_unstable();
+            out
+        }))
+    }
 }
 
 /// The flow of `list` (other than `not`) that began nearest to `t`; of several equally near,

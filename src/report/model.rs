@@ -266,19 +266,26 @@ fn judge_services(
     services.sort_by_key(|s| !(config.ports.is_empty() || config.ports.contains(&s.port)));
     let mut findings = Vec::new();
     let several = inputs.len() > 1;
-    // Each service's flows, in flow order, gathered in one pass: a port scan makes tens of
-    // thousands of services, and a pass over every flow for each was quadratic.
-    let mut members_of: HashMap<(usize, Proto, u16), Vec<&FlowReport>> = HashMap::default();
-    for f in flows {
-        members_of
-            .entry((f.input, f.proto, f.server.port))
-            .or_default()
-            .push(f);
+    // Each service's flows, in flow order, from one sort of the flow indexes by service: a
+    // port scan makes tens of thousands of services, and a pass over every flow for each was
+    // quadratic. One service's list is held at a time, as before.
+    let key = |f: &FlowReport| (f.input, f.proto, f.server.port);
+    let mut order: Vec<u32> = (0..flows.len() as u32).collect();
+    order.sort_by_key(|&i| (key(&flows[i as usize]), i));
+    let mut starts: HashMap<(usize, Proto, u16), usize> = HashMap::default();
+    for (at, &i) in order.iter().enumerate() {
+        starts.entry(key(&flows[i as usize])).or_insert(at);
     }
     for s in &mut services {
-        let members = members_of
-            .remove(&(s.input, s.proto, s.port))
-            .unwrap_or_default();
+        let from = starts
+            .get(&(s.input, s.proto, s.port))
+            .copied()
+            .unwrap_or(order.len());
+        let members: Vec<&FlowReport> = order[from..]
+            .iter()
+            .map(|&i| &flows[i as usize])
+            .take_while(|f| key(f) == (s.input, s.proto, s.port))
+            .collect();
         let judgement = checks::service::judge(&members, &sides[s.input], return_path);
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
