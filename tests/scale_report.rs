@@ -175,6 +175,33 @@ fn a_port_scan_makes_a_service_per_port_and_the_text_counts_the_rest() {
     let all = lbcheck(&["pcap", "--color", "never", "--flows", file]);
     assert_eq!(listed(&all), 297);
     assert!(!all.contains("more services"));
+    // With the scanner taken for a balancer, every service has an lb-range.source finding:
+    // five are printed, the rest counted.
+    let ranged = |all: bool| {
+        let mut args = vec![
+            "pcap",
+            "--color",
+            "never",
+            "--lb-range",
+            "scanner=192.0.2.66/32",
+        ];
+        if all {
+            args.push("--flows");
+        }
+        args.push(file);
+        let text = lbcheck(&args);
+        let n = text
+            .lines()
+            .filter(|l| l.contains("] lb-range.source "))
+            .count();
+        (n, text)
+    };
+    let (printed, text) = ranged(false);
+    assert_eq!(printed, 5, "{text}");
+    assert!(text.contains("  … 295 more lb-range.source findings (--flows lists them)\n"));
+    let (printed, text) = ranged(true);
+    assert_eq!(printed, 300);
+    assert!(!text.contains("more lb-range.source"));
     std::fs::remove_file(&path).ok();
 }
 

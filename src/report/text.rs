@@ -21,6 +21,9 @@ const DETAILED_SERVICES: usize = 3;
 /// Flows listed without `--flows`.
 const DEFAULT_FLOW_ROWS: usize = 20;
 
+/// Findings of one code listed without `--flows` (one per service or file).
+const FINDINGS_PER_CODE: usize = 5;
+
 /// Paths listed without `--flows` (a balancer capture has one per proxied connection).
 const DEFAULT_PATHS: usize = 10;
 
@@ -138,8 +141,25 @@ pub fn render(
     }
     if !report.findings.is_empty() {
         writeln!(w, "\n{}", "Findings".bold())?;
-        for f in &report.findings {
-            finding(w, f)?;
+        // Findings of one code are adjacent (sorted by severity, code, service): a port scan
+        // or a few hundred files can repeat one for each service or file.
+        for same in report.findings.chunk_by(|a, b| a.code == b.code) {
+            let shown = if out.all_flows {
+                same.len()
+            } else {
+                same.len().min(FINDINGS_PER_CODE)
+            };
+            for f in &same[..shown] {
+                finding(w, f)?;
+            }
+            if shown < same.len() {
+                writeln!(
+                    w,
+                    "  … {} more {} findings (--flows lists them)",
+                    same.len() - shown,
+                    same[0].code
+                )?;
+            }
         }
     }
     if let Some(host) = &report.host {
