@@ -149,7 +149,8 @@ pub struct AnalysisArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// List every flow in the text report (default: the first 20).
+    /// List everything in the text report: every flow, one-line service, path and finding
+    /// (default: 20 flows, 20 services, 10 paths, 5 findings of one code, then counts).
     #[arg(long)]
     pub flows: bool,
 
