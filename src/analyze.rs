@@ -62,7 +62,7 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
     let mut parts = Vec::new();
     let mut next_id = 1;
     for path in &config.files {
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let bytes = crate::source::stored_size(path);
         let threads = threads_for(bytes);
         let progress = Progress::new(path, bytes, config.output.progress);
         let part = if threads > 1 && walker::wanted() {
@@ -113,6 +113,10 @@ fn feed_all(
     progress: &Progress,
 ) -> Result<InputPart, SourceError> {
     read_all(file, &mut input, Some(progress))?;
+    // A stream's size is known once read (standard input; a gzip file: its capture bytes).
+    if input.summary.bytes == 0 {
+        input.summary.bytes = file.offset();
+    }
     let next_id = input.next_id();
     let (summary, reports) = input.finish(file.interfaces().to_vec(), file.cut_short().cloned());
     Ok(InputPart {

@@ -35,7 +35,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct PcapArgs {
-    /// Capture files (pcap or pcapng, any byte order, micro- or nanosecond).
+    /// Capture files (pcap or pcapng, any byte order, micro- or nanosecond, gzip-compressed
+    /// or not); `-` reads standard input (e.g. `ssh host tcpdump -w - | lbcheck pcap -`).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 

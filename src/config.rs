@@ -50,6 +50,8 @@ pub struct OutputConfig {
 pub enum ConfigError {
     #[error("--port 0 is not a port")]
     PortZero,
+    #[error("standard input (-) can be read only once")]
+    StdinTwice,
     #[error(transparent)]
     Expect(#[from] ExpectError),
     #[error(transparent)]
@@ -60,6 +62,10 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_args(args: &PcapArgs) -> Result<Self, ConfigError> {
+        let stdin = std::path::Path::new(crate::source::STDIN_PATH);
+        if args.files.iter().filter(|f| f.as_path() == stdin).count() > 1 {
+            return Err(ConfigError::StdinTwice);
+        }
         let mut config = Self::from_analysis_args(args.files.clone(), &args.analysis)?;
         config.output.progress = !args.no_progress;
         Ok(config)
@@ -115,6 +121,12 @@ impl Config {
                 max_open_flows: args.max_open_flows as usize,
             },
         })
+    }
+
+    /// Whether one of the files is standard input (`-`).
+    pub fn reads_stdin(&self) -> bool {
+        let stdin = std::path::Path::new(crate::source::STDIN_PATH);
+        self.files.iter().any(|f| f.as_path() == stdin)
     }
 
     /// A config for analysing files with defaults (tests and library users).

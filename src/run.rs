@@ -32,6 +32,15 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Pcap(args) => {
             let config = Config::from_args(args)?;
+            if config.reads_stdin() {
+                // `tcpdump -w - | lbcheck pcap -`: Ctrl-C reaches both. tcpdump stops and
+                // closes the pipe, and the report of what it wrote follows; a second Ctrl-C
+                // ends lbcheck at once (exit 2: not analysed).
+                let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let sig = signal_hook::consts::SIGINT;
+                signal_hook::flag::register_conditional_shutdown(sig, 2, interrupted.clone())?;
+                signal_hook::flag::register(sig, interrupted)?;
+            }
             let timing = std::env::var_os("LBCHECK_TIMING").is_some();
             let t0 = std::time::Instant::now();
             let analysis = crate::analyze::analyze(&config)?;

@@ -136,15 +136,24 @@ enum Inner {
 pub struct CaptureFile {
     inner: Inner,
     cut_short: Option<CutShort>,
+    /// A gzip file's: why its stream ended early, if it did.
+    damage: Option<Damage>,
+    /// Packets read so far.
+    packets: u64,
 }
 
 /// Opens `path` for a reader whose packets other threads go on reading after it has moved on
 /// (see [`CaptureFile::chunk`]): read with read(2) into a few reused buffers, never mapped
 /// (pages of a map are released as the reader moves on).
 pub fn open_capture_shareable(path: &Path) -> Result<CaptureFile, SourceError> {
-    let (magic, file, _) = open_raw(path)?;
-    let whole = std::io::Cursor::new(magic).chain(file);
-    from_source(path, magic, Box::new(PooledReadChunks::new(whole)))
+    let Raw {
+        magic,
+        input,
+        damage,
+        ..
+    } = open_raw(path)?;
+    let whole = std::io::Cursor::new(magic).chain(input);
+    from_source(path, magic, Box::new(PooledReadChunks::new(whole)), damage)
 }
 
 /// Opens `path` and reads just enough to know its format.
@@ -156,20 +165,31 @@ pub fn open_capture(path: &Path) -> Result<CaptureFile, SourceError> {
 /// Opens `path` for `readers` readers on as many threads, each of which gets every byte (and
 /// then keeps the packets it is responsible for). A large regular file is memory-mapped, one
 /// map shared by the readers (see `mapped.rs`); otherwise one thread reads the file and shares
-/// its chunks, or, for one reader of a small file, the reader reads it itself.
+/// its chunks, or, for one reader of a small file, the reader reads it itself. A stream
+/// (standard input, a gzip file) is always read on its own thread: waiting on the pipe, or
+/// decompressing, then overlaps the analysis.
 pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFile>, SourceError> {
     let readers = readers.max(1);
-    let (magic, file, size) = open_raw(path)?;
+    let Raw {
+        magic,
+        input,
+        size,
+        damage,
+    } = open_raw(path)?;
     // A file system that cannot map the file (some FUSE and /proc files) is read instead.
-    let mapped = super::mapped::wanted(&file, size)
-        .then(|| super::mapped::map_for(&file, readers).ok())
-        .flatten();
+    let mapped = match &input {
+        RawInput::File(file) => super::mapped::wanted(file, size)
+            .then(|| super::mapped::map_for(file, readers).ok())
+            .flatten(),
+        RawInput::Stream(_) => None,
+    };
     let sources: Vec<Box<dyn ChunkSource>> = if let Some(maps) = mapped {
         maps.into_iter().map(|m| Box::new(m) as _).collect()
     } else {
+        let stream = matches!(input, RawInput::Stream(_));
         // Offsets count from the file start: the magic number goes back in front.
-        let whole = std::io::Cursor::new(magic).chain(file);
-        if readers == 1 && !read_ahead_wanted(size) {
+        let whole = std::io::Cursor::new(magic).chain(input);
+        if readers == 1 && !stream && !read_ahead_wanted(size) {
             vec![Box::new(ReadChunks(whole))]
         } else {
             Broadcast::start(whole, readers)
@@ -181,12 +201,51 @@ pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFil
     // A file that is no capture drops every reader (and a reader thread stops with them).
     sources
         .into_iter()
-        .map(|src| from_source(path, magic, src))
+        .map(|src| from_source(path, magic, src, damage.clone()))
         .collect()
 }
 
-/// The file, its magic number (read), and its size.
-fn open_raw(path: &Path) -> Result<([u8; 4], File, u64), SourceError> {
+/// The path that names standard input (as for `tcpdump -r -`).
+pub const STDIN_PATH: &str = "-";
+
+/// Bytes of `path` as stored, for progress and for choosing threads: 0 for standard input and
+/// for a gzip file (whose packets are more bytes than the file).
+pub fn stored_size(path: &Path) -> u64 {
+    if path.as_os_str() == STDIN_PATH {
+        return 0;
+    }
+    let mut magic = [0u8; 2];
+    let gzip = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == GZIP_MAGIC);
+    if gzip {
+        return 0;
+    }
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The first two bytes of a gzip stream (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// What a capture's bytes come from.
+enum RawInput {
+    File(File),
+    /// Standard input, or a decompressor: read front to back, never mapped.
+    Stream(Box<dyn Read + Send>),
+}
+
+impl Read for RawInput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::File(f) => f.read(buf),
+            Self::Stream(s) => s.read(buf),
+        }
+    }
+}
+
+/// The input, its magic number (read), and its size (0 for a stream). A gzip file or stream
+/// is decompressed on the way (as Wireshark reads `capture.pcap.gz`).
+fn open_raw(path: &Path) -> Result<Raw, SourceError> {
     let io = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
@@ -195,13 +254,38 @@ fn open_raw(path: &Path) -> Result<([u8; 4], File, u64), SourceError> {
         path: path.to_path_buf(),
         what,
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        return Err(not("is a directory, not a capture file".into()));
-    }
-    let mut file = File::open(path).map_err(io)?;
+    let (mut input, size) = if path.as_os_str() == STDIN_PATH {
+        (RawInput::Stream(Box::new(std::io::stdin())), 0)
+    } else {
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(not("is a directory, not a capture file".into()));
+        }
+        (RawInput::File(File::open(path).map_err(io)?), meta.len())
+    };
     let mut magic = [0u8; 4];
-    let got = read_full(&mut file, &mut magic).map_err(io)?;
+    let mut got = read_full(&mut input, &mut magic).map_err(io)?;
+    let mut size = size;
+    let mut damage = None;
+    if got >= 2 && magic[..2] == GZIP_MAGIC {
+        let compressed = std::io::Cursor::new(magic[..got].to_vec()).chain(input);
+        let seen = Damage::default();
+        input = RawInput::Stream(Box::new(EndAtDamage {
+            inner: flate2::read::MultiGzDecoder::new(compressed),
+            seen: seen.clone(),
+        }));
+        size = 0;
+        got = read_full(&mut input, &mut magic).map_err(io)?;
+        if let Some(e) = seen.take() {
+            return Err(not(format!(
+                "gzip-compressed, and the compressed data is damaged: {e}"
+            )));
+        }
+        if got == 0 {
+            return Err(not("gzip-compressed, and empty once decompressed".into()));
+        }
+        damage = Some(seen);
+    }
     if got == 0 {
         return Err(not(
             "empty file (0 bytes): not a pcap or pcapng capture".into()
@@ -212,13 +296,60 @@ fn open_raw(path: &Path) -> Result<([u8; 4], File, u64), SourceError> {
             "only {got} bytes long: too short to be a capture"
         )));
     }
-    Ok((magic, file, meta.len()))
+    Ok(Raw {
+        magic,
+        input,
+        size,
+        damage,
+    })
+}
+
+/// An opened input: its magic number (read), the rest of it, its size (0 for a stream), and
+/// for a gzip file, where a damaged or cut stream is told.
+struct Raw {
+    magic: [u8; 4],
+    input: RawInput,
+    size: u64,
+    damage: Option<Damage>,
+}
+
+/// Why a decompressed stream ended early, once it has (shared by the reader, which may run on
+/// its own thread, and the capture, which reports it).
+#[derive(Clone, Default)]
+struct Damage(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Damage {
+    fn take(&self) -> Option<String> {
+        self.0.lock().map_or(None, |mut d| d.take())
+    }
+}
+
+/// A decompressor that ends where its stream is damaged or cut instead of failing, so that the
+/// packets before are analysed (as for a pcap cut short); why it ended goes to `seen`.
+struct EndAtDamage<R> {
+    inner: R,
+    seen: Damage,
+}
+
+impl<R: Read> Read for EndAtDamage<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Err(e) if e.kind() != std::io::ErrorKind::Interrupted => {
+                if let Ok(mut seen) = self.seen.0.lock() {
+                    seen.get_or_insert_with(|| e.to_string());
+                }
+                Ok(0)
+            }
+            other => other,
+        }
+    }
 }
 
 fn from_source(
     path: &Path,
     magic: [u8; 4],
     src: Box<dyn ChunkSource>,
+    damage: Option<Damage>,
 ) -> Result<CaptureFile, SourceError> {
     let reader = ByteReader::new(src);
     let le = u32::from_le_bytes(magic);
@@ -237,6 +368,8 @@ fn from_source(
     Ok(CaptureFile {
         inner,
         cut_short: None,
+        damage,
+        packets: 0,
     })
 }
 
@@ -333,14 +466,37 @@ impl CaptureFile {
         if self.cut_short.is_some() {
             return Ok(None);
         }
+        // Where this record starts: at the end, where a gzip stream ended (only asked then).
+        let at = if self.damage.is_some() {
+            self.offset()
+        } else {
+            0
+        };
         let step = match &mut self.inner {
             Inner::Pcap(r) => r.next()?,
             Inner::Pcapng(r) => r.next()?,
         };
+        let damaged = |packets: u64, offset: u64, d: &Option<Damage>| {
+            let why = d.as_ref().and_then(Damage::take)?;
+            Some(CutShort {
+                offset,
+                packets_before: packets,
+                what: format!("the gzip stream ends early or is damaged ({why})"),
+            })
+        };
         match step {
-            Step::Packet(p) => Ok(Some(p)),
-            Step::End => Ok(None),
-            Step::Cut(c) => {
+            Step::Packet(p) => {
+                self.packets += 1;
+                Ok(Some(p))
+            }
+            Step::End => {
+                self.cut_short = damaged(self.packets, at, &self.damage);
+                Ok(None)
+            }
+            Step::Cut(mut c) => {
+                if let Some(d) = damaged(c.packets_before, c.offset, &self.damage) {
+                    c.what = format!("{}: {}", d.what, c.what);
+                }
                 self.cut_short = Some(c);
                 Ok(None)
             }
