@@ -109,7 +109,8 @@ fn a_cut_gzip_file_is_analysed_up_to_the_cut() {
     std::fs::remove_file(&cut).ok();
 }
 
-/// One line and exit 2: damaged from the start, empty, not a capture inside, stdin twice.
+/// One line and exit 2: damaged from the start, empty, not a capture inside, compressed in a
+/// way lbcheck does not read (it says how to pipe it in), stdin twice.
 #[test]
 fn bad_compressed_or_piped_input_is_one_clear_line() {
     let cases: Vec<(Vec<String>, Vec<u8>, &str)> = vec![
@@ -127,6 +128,26 @@ fn bad_compressed_or_piped_input_is_one_clear_line() {
             vec![scratch("text.gz", &gzip(b"# not a capture\n"))],
             Vec::new(),
             "not a pcap or pcapng file",
+        ),
+        (
+            vec![scratch("c.zst", b"\x28\xb5\x2f\xfd\x24\x00junk")],
+            Vec::new(),
+            "zstd-compressed: lbcheck reads pcap and pcapng, plain or gzip; decompress it on the way: `zstdcat FILE | lbcheck pcap -`",
+        ),
+        (
+            vec![scratch("c.xz", b"\xfd7zXZ\x00junk")],
+            Vec::new(),
+            "xz-compressed",
+        ),
+        (
+            vec![scratch("c.bz2", b"BZh91AY&SYjunk")],
+            Vec::new(),
+            "bzip2-compressed",
+        ),
+        (
+            vec![scratch("c.lz4", b"\x04\x22\x4d\x18junk")],
+            Vec::new(),
+            "lz4-compressed",
         ),
         (vec!["-".into()], Vec::new(), "-: empty file (0 bytes)"),
         (

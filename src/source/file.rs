@@ -375,6 +375,18 @@ fn from_source(
 
 /// A helpful guess at what a non-capture file is.
 fn describe_non_capture(magic: [u8; 4]) -> String {
+    // Compressed with something other than gzip (which is read): say how to pipe it in.
+    const COMPRESSED: &[(&[u8], &str, &str)] = &[
+        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd", "zstdcat"),
+        (&[0xfd, b'7', b'z', b'X'], "xz", "xzcat"),
+        (b"BZh", "bzip2", "bzcat"),
+        (&[0x04, 0x22, 0x4d, 0x18], "lz4", "lz4cat"),
+    ];
+    if let Some((_, name, cat)) = COMPRESSED.iter().find(|(m, _, _)| magic.starts_with(m)) {
+        return format!(
+            "{name}-compressed: lbcheck reads pcap and pcapng, plain or gzip; decompress it on the way: `{cat} FILE | lbcheck pcap -`"
+        );
+    }
     if magic.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         let text: String = magic.iter().map(|b| char::from(*b)).collect();
         format!(
