@@ -193,8 +193,17 @@ fn synack_reset(flows: &[&FlowReport], rp: &mut ReturnPath) {
 /// Findings of one kind grouped by a key (what they say): connections that say the same
 /// thing make one finding, not one line each (a backscatter capture has thousands).
 struct Grouped<'a> {
-    order: Vec<(String, Finding, Vec<&'a FlowReport>, Vec<u64>)>,
+    order: Vec<Group<'a>>,
     by_key: HashMap<String, usize>,
+}
+
+struct Group<'a> {
+    key: String,
+    finding: Finding,
+    /// Connections added (each `add`).
+    connections: usize,
+    flows: Vec<&'a FlowReport>,
+    packets: Vec<u64>,
 }
 
 impl<'a> Grouped<'a> {
@@ -218,30 +227,34 @@ impl<'a> Grouped<'a> {
             at
         } else {
             self.by_key.insert(key.clone(), self.order.len());
-            self.order.push((key, make(), Vec::new(), Vec::new()));
+            self.order.push(Group {
+                key,
+                finding: make(),
+                connections: 0,
+                flows: Vec::new(),
+                packets: Vec::new(),
+            });
             self.order.len() - 1
         };
-        let (_, _, f, p) = &mut self.order[at];
-        f.extend_from_slice(flows);
-        p.extend(packets);
+        let g = &mut self.order[at];
+        g.connections += 1;
+        g.flows.extend_from_slice(flows);
+        g.packets.extend(packets);
     }
 
-    /// Each `add` stood for `per_add` flows; `plural(key, summary, n)` rewrites the summary
-    /// of a finding that stands for `n` > 1 connections.
-    fn push_all(
-        self,
-        rp: &mut ReturnPath,
-        per_add: usize,
-        plural: impl Fn(&str, &str, usize) -> String,
-    ) {
-        for (key, mut f, flows, mut packets) in self.order {
-            let n = flows.len() / per_add;
-            if n > 1 {
-                f.summary = plural(&key, &f.summary, n);
+    /// `plural(key, summary, n)` rewrites the summary of a finding that stands for `n` > 1
+    /// connections. A flow or packet two connections share is listed once.
+    fn push_all(self, rp: &mut ReturnPath, plural: impl Fn(&str, &str, usize) -> String) {
+        for mut g in self.order {
+            if g.connections > 1 {
+                g.finding.summary = plural(&g.key, &g.finding.summary, g.connections);
             }
-            rp.broken.extend(flows.iter().map(|f| f.id));
-            packets.sort_unstable();
-            push(rp, f, &flows, packets);
+            let mut seen = BTreeSet::new();
+            g.flows.retain(|f| seen.insert(f.id));
+            rp.broken.extend(g.flows.iter().map(|f| f.id));
+            g.packets.sort_unstable();
+            g.packets.dedup();
+            push(rp, g.finding, &g.flows, g.packets);
         }
     }
 }
@@ -302,8 +315,8 @@ fn orphan_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
             unasked_groups.add(key, || orphan_finding(text), &[orphan], packets);
         }
     }
-    asked_groups.push_all(rp, 2, |_, text, n| format!("{text} ({n} connections)"));
-    unasked_groups.push_all(rp, 1, |from, _, n| {
+    asked_groups.push_all(rp, |_, text, n| format!("{text} ({n} connections)"));
+    unasked_groups.push_all(rp, |from, _, n| {
         format!("{n} SYN-ACKs from {from} answer no SYN in this capture")
     });
 }
@@ -378,7 +391,7 @@ fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
             .chain(reply.icmp_errors.iter().map(|e| e.packet));
         groups.add(text.clone(), make, &[req, reply], packets);
     }
-    groups.push_all(rp, 2, |_, text, n| format!("{text} ({n} queries)"));
+    groups.push_all(rp, |_, text, n| format!("{text} ({n} queries)"));
 }
 
 fn icmp_errors(flows: &[&FlowReport], rp: &mut ReturnPath) {
