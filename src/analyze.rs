@@ -62,8 +62,14 @@ pub fn analyze(config: &Config) -> Result<Analysis, SourceError> {
     let mut parts = Vec::new();
     let mut next_id = 1;
     for path in &config.files {
-        let bytes = crate::source::stored_size(path);
-        let threads = threads_for(bytes);
+        // A stream is read on one analysis thread (and a reader thread).
+        let stored = crate::source::stored_size(path);
+        let bytes = stored.unwrap_or(0);
+        let threads = if stored.is_some() {
+            threads_for(bytes)
+        } else {
+            1
+        };
         let progress = Progress::new(path, bytes, config.output.progress);
         let part = if threads > 1 && walker::wanted() {
             walker::analyze_walked(path, bytes, next_id, threads, config, &progress)?

@@ -62,8 +62,13 @@ pub enum ConfigError {
 
 impl Config {
     pub fn from_args(args: &PcapArgs) -> Result<Self, ConfigError> {
-        let stdin = std::path::Path::new(crate::source::STDIN_PATH);
-        if args.files.iter().filter(|f| f.as_path() == stdin).count() > 1 {
+        if args
+            .files
+            .iter()
+            .filter(|f| crate::source::is_stdin(f))
+            .count()
+            > 1
+        {
             return Err(ConfigError::StdinTwice);
         }
         let mut config = Self::from_analysis_args(args.files.clone(), &args.analysis)?;
@@ -125,8 +130,7 @@ impl Config {
 
     /// Whether one of the files is standard input (`-`).
     pub fn reads_stdin(&self) -> bool {
-        let stdin = std::path::Path::new(crate::source::STDIN_PATH);
-        self.files.iter().any(|f| f.as_path() == stdin)
+        self.files.iter().any(|f| crate::source::is_stdin(f))
     }
 
     /// A config for analysing files with defaults (tests and library users).

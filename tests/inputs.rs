@@ -55,6 +55,18 @@ fn scratch(name: &str, bytes: &[u8]) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// A named pipe, or `/dev/stdin`, is read as it comes: nothing is taken from it to look at.
+#[test]
+fn a_named_pipe_gives_the_report_of_the_file() {
+    let bytes = std::fs::read(format!("{}/{CAPTURE}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let piped = report_as_if_plain(
+        &["pcap", "--format", "json", "/dev/stdin"],
+        "/dev/stdin",
+        &bytes,
+    );
+    assert_eq!(piped, plain());
+}
+
 #[test]
 fn standard_input_gives_the_report_of_the_file() {
     let bytes = std::fs::read(format!("{}/{CAPTURE}", env!("CARGO_MANIFEST_DIR"))).unwrap();
@@ -72,6 +84,22 @@ fn a_gzip_file_gives_the_report_of_the_plain_file() {
         report_as_if_plain(&["pcap", "--format", "json", &gz], &gz, b""),
         plain()
     );
+    // Several members (`cat a.gz b.gz`), split inside a record, read as one stream.
+    let (a, b) = bytes.split_at(4000);
+    let two = scratch("two.pcap.gz", &[gzip(a), gzip(b)].concat());
+    assert_eq!(
+        report_as_if_plain(&["pcap", "--format", "json", &two], &two, b""),
+        plain()
+    );
+    // Zero padding after the last member is not damage (gzip -d ignores it too).
+    let padded = scratch("padded.pcap.gz", &[gzip(&bytes), vec![0; 1000]].concat());
+    assert_eq!(
+        report_as_if_plain(&["pcap", "--format", "json", &padded], &padded, b""),
+        plain()
+    );
+    for f in [two, padded] {
+        std::fs::remove_file(f).ok();
+    }
     // Compressed on standard input too.
     assert_eq!(
         report_as_if_plain(&["pcap", "--format", "json", "-"], "-", &gzip(&bytes)),

@@ -208,20 +208,28 @@ pub fn open_capture_shared(path: &Path, readers: usize) -> Result<Vec<CaptureFil
 /// The path that names standard input (as for `tcpdump -r -`).
 pub const STDIN_PATH: &str = "-";
 
-/// Bytes of `path` as stored, for progress and for choosing threads: 0 for standard input and
-/// for a gzip file (whose packets are more bytes than the file).
-pub fn stored_size(path: &Path) -> u64 {
-    if path.as_os_str() == STDIN_PATH {
-        return 0;
+/// Whether `path` names standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN_PATH
+}
+
+/// Bytes of `path` as stored, for progress and for choosing threads; `None` for a stream, read
+/// front to back on one analysis thread: standard input, a pipe or device, a gzip file (whose
+/// packets are more bytes than the file). Only a regular file is looked into: reading the first
+/// bytes of a named pipe or `/dev/stdin` would take them from the analysis.
+pub fn stored_size(path: &Path) -> Option<u64> {
+    if is_stdin(path) {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
     }
     let mut magic = [0u8; 2];
     let gzip = File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok_and(|()| magic == GZIP_MAGIC);
-    if gzip {
-        return 0;
-    }
-    std::fs::metadata(path).map_or(0, |m| m.len())
+    (!gzip).then_some(meta.len())
 }
 
 /// The first two bytes of a gzip stream (RFC 1952).
@@ -254,7 +262,7 @@ fn open_raw(path: &Path) -> Result<Raw, SourceError> {
         path: path.to_path_buf(),
         what,
     };
-    let (mut input, size) = if path.as_os_str() == STDIN_PATH {
+    let (mut input, size) = if is_stdin(path) {
         (RawInput::Stream(Box::new(std::io::stdin())), 0)
     } else {
         let meta = std::fs::metadata(path).map_err(io)?;
@@ -271,8 +279,9 @@ fn open_raw(path: &Path) -> Result<Raw, SourceError> {
         let compressed = std::io::Cursor::new(magic[..got].to_vec()).chain(input);
         let seen = Damage::default();
         input = RawInput::Stream(Box::new(EndAtDamage {
-            inner: flate2::read::MultiGzDecoder::new(compressed),
+            inner: GzipMembers::new(compressed),
             seen: seen.clone(),
+            ended: false,
         }));
         size = 0;
         got = read_full(&mut input, &mut magic).map_err(io)?;
@@ -325,22 +334,108 @@ impl Damage {
 }
 
 /// A decompressor that ends where its stream is damaged or cut instead of failing, so that the
-/// packets before are analysed (as for a pcap cut short); why it ended goes to `seen`.
+/// packets before are analysed (as for a pcap cut short); why it ended goes to `seen`, and
+/// nothing is read after it.
 struct EndAtDamage<R> {
     inner: R,
     seen: Damage,
+    ended: bool,
 }
 
 impl<R: Read> Read for EndAtDamage<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ended {
+            return Ok(0);
+        }
         match self.inner.read(buf) {
             Err(e) if e.kind() != std::io::ErrorKind::Interrupted => {
                 if let Ok(mut seen) = self.seen.0.lock() {
                     seen.get_or_insert_with(|| e.to_string());
                 }
+                self.ended = true;
                 Ok(0)
             }
             other => other,
+        }
+    }
+}
+
+/// The members of a gzip file, one after another (as `gzip -d` reads `cat a.gz b.gz`). What
+/// follows the last member and is not one (zero padding from a tape or a copy tool, or other
+/// trailing bytes) ends the stream cleanly, as `gzip -d` ignores it: flate2's
+/// `MultiGzDecoder` reads it as a damaged member instead.
+struct GzipMembers {
+    member: Option<flate2::bufread::GzDecoder<PutBack>>,
+}
+
+impl GzipMembers {
+    fn new(inner: impl Read + Send + 'static) -> Self {
+        let reader = PutBack {
+            back: Vec::new(),
+            inner: std::io::BufReader::with_capacity(READ_CHUNK, Box::new(inner)),
+        };
+        Self {
+            member: Some(flate2::bufread::GzDecoder::new(reader)),
+        }
+    }
+}
+
+impl Read for GzipMembers {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(member) = &mut self.member {
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This member ended (its trailer checked): another starts only with the magic,
+            // which may straddle the reader's buffer, so it is read and put back.
+            let Some(done) = self.member.take() else {
+                break;
+            };
+            let mut rest = done.into_inner();
+            let mut next = [0u8; 2];
+            let got = read_full(&mut rest, &mut next)?;
+            if got == 2 && next == GZIP_MAGIC {
+                rest.back = next.to_vec();
+                self.member = Some(flate2::bufread::GzDecoder::new(rest));
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// A buffered reader that can be handed back a few bytes it gave out.
+struct PutBack {
+    /// Given back, read before `inner`.
+    back: Vec<u8>,
+    inner: std::io::BufReader<Box<dyn Read + Send>>,
+}
+
+impl Read for PutBack {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let mut from = std::io::BufRead::fill_buf(self)?;
+            from.read(buf)?
+        };
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for PutBack {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.back.is_empty() {
+            self.inner.fill_buf()
+        } else {
+            Ok(&self.back)
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.back.is_empty() {
+            self.inner.consume(n);
+        } else {
+            self.back.drain(..n.min(self.back.len()));
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod writer;
 use std::path::PathBuf;
 
 pub use file::{
-    CaptureFile, FileFormat, Located, STDIN_PATH, SharedChunk, open_capture,
+    CaptureFile, FileFormat, Located, STDIN_PATH, SharedChunk, is_stdin, open_capture,
     open_capture_shareable, open_capture_shared, read_ahead_wanted, stored_size,
 };
 pub use link_type::LinkType;
