@@ -32,10 +32,11 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Pcap(args) => {
             let config = Config::from_args(args)?;
-            if config.reads_stdin() {
+            if config.reads_stdin() && stdin_is_a_pipe() {
                 // `tcpdump -w - | lbcheck pcap -`: Ctrl-C reaches both. tcpdump stops and
                 // closes the pipe, and the report of what it wrote follows; a second Ctrl-C
-                // ends lbcheck at once (exit 2: not analysed).
+                // ends lbcheck at once (exit 2: not analysed). Not for `- < file`: there the
+                // first Ctrl-C ends it, as for any file.
                 let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let sig = signal_hook::consts::SIGINT;
                 signal_hook::flag::register_conditional_shutdown(sig, 2, interrupted.clone())?;
@@ -167,4 +168,13 @@ fn memory_figures() -> String {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether standard input is a pipe or a socket (a capture program writing into it).
+fn stdin_is_a_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata("/dev/stdin").is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_fifo() || t.is_socket()
+    })
 }

@@ -288,29 +288,26 @@ impl InTime {
 /// The flow of `list` (other than `not`) that began nearest to `t`; of several equally near,
 /// the first in flow order (as a scan of the flows in order finds it).
 fn nearest_in_time(list: &[(i64, usize)], t: i64, not: usize) -> Option<usize> {
+    // In i128: two capture times can be further apart than an i64 holds.
+    let d = |ts: i64| (i128::from(ts) - i128::from(t)).abs();
     let at = list.partition_point(|&(ts, _)| ts < t);
-    let before = list[..at].iter().rev().find(|&&(_, i)| i != not);
-    let after = list[at..].iter().find(|&&(_, i)| i != not);
-    let distance = match (before, after) {
-        (None, None) => return None,
-        (Some(&(ts, _)), None) => t - ts,
-        (None, Some(&(ts, _))) => ts - t,
-        (Some(&(b, _)), Some(&(a, _))) => (t - b).min(a - t),
-    };
-    // Every flow at that distance: the run at `t - distance` and the run at `t + distance`
-    // (one run when the distance is 0).
-    let early = list[..at]
-        .iter()
-        .rev()
-        .take_while(|&&(ts, _)| ts == t - distance);
-    let late = list[at..]
-        .iter()
-        .skip_while(|&&(ts, _)| ts < t + distance)
-        .take_while(|&&(ts, _)| ts == t + distance);
-    early
-        .chain(late)
+    let early = || list[..at].iter().rev().filter(|&&(_, i)| i != not);
+    let late = || list[at..].iter().filter(|&&(_, i)| i != not);
+    let distance = early()
+        .next()
+        .into_iter()
+        .chain(late().next())
+        .map(|&(ts, _)| d(ts))
+        .min()?;
+    // Every flow at that distance: a run before `t` and a run after (one run when it is 0).
+    early()
+        .take_while(|&&(ts, _)| d(ts) == distance)
+        .chain(
+            late()
+                .skip_while(|&&(ts, _)| d(ts) < distance)
+                .take_while(|&&(ts, _)| d(ts) == distance),
+        )
         .map(|&(_, i)| i)
-        .filter(|&i| i != not)
         .min()
 }
 
@@ -403,7 +400,7 @@ mod tests {
     fn scanned(times: &[i64], t: i64, not: usize) -> Option<usize> {
         (0..times.len())
             .filter(|&i| i != not)
-            .min_by_key(|&i| (times[i] - t).abs())
+            .min_by_key(|&i| (i128::from(times[i]) - i128::from(t)).abs())
     }
 
     #[test]
@@ -419,8 +416,14 @@ mod tests {
             let times: Vec<i64> = (0..len).map(|_| next(8) * 10).collect();
             let mut list: Vec<(i64, usize)> = times.iter().copied().zip(0..).collect();
             list.sort_unstable();
-            for not in [0, len / 2, len - 1, usize::MAX] {
-                let t = if not < len { times[not] } else { next(90) - 5 };
+            // `not` at its own time (as correlation asks), or anywhere.
+            for (not, own_time) in [
+                (0, true),
+                (len / 2, true),
+                (len - 1, false),
+                (usize::MAX, false),
+            ] {
+                let t = if own_time { times[not] } else { next(90) - 5 };
                 assert_eq!(
                     nearest_in_time(&list, t, not),
                     scanned(&times, t, not),
@@ -428,5 +431,10 @@ mod tests {
                 );
             }
         }
+        // Times further apart than an i64 holds.
+        let list = [(i64::MIN, 0), (0, 1), (i64::MAX, 2)];
+        assert_eq!(nearest_in_time(&list, i64::MAX, 2), Some(1));
+        assert_eq!(nearest_in_time(&list, i64::MIN, 0), Some(1));
+        assert_eq!(nearest_in_time(&list[..1], i64::MAX, 9), Some(0));
     }
 }

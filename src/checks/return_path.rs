@@ -192,6 +192,8 @@ fn synack_reset(flows: &[&FlowReport], rp: &mut ReturnPath) {
 
 /// Findings of one kind grouped by a key (what they say): connections that say the same
 /// thing make one finding, not one line each (a backscatter capture has thousands).
+type Plural = fn(&str, &str, usize) -> String;
+
 struct Grouped<'a> {
     order: Vec<Group<'a>>,
     by_key: HashMap<String, usize>,
@@ -200,6 +202,8 @@ struct Grouped<'a> {
 struct Group<'a> {
     key: String,
     finding: Finding,
+    /// The summary of `n` > 1 connections, from the key and the first one's summary.
+    plural: Plural,
     /// Connections added (each `add`).
     connections: usize,
     flows: Vec<&'a FlowReport>,
@@ -220,6 +224,7 @@ impl<'a> Grouped<'a> {
         &mut self,
         key: String,
         make: impl FnOnce() -> Finding,
+        plural: Plural,
         flows: &[&'a FlowReport],
         packets: impl IntoIterator<Item = u64>,
     ) {
@@ -230,6 +235,7 @@ impl<'a> Grouped<'a> {
             self.order.push(Group {
                 key,
                 finding: make(),
+                plural,
                 connections: 0,
                 flows: Vec::new(),
                 packets: Vec::new(),
@@ -242,12 +248,12 @@ impl<'a> Grouped<'a> {
         g.packets.extend(packets);
     }
 
-    /// `plural(key, summary, n)` rewrites the summary of a finding that stands for `n` > 1
-    /// connections. A flow or packet two connections share is listed once.
-    fn push_all(self, rp: &mut ReturnPath, plural: impl Fn(&str, &str, usize) -> String) {
+    /// The findings, in the order their first connection came; one that stands for several
+    /// connections says so. A flow or packet two connections share is listed once.
+    fn push_all(self, rp: &mut ReturnPath) {
         for mut g in self.order {
             if g.connections > 1 {
-                g.finding.summary = plural(&g.key, &g.finding.summary, g.connections);
+                g.finding.summary = (g.plural)(&g.key, &g.finding.summary, g.connections);
             }
             let mut seen = BTreeSet::new();
             g.flows.retain(|f| seen.insert(f.id));
@@ -274,8 +280,8 @@ fn orphan_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
             asked_by.entry((f.client.ip, f.client.port)).or_insert(f);
         }
     }
-    let mut asked_groups = Grouped::new();
-    let mut unasked_groups = Grouped::new();
+    // One list for both kinds, so that findings keep the order of their first orphan.
+    let mut groups = Grouped::new();
     for orphan in flows
         .iter()
         .copied()
@@ -305,20 +311,26 @@ fn orphan_synack(flows: &[&FlowReport], rp: &mut ReturnPath) {
                 }
             );
             packets.extend(a.tcp_packet(|t| t.syn));
-            asked_groups.add(text.clone(), || orphan_finding(text), &[orphan, a], packets);
+            let plural: Plural = |_, text, n| format!("{text} ({n} connections)");
+            groups.add(
+                text.clone(),
+                || orphan_finding(text),
+                plural,
+                &[orphan, a],
+                packets,
+            );
         } else {
             let text = format!(
                 "a SYN-ACK from {}:{} to {}:{} answers no SYN in this capture",
                 orphan.server.ip, orphan.server.port, orphan.client.ip, orphan.client.port
             );
             let key = format!("{}:{}", orphan.server.ip, orphan.server.port);
-            unasked_groups.add(key, || orphan_finding(text), &[orphan], packets);
+            let plural: Plural =
+                |from, _, n| format!("{n} SYN-ACKs from {from} answer no SYN in this capture");
+            groups.add(key, || orphan_finding(text), plural, &[orphan], packets);
         }
     }
-    asked_groups.push_all(rp, |_, text, n| format!("{text} ({n} connections)"));
-    unasked_groups.push_all(rp, |from, _, n| {
-        format!("{n} SYN-ACKs from {from} answer no SYN in this capture")
-    });
+    groups.push_all(rp);
 }
 
 fn orphan_finding(summary: String) -> Finding {
@@ -389,9 +401,10 @@ fn udp_reply_from_elsewhere(flows: &[&FlowReport], rp: &mut ReturnPath) {
         let packets = [req.first_packet, reply.first_packet]
             .into_iter()
             .chain(reply.icmp_errors.iter().map(|e| e.packet));
-        groups.add(text.clone(), make, &[req, reply], packets);
+        let plural: Plural = |_, text, n| format!("{text} ({n} queries)");
+        groups.add(text.clone(), make, plural, &[req, reply], packets);
     }
-    groups.push_all(rp, |_, text, n| format!("{text} ({n} queries)"));
+    groups.push_all(rp);
 }
 
 fn icmp_errors(flows: &[&FlowReport], rp: &mut ReturnPath) {

@@ -141,7 +141,7 @@ pub fn render(
     }
     if !report.findings.is_empty() {
         writeln!(w, "\n{}", "Findings".bold())?;
-        // Findings of one code are adjacent (sorted by severity, code, service): a port scan
+        // Findings of one code and severity are adjacent (sorted by severity, code, service): a port scan
         // or a few hundred files can repeat one for each service or file.
         for same in report.findings.chunk_by(|a, b| a.code == b.code) {
             let shown = if out.all_flows {
