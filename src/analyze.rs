@@ -360,8 +360,8 @@ impl InputAnalyzer {
         first_id: u32,
         config: &Config,
     ) -> Self {
-        let mut input = Self::new(path, format, bytes, first_id, &config.ports)
-            .with_limits(config.limits.max_open_flows, config.limits.max_flows);
+        let mut input =
+            Self::new(path, format, bytes, first_id, &config.ports).with_limits(config.limits);
         input.ranges = Some(Arc::new(config.check.lb_ranges.clone()));
         input
     }
@@ -388,13 +388,10 @@ impl InputAnalyzer {
     /// A table with its own bound on open flows (tests, and users with small memory). The bound
     /// holds per flow group: `max_live` / 64 in each, rounded up.
     #[must_use]
-    pub fn with_limits(mut self, max_live: usize, max_kept: usize) -> Self {
-        self.table.set_max_live(max_live);
-        self.max_kept = max_kept;
-        self.summary.limits = crate::config::Limits {
-            max_flows: max_kept,
-            max_open_flows: max_live,
-        };
+    pub fn with_limits(mut self, limits: crate::config::Limits) -> Self {
+        self.table.set_max_live(limits.max_open_flows);
+        self.max_kept = limits.max_flows;
+        self.summary.limits = limits;
         self
     }
 

@@ -50,8 +50,12 @@ fn syn_flood_is_evicted_and_counted_with_exact_totals() {
     }
     let mut file = open_capture(&path).unwrap();
     let (max_live, max_kept) = (1_000, 5_000);
-    let mut input = InputAnalyzer::new(path.clone(), FileFormat::Pcap, 0, 1, &[])
-        .with_limits(max_live, max_kept);
+    let mut input = InputAnalyzer::new(path.clone(), FileFormat::Pcap, 0, 1, &[]).with_limits(
+        lbcheck::config::Limits {
+            max_flows: max_kept,
+            max_open_flows: max_live,
+        },
+    );
     while let Some(raw) = file.next_packet().unwrap() {
         input.feed(&raw);
     }

@@ -50,12 +50,7 @@ pub fn capture_findings(inputs: &[InputSummary]) -> Vec<Finding> {
             out.push(f);
         }
         if input.table.flows_evicted > 0 {
-            // As the table holds it (see `FlowTable`): per group, rounded up.
-            let per_group = input
-                .limits
-                .max_open_flows
-                .max(16)
-                .div_ceil(crate::flow::FLOW_GROUPS);
+            let per_group = crate::flow::per_group_cap(input.limits.max_open_flows);
             let mut f = Finding::new(
                 "capture.flows-evicted",
                 Severity::Warning,

@@ -33,6 +33,13 @@ const TCP_OPTION_NOP: u8 = 1;
 pub const CLOSE_LINGER_NS: i64 = 2_000_000_000;
 /// Open flows kept at once by default; beyond, the longest idle are evicted.
 pub const DEFAULT_MAX_LIVE: usize = 65_536;
+/// The least bound on open flows a table takes.
+const MIN_LIVE: usize = 16;
+
+/// Open flows each flow group may hold under a bound of `max_live` (rounded up).
+pub fn per_group_cap(max_live: usize) -> usize {
+    max_live.max(MIN_LIVE).div_ceil(FLOW_GROUPS)
+}
 /// Boxes of handed-out flows kept for reuse (see `FlowTable::recycle`): about what a tick's
 /// evictions hand out in a flood (1.6 MiB).
 const SPARE_BOXES: usize = 2048;
@@ -98,7 +105,7 @@ impl FlowTable {
             closing: BinaryHeap::new(),
             finished: Vec::new(),
             spare: Vec::new(),
-            max_live: max_live.max(16),
+            max_live: max_live.max(MIN_LIVE),
             group_slots: vec![Vec::new(); FLOW_GROUPS],
             slot_place: Vec::new(),
             live_samples: None,
@@ -119,7 +126,7 @@ impl FlowTable {
     }
 
     pub fn set_max_live(&mut self, max_live: usize) {
-        self.max_live = max_live.max(16);
+        self.max_live = max_live.max(MIN_LIVE);
     }
 
     /// Flows open now.
@@ -251,7 +258,7 @@ impl FlowTable {
     /// three quarters of the share (ties by first packet: one flow per packet at most, so the
     /// order is the same in every table).
     fn evict(&mut self) {
-        let cap = self.max_live.div_ceil(FLOW_GROUPS);
+        let cap = per_group_cap(self.max_live);
         let target = cap - cap / 4;
         for group in 0..FLOW_GROUPS {
             if self.group_slots[group].len() <= cap {

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use crate::analyze::{Analysis, InputSummary};
@@ -272,19 +271,13 @@ fn judge_services(
     let key = |f: &FlowReport| (f.input, f.proto, f.server.port);
     let mut order: Vec<u32> = (0..flows.len() as u32).collect();
     order.sort_by_key(|&i| (key(&flows[i as usize]), i));
-    let mut starts: HashMap<(usize, Proto, u16), usize> = HashMap::default();
-    for (at, &i) in order.iter().enumerate() {
-        starts.entry(key(&flows[i as usize])).or_insert(at);
-    }
     for s in &mut services {
-        let from = starts
-            .get(&(s.input, s.proto, s.port))
-            .copied()
-            .unwrap_or(order.len());
+        let service = (s.input, s.proto, s.port);
+        let from = order.partition_point(|&i| key(&flows[i as usize]) < service);
         let members: Vec<&FlowReport> = order[from..]
             .iter()
             .map(|&i| &flows[i as usize])
-            .take_while(|f| key(f) == (s.input, s.proto, s.port))
+            .take_while(|f| key(f) == service)
             .collect();
         let judgement = checks::service::judge(&members, &sides[s.input], return_path);
         s.verdicts = judgement.verdicts;

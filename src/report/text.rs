@@ -21,6 +21,11 @@ const DETAILED_SERVICES: usize = 3;
 /// Flows listed without `--flows`.
 const DEFAULT_FLOW_ROWS: usize = 20;
 
+/// How many of `len` items a list shows: at most `cap`, or all with `--flows`.
+fn shown(len: usize, cap: usize, all: bool) -> usize {
+    if all { len } else { len.min(cap) }
+}
+
 /// Findings of one code listed without `--flows` (one per service or file).
 const FINDINGS_PER_CODE: usize = 5;
 
@@ -82,11 +87,7 @@ pub fn render(
     if report.services.len() > DETAILED_SERVICES {
         writeln!(w, "\n{}", "Other services".bold())?;
         let others = &report.services[DETAILED_SERVICES..];
-        let shown = if out.all_flows {
-            others.len()
-        } else {
-            others.len().min(OTHER_SERVICE_ROWS)
-        };
+        let shown = shown(others.len(), OTHER_SERVICE_ROWS, out.all_flows);
         for s in &others[..shown] {
             writeln!(
                 w,
@@ -144,11 +145,7 @@ pub fn render(
         // Findings of one code and severity are adjacent (sorted by severity, code, service): a port scan
         // or a few hundred files can repeat one for each service or file.
         for same in report.findings.chunk_by(|a, b| a.code == b.code) {
-            let shown = if out.all_flows {
-                same.len()
-            } else {
-                same.len().min(FINDINGS_PER_CODE)
-            };
+            let shown = shown(same.len(), FINDINGS_PER_CODE, out.all_flows);
             for f in &same[..shown] {
                 finding(w, f)?;
             }
@@ -270,11 +267,7 @@ fn finding(w: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
 
 fn flow_table(report: &Report, out: OutputConfig, w: &mut dyn Write) -> std::io::Result<()> {
     let total = report.flows.len();
-    let shown = if out.all_flows {
-        total
-    } else {
-        total.min(DEFAULT_FLOW_ROWS)
-    };
+    let shown = shown(total, DEFAULT_FLOW_ROWS, out.all_flows);
     if shown < total {
         writeln!(
             w,
@@ -610,11 +603,7 @@ fn tlv_line(
 /// first [`DEFAULT_PATHS`], or every one when `all`.
 fn paths(report: &Report, all: bool, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "\n{} ({})", "Paths".bold(), report.paths.len())?;
-    let shown = if all {
-        report.paths.len()
-    } else {
-        report.paths.len().min(DEFAULT_PATHS)
-    };
+    let shown = shown(report.paths.len(), DEFAULT_PATHS, all);
     for p in &report.paths[..shown] {
         writeln!(w, "  path {} (linked by {})", p.id, p.linked_by.join(", "))?;
         for h in &p.hops {
