@@ -206,14 +206,7 @@ fn direction_bytes(out: &mut Vec<u8>, d: &DirectionBytes) -> Result {
     key!(out, "end");
     compact::write(out, end)?;
     key!(out, "segment_ends");
-    out.push(b'[');
-    for (i, end) in segment_ends.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        push_int(out, end);
-    }
-    out.push(b']');
+    list(out, segment_ends.iter(), push_int);
     key!(out, "first_data_packet");
     opt_packet(out, *first_data_packet);
     key!(out, "kind");
@@ -294,10 +287,10 @@ fn write_tlvs(out: &mut Vec<u8>, tlvs: &[Tlv]) -> Result {
     result
 }
 
-/// A JSON array of `items`, each written by `each`.
-fn list<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+/// A JSON array of `items` (a slice or any iterator), each written by `each`.
+fn list<I: IntoIterator>(out: &mut Vec<u8>, items: I, mut each: impl FnMut(&mut Vec<u8>, I::Item)) {
     out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
