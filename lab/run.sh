@@ -46,6 +46,7 @@ SCENARIOS=(
   nlb-local-healthcheck
   xff
   xff-two-hop
+  xff-lb-both-legs
   transparent
   udp-dsr-origin-nat
   udp-dsr-no-nat
@@ -66,6 +67,7 @@ describe() {
     nlb-local-healthcheck) echo "AWS NLB-style PROXY v2 LOCAL health checks (family 0x11, no address block, CRC32C) next to HAProxy send-proxy-v2";;
     xff) echo "HAProxy http mode option forwardfor, plus client-forged X-Forwarded-For";;
     xff-two-hop) echo "HAProxy forwardfor -> nginx proxy_add_x_forwarded_for -> backend (two hops)";;
+    xff-lb-both-legs) echo "HAProxy forwardfor from its own backend-segment address (no LB range), captured on the LB with -i any: both legs";;
     transparent) echo "nginx stream proxy_bind \$remote_addr transparent + fwmark/ip rule: backends see real client IPs";;
     udp-dsr-origin-nat) echo "nginx stream UDP DSR in front of dnsmasq; backend rewrites reply source to the VIP (nft)";;
     udp-dsr-no-nat) echo "nginx stream UDP DSR without origin NAT: replies from the real server, client answers ICMP port unreachable";;
@@ -750,9 +752,8 @@ backend be_tls
   stmt_write proxy-expected-missing "HAProxy sends no PROXY header to nginx 'listen $BE1:8081 proxy_protocol': nginx logs 'broken header: \"GET / HTTP/1.1...\" while reading PROXY protocol' and closes; HAProxy's TCP health checks (connect and close) leave no log line in nginx 1.22. A TLS passthrough listener ($VIP:443, mode tcp, no PROXY) sends the ClientHello where nginx expects PROXY."
 }
 
-sc_xff() {
-  topo lb forward
-  backends_up
+# HAProxy 'mode http' + 'option forwardfor' on the VIP, round robin to both backends.
+haproxy_forwardfor_start() { # SOURCE SERVER_OPTIONS
   haproxy_start "
 frontend fe
   mode http
@@ -762,10 +763,16 @@ frontend fe
 backend be
   mode http
   balance roundrobin
-  source $LB_SNAT
-  server be1 $BE1:8080 check inter 1s
-  server be2 $BE2:8080 check inter 1s"
+  source $1
+  server be1 $BE1:8080 $2
+  server be2 $BE2:8080 $2"
   wait_listen lb tcp 80
+}
+
+sc_xff() {
+  topo lb forward
+  backends_up
+  haproxy_forwardfor_start "$LB_SNAT" "check inter 1s"
   cap client.pcap c eth0
   cap lb.pcap lb f0
   cap backend.pcap b1 eth0
@@ -820,6 +827,29 @@ backend hop2
   stmt_cap backend.pcap backend tcp 8080 "client_ip=xff,snat=yes,proxy_protocol=none,return_path=ok" "" "$C_IP" "$LB_SNAT2" \
     "single X-Forwarded-For header '$C_IP, $LB_SNAT' (nginx merges HAProxy's header and appends its peer); forged requests: '203.0.113.250, $C_IP, $LB_SNAT' (nginx merges all into one line). The client is the entry added by the first trusted hop: $C_IP"
   stmt_write xff-two-hop "Two HTTP proxies in the LB namespace: HAProxy ($VIP:80, option forwardfor, source $LB_SNAT) -> nginx ($LB_SNAT2:8000, proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for, proxy_bind $LB_SNAT2) -> backend $BE1:8080."
+}
+
+sc_xff_lb_both_legs() {
+  topo lb forward
+  backends_up
+  # The balancer's own address on the backend segment (in no LB range): what a self-hosted
+  # HAProxy sends from. A capture on the balancer with -i any holds both legs of every request.
+  haproxy_forwardfor_start "$LB_B" ""
+  cap client.pcap c eth0
+  cap lb-any.pcap lb any
+  cap backend.pcap b1 eth0
+  local i
+  for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
+  for i in 1 2; do curl_c "GET from $C_IP2 #$i" --interface $C_IP2 http://$VIP/; done
+  cap_stop
+  must_out 'remote=203\.0\.113\.1:[0-9]+ xff=192\.0\.2\.10$' 4
+  must_out 'remote=203\.0\.113\.1:[0-9]+ xff=192\.0\.2\.20$' 2
+  must_pcap lb-any.pcap "tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0 and src host $LB_B" 6
+  stmt_cap client.pcap client tcp 80 "client_ip=preserved,snat=no,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" ""
+  stmt_cap lb-any.pcap lb tcp 8080 "client_ip=xff,snat=yes,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" "$LB_B" \
+    "both legs on one capture: clients -> $VIP:80, then $LB_B -> $BE1/$BE2:8080 with 'X-Forwarded-For: <client>'; $LB_B is in no LB range, so only the header naming a client seen connecting tells the backend leg"
+  stmt_cap backend.pcap backend tcp 8080 "client_ip=xff,snat=yes,proxy_protocol=none,return_path=ok" "" "$C_IP,$C_IP2" "$LB_B"
+  stmt_write xff-lb-both-legs "HAProxy 'mode http' + 'option forwardfor', source $LB_B (its own backend-segment address, in no LB range), to nginx $BE1/$BE2:8080; lb-any.pcap is 'tcpdump -i any' on the balancer (LINUX_SLL2, both legs)."
 }
 
 sc_transparent() {

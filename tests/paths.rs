@@ -151,3 +151,63 @@ fn side_can_be_given_per_file() {
             .contains("backend side")
     );
 }
+
+/// A self-hosted HAProxy sends from its own backend-segment address (in no LB range); captured
+/// on the balancer with `-i any`, each request shows twice. The X-Forwarded-For of the backend
+/// leg names a client seen connecting: that leg is kept as one (the header is trusted, the
+/// paths are linked), while the client-facing legs keep their own source.
+#[test]
+fn balancer_capture_of_both_legs_keeps_the_backend_legs_header_without_an_lb_range() {
+    let r = report(&["testdata/lab/xff-lb-both-legs/lb-any.pcap"], &[]);
+    let services = r["services"].as_array().unwrap();
+    let backend = services
+        .iter()
+        .find(|s| s["port"] == 8080)
+        .expect("the backend-facing service");
+    assert_eq!(backend["side"]["value"], "lb", "{}", backend["side"]);
+    assert_eq!(backend["verdicts"]["client_ip"], "xff");
+    assert_eq!(backend["verdicts"]["snat"], "yes");
+    let front = services.iter().find(|s| s["port"] == 80).unwrap();
+    assert_eq!(front["verdicts"]["client_ip"], "preserved");
+    let clients = ["192.0.2.10", "192.0.2.20"];
+    for f in r["flows"].as_array().unwrap() {
+        let source = f["client"]["ip"].as_str().unwrap();
+        let conveyed = &f["client_ip"];
+        if f["server"]["port"] == 8080 {
+            assert_eq!(source, "203.0.113.1");
+            assert_eq!(conveyed["by"], "xff", "flow {}", f["id"]);
+            assert!(
+                clients.contains(&conveyed["ip"].as_str().unwrap()),
+                "{conveyed}"
+            );
+        } else {
+            assert_eq!(conveyed["by"], "ip-source", "flow {}", f["id"]);
+            assert_eq!(conveyed["ip"].as_str().unwrap(), source);
+        }
+    }
+    // Every request is followed from the client's leg to the backend's, by its header.
+    let linked: Vec<&Value> = paths(&r)
+        .iter()
+        .filter(|p| {
+            p["linked_by"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "xff")
+        })
+        .collect();
+    assert_eq!(linked.len(), 6, "{}", r["paths"]);
+    for p in linked {
+        let ports: Vec<u64> = p["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                r["flows"][h["flow"].as_u64().unwrap() as usize - 1]["server"]["port"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ports, vec![80, 8080], "{p}");
+    }
+}

@@ -204,19 +204,39 @@ fn health_check_reason(f: &FlowReport) -> Option<Cow<'static, str>> {
 
 /// Once the capture point is known: on a client's own capture, or on the client-facing leg of a
 /// balancer's, a forwarding header was written by the client itself and conveys nothing.
-pub fn apply_side(flows: &mut [FlowReport], side: super::SideValue) {
+///
+/// On a balancer's capture the legs toward backends are told apart from the client-facing ones
+/// by an LB-range source or a PROXY header, or by a forwarding header that names a client seen
+/// connecting in the same capture (`sources`: every flow's source address): a self-hosted
+/// HAProxy sends from its own private address, in no LB range, and that header is the only
+/// sign of the backend leg.
+pub fn apply_side(
+    flows: &mut [FlowReport],
+    side: super::SideValue,
+    sources: &std::collections::BTreeSet<IpAddr>,
+) {
     use super::SideValue;
     for f in flows.iter_mut() {
         let client_leg = match side {
             SideValue::Client => true,
-            // On the balancer, the legs toward backends come from balancer addresses.
-            SideValue::Lb => f.lb_range.is_none() && f.inspection.proxy.is_none(),
+            SideValue::Lb => {
+                f.lb_range.is_none()
+                    && f.inspection.proxy.is_none()
+                    && !names_a_connecting_client(f, sources)
+            }
             SideValue::Backend | SideValue::Unknown => false,
         };
         if client_leg {
             discard_forwarding_header(f);
         }
     }
+}
+
+/// Whether the flow's forwarding header names another address that connects in the capture.
+fn names_a_connecting_client(f: &FlowReport, sources: &std::collections::BTreeSet<IpAddr>) -> bool {
+    f.client_ip.as_ref().is_some_and(|c| {
+        matches!(c.by, "xff" | "forwarded") && c.ip != f.client.ip && sources.contains(&c.ip)
+    })
 }
 
 /// A balancer adds X-Forwarded-For to every request it forwards. When one source sends some

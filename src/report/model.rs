@@ -173,9 +173,23 @@ pub fn build_with_findings(analysis: Analysis, config: &Config, extra: Vec<Findi
         return_path.broken.extend(rp.broken);
         sides.push(side);
     }
+    // On a balancer's capture, the addresses that connect tell a backend leg by its header.
+    let sources: Vec<BTreeSet<IpAddr>> = sides
+        .iter()
+        .enumerate()
+        .map(|(i, side)| match side.value {
+            SideValue::Lb => all
+                .iter()
+                .filter(|f| f.input == i)
+                .map(|f| f.client.ip)
+                .collect(),
+            _ => BTreeSet::new(),
+        })
+        .collect();
     for f in &mut all {
-        if let Some(side) = sides.get(f.input) {
-            checks::flows::apply_side(std::slice::from_mut(f), side.value);
+        let input = f.input;
+        if let Some(side) = sides.get(input) {
+            checks::flows::apply_side(std::slice::from_mut(f), side.value, &sources[input]);
         }
     }
     let judge = |flows: &[FlowReport], return_path: &checks::return_path::ReturnPath| {
