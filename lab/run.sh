@@ -31,6 +31,7 @@ RT2_UP=198.51.100.254
 LB_B=203.0.113.1       # LB on the backend segment
 LB_SNAT=100.64.0.2     # LB "system" source
 LB_SNAT2=100.64.0.3    # second hop / nginx stream source
+LB_PRIVATE=10.99.0.1   # a self-hosted LB's private source (in no LB range)
 BE1=203.0.113.11
 BE2=203.0.113.12
 RT2_DN=203.0.113.254   # second ("dead-end") router on the backend segment
@@ -38,6 +39,7 @@ RT2_DN=203.0.113.254   # second ("dead-end") router on the backend segment
 SCENARIOS=(
   dnat-passthrough
   snat-no-proxy
+  snat-private-no-proxy
   snat-proxy-v2
   snat-proxy-v2-tls
   snat-proxy-v1
@@ -59,6 +61,7 @@ describe() {
   case "$1" in
     dnat-passthrough) echo "nft DNAT on the LB, backends route back via the LB: client IP preserved";;
     snat-no-proxy) echo "HAProxy TCP mode sourcing from 100.64.0.2, no PROXY: client IP lost";;
+    snat-private-no-proxy) echo "HAProxy TCP mode sourcing from a private address (10.99.0.1, in no LB range), no PROXY: lbcheck cannot tell, says so";;
     snat-proxy-v2) echo "HAProxy send-proxy-v2 (IPv4 + IPv6 clients) to nginx listen proxy_protocol; health checks as PROXY v2 LOCAL";;
     snat-proxy-v2-tls) echo "HAProxy TLS termination, send-proxy-v2-ssl-cn + TLVs (ssl, cn, cipher, sig, key, authority, crc32c, unique-id, alpn), client certs";;
     snat-proxy-v1) echo "HAProxy send-proxy and nginx stream proxy_protocol on (v1, IPv4 + IPv6) to nginx listen proxy_protocol";;
@@ -507,9 +510,8 @@ sc_dnat_passthrough() {
   stmt_write dnat-passthrough "LB: nft 'dnat to numgen inc mod 2 map {0: $BE1, 1: $BE2} : 8080' for $VIP:80 (lb.pcap is the LB's VIP-side interface). Backends' default route is the LB ($LB_B), so replies are un-NATed there. backend.pcap is on $BE1 only (round robin: it sees every other flow)."
 }
 
-sc_snat_no_proxy() {
-  topo lb forward
-  backends_up
+# HAProxy 'mode tcp' on the VIP, no PROXY, round robin to both backends with TCP checks.
+haproxy_tcp_snat_start() { # SOURCE
   haproxy_start "
 frontend fe
   mode tcp
@@ -518,10 +520,16 @@ frontend fe
 backend be
   mode tcp
   balance roundrobin
-  source $LB_SNAT
+  source $1
   server be1 $BE1:8080 check inter 1s
   server be2 $BE2:8080 check inter 1s"
   wait_listen lb tcp 80
+}
+
+sc_snat_no_proxy() {
+  topo lb forward
+  backends_up
+  haproxy_tcp_snat_start "$LB_SNAT"
   cap client.pcap c eth0
   cap lb.pcap lb f0
   cap backend.pcap b1 eth0
@@ -537,6 +545,25 @@ backend be
   stmt_cap backend.pcap backend tcp 8080 "client_ip=lost,snat=yes,proxy_protocol=none,return_path=ok" "client-ip.lost" "$C_IP,$C_IP2" "$LB_SNAT" \
     "every flow comes from $LB_SNAT (RFC 6598 space); HAProxy TCP health checks (connect, no payload, close) from the same source, about one per second"
   stmt_write snat-no-proxy "HAProxy 'mode tcp' with 'source $LB_SNAT', servers $BE1:8080/$BE2:8080 (plain nginx), 'check inter 1s'. The backend only sees $LB_SNAT: the client IP is not recoverable."
+}
+
+sc_snat_private_no_proxy() {
+  topo lb forward
+  backends_up
+  # A self-hosted balancer's own private address: the backends reach it through their default
+  # route (the LB). Nothing in the packets says it is a balancer but its health checks.
+  addr lb b0 $LB_PRIVATE/32
+  haproxy_tcp_snat_start "$LB_PRIVATE"
+  cap backend.pcap b1 eth0
+  local i
+  for i in 1 2 3 4; do curl_c "GET #$i" http://$VIP/; done
+  sleep 2
+  cap_stop
+  must_out 'remote=10\.99\.0\.1:' 4
+  must_pcap backend.pcap "src host $LB_PRIVATE and tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0" 3
+  stmt_cap backend.pcap backend tcp 8080 "client_ip=unknown,snat=unknown,proxy_protocol=none,return_path=ok" "snat.undecided,health-check.flows" "$C_IP" "$LB_PRIVATE" \
+    "every flow comes from $LB_PRIVATE (RFC 1918, in no LB range), the health checks too: the packets cannot prove SNAT; lbcheck says so (snat.undecided, naming $LB_PRIVATE as the likely balancer and --lb-range lb=$LB_PRIVATE/32)"
+  stmt_write snat-private-no-proxy "HAProxy 'mode tcp' with 'source $LB_PRIVATE' (an address in no LB range), servers $BE1:8080/$BE2:8080 (plain nginx), 'check inter 1s'. The backend sees only $LB_PRIVATE."
 }
 
 haproxy_pp2_cfg() {

@@ -26,6 +26,16 @@ fn lbcheck(args: &[&str]) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// The finding codes of a report, in its order.
+fn codes(r: &Value) -> Vec<&str> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect()
+}
+
 struct TsharkRow {
     frame: u64,
     version: String,
@@ -172,12 +182,7 @@ fn check_lab_dir(dir: &Path) -> (usize, usize, Vec<String>) {
                     ));
                 }
             }
-            let codes: Vec<&str> = r["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|f| f["code"].as_str())
-                .collect();
+            let codes = codes(&r);
             for code in c["findings"]
                 .as_array()
                 .into_iter()
@@ -273,4 +278,64 @@ fn fresh_lab_captures() {
     eprintln!("fresh lab run: {captures} captures, {compared} PROXY headers compared with tshark");
     assert!(captures >= 40, "only {captures} lab captures");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A self-hosted HAProxy forwarding from a private address (in no LB range) with no header:
+/// nothing in the packets proves SNAT, so the verdicts stay unknown, but the report names the
+/// address (it also sends the health checks) and the `--lb-range` that decides; given that
+/// option, the verdict follows.
+#[test]
+fn private_balancer_source_is_named_and_the_lb_range_it_suggests_decides() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/lab/snat-private-no-proxy/backend.pcap");
+    let p = capture.to_str().unwrap();
+    let r = lbcheck(&["pcap", "--format", "json", "--port", "8080", p]);
+    assert_eq!(r["verdicts"]["snat"], "unknown");
+    assert_eq!(r["verdicts"]["client_ip"], "unknown");
+    let undecided: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "snat.undecided")
+        .collect();
+    assert_eq!(undecided.len(), 1, "{}", r["findings"]);
+    let f = undecided[0];
+    let summary = f["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("2 flows from 10.99.0.1 carry no header"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("also sends this service's 2 health checks"),
+        "{summary}"
+    );
+    // The client flows are listed, not the health checks.
+    let clients: Vec<u64> = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "client")
+        .map(|f| f["id"].as_u64().unwrap())
+        .collect();
+    let listed: Vec<u64> = f["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, clients);
+    // The option the fix names, taken from its text, decides the verdict.
+    let fix = f["fix"][0].as_str().unwrap();
+    let option = fix.split('`').nth(1).expect("the option in backquotes");
+    assert_eq!(option, "--lb-range lb=10.99.0.1/32");
+    let mut args = vec!["pcap", "--format", "json", "--port", "8080", p];
+    args.extend(option.split(' '));
+    let r = lbcheck(&args);
+    assert_eq!(r["verdicts"]["snat"], "yes");
+    assert_eq!(r["verdicts"]["client_ip"], "lost");
+    let codes = codes(&r);
+    assert!(
+        codes.contains(&"client-ip.lost") && !codes.contains(&"snat.undecided"),
+        "{codes:?}"
+    );
 }

@@ -41,7 +41,12 @@ pub fn judge(
     let side = side.clone();
     let mut findings = Vec::new();
     let proxy_protocol = proxy_verdict(judged);
-    let (snat, snat_findings) = snat_verdict(judged, &side);
+    // Who sends the health checks: a balancer probes from the address it forwards from.
+    let mut probes: BTreeMap<IpAddr, usize> = BTreeMap::new();
+    for f in flows.iter().filter(|f| f.kind == "health-check") {
+        *probes.entry(f.client.ip).or_default() += 1;
+    }
+    let (snat, snat_findings) = snat_verdict(judged, &side, &probes);
     findings.extend(snat_findings);
     // Health checks convey no client: with nothing else, the client IP question has no answer.
     let client_ip = if clients.is_empty() {
@@ -208,7 +213,11 @@ fn proxy_verdict(flows: &[&FlowReport]) -> ProxyVerdict {
 }
 
 /// Is the source the balancer rather than the client?
-fn snat_verdict(flows: &[&FlowReport], side: &Side) -> (SnatVerdict, Vec<Finding>) {
+fn snat_verdict(
+    flows: &[&FlowReport],
+    side: &Side,
+    probes: &BTreeMap<IpAddr, usize>,
+) -> (SnatVerdict, Vec<Finding>) {
     let mut findings = Vec::new();
     if side.value == SideValue::Client {
         return (SnatVerdict::Unknown, findings);
@@ -289,7 +298,63 @@ fn snat_verdict(flows: &[&FlowReport], side: &Side) -> (SnatVerdict, Vec<Finding
     {
         return (SnatVerdict::No, findings);
     }
+    if side.value != SideValue::Lb {
+        findings.extend(undecided(&judged, probes));
+    }
     (SnatVerdict::Unknown, findings)
+}
+
+/// Flows from a non-public address with no header, whose source also sends the service's
+/// health checks: a balancer probes from the address it forwards from (HAProxy `source`,
+/// kube-proxy's node address), while clients do not probe. Nothing in the packets proves it is
+/// a balancer (a self-hosted one sends from a private address in no LB range), so the verdict
+/// stays unknown; this says who is most likely the balancer and the `--lb-range` that decides.
+fn undecided(judged: &[&FlowReport], probes: &BTreeMap<IpAddr, usize>) -> Option<Finding> {
+    let from_probers: Vec<&FlowReport> = judged
+        .iter()
+        .copied()
+        .filter(|f| !is_global_or_documentation(f.client.ip) && probes.contains_key(&f.client.ip))
+        .collect();
+    let first = from_probers.first()?;
+    let sources: BTreeSet<IpAddr> = from_probers.iter().map(|f| f.client.ip).collect();
+    let checks: usize = sources.iter().map(|ip| probes[ip]).sum();
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let n = from_probers.len();
+    let mut f = Finding::new(
+        "snat.undecided",
+        Severity::Info,
+        format!(
+            "{n} flow{} from {} carr{} no header naming a client, and {} also sen{} this service's {checks} health check{}, as a balancer does from the address it forwards from: most likely the balancer's own (SNAT) address, so the client IP would be lost",
+            plural(n, "", "s"),
+            list(&sources, 3),
+            plural(n, "ies", "y"),
+            plural(sources.len(), "that address", "those addresses"),
+            plural(sources.len(), "ds", "d"),
+            plural(checks, "", "s"),
+        ),
+    );
+    f.detail = Some(
+        "a non-public address in no LB range: lbcheck does not guess, SNAT and the client IP stay unknown until the balancer's addresses are named".into(),
+    );
+    let cidr = match (sources.len(), sources.iter().next()) {
+        (1, Some(IpAddr::V4(ip))) => format!("{ip}/32"),
+        (1, Some(IpAddr::V6(ip))) => format!("{ip}/128"),
+        _ => lb_cidr_hint(&sources),
+    };
+    f.flows = from_probers.iter().map(|f| f.id).collect();
+    f.packets = from_probers.iter().map(|f| f.first_packet).collect();
+    f.fix = vec![
+        format!(
+            "if {} the balancer: `--lb-range lb={cidr}` (lbcheck then judges SNAT and the client IP, with the fixes)",
+            plural(sources.len(), "it is", "they are")
+        ),
+        "if they are the clients themselves (an internal service that probes itself), the backend sees them as they are: nothing to fix".into(),
+    ];
+    f.confirm.tcpdump = Some(format!(
+        "tcpdump -nn -r CAPTURE 'tcp dst port {} and src host {}'",
+        first.server.port, first.client.ip
+    ));
+    Some(f)
 }
 
 fn client_ip_verdict(
