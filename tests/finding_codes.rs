@@ -158,3 +158,70 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Every finding's "confirm by hand" command, run as printed (CAPTURE replaced by the file)
+/// with the real tcpdump and tshark, on each row's capture: it must run and show packets.
+/// Multi-file rows are skipped (a command names one capture). CI installs both tools; without
+/// them the test says so and checks nothing.
+#[test]
+fn every_confirm_command_runs_and_shows_packets() {
+    let have = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("tcpdump") || !have("tshark") {
+        eprintln!("tcpdump or tshark missing: confirm commands not run");
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (_, files, extra) in ROWS.iter().filter(|r| r.1.len() == 1) {
+        let mut args = vec!["pcap", "--format", "json"];
+        args.extend_from_slice(files);
+        args.extend_from_slice(extra);
+        let o = Command::new(env!("CARGO_BIN_EXE_lbcheck"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for f in json["findings"].as_array().unwrap() {
+            for tool in ["tcpdump", "tshark"] {
+                let Some(cmd) = f["confirm"][tool].as_str() else {
+                    continue;
+                };
+                // A trailing "(what it shows)" after the last quote is a note for the reader,
+                // not shell.
+                let quote = cmd.rfind('\'').unwrap_or(0);
+                let cmd = match cmd.rfind(" (") {
+                    Some(note) if note > quote && cmd.ends_with(')') => &cmd[..note],
+                    _ => cmd,
+                };
+                let cmd = cmd.replace("CAPTURE", files[0]);
+                let out = Command::new("sh")
+                    .current_dir(env!("CARGO_MANIFEST_DIR"))
+                    .args(["-c", &cmd])
+                    .output()
+                    .unwrap();
+                ran += 1;
+                if !out.status.success() || out.stdout.is_empty() {
+                    failures.push(format!(
+                        "{}: `{cmd}` exit {:?}, {} bytes out: {}",
+                        f["code"],
+                        out.status.code(),
+                        out.stdout.len(),
+                        String::from_utf8_lossy(&out.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("{ran} confirm commands run");
+    assert!(ran >= 20, "only {ran} confirm commands");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

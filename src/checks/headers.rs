@@ -313,8 +313,7 @@ fn header_faults<'a>(flows: &[&'a FlowReport], out: &mut Vec<Finding>) {
             packets,
         );
         if code == "proxy.malformed" || code == "proxy.crc32c-mismatch" {
-            f.confirm.tshark =
-                Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y proxy -V".into());
+            f.confirm.tshark = Some(format!("{} -Y proxy -V", super::tshark_proxy(fl[0].proto)));
         }
         out.push(f);
     }
@@ -437,8 +436,13 @@ fn lb_range_sources(flows: &[&FlowReport], cfg: &CheckConfig, out: &mut Vec<Find
             continue;
         };
         let possible = if m.ambiguous { "possibly " } else { "" };
+        // The connections' first packets: SYNs, or every datagram for UDP.
+        let first_packets = match fl[0].proto {
+            crate::flow::Proto::Tcp => "tcp[tcpflags] & tcp-syn != 0",
+            crate::flow::Proto::Udp => "udp",
+        };
         let confirm = format!(
-            "tcpdump -nn -r CAPTURE 'src net {} and tcp[tcpflags] & tcp-syn != 0'",
+            "tcpdump -nn -r CAPTURE 'src net {} and {first_packets}'",
             m.cidr
         );
         out.push(with_tcpdump(confirm, grouped(

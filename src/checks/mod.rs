@@ -70,6 +70,15 @@ pub struct Confirm {
     pub tshark: Option<String>,
 }
 
+/// `tshark -r CAPTURE` with PROXY looked for first on `proto`'s payloads: Wireshark tries its
+/// PROXY dissector only as a heuristic, after the port's own (HTTP on 80, DNS on 53).
+pub fn tshark_proxy(proto: crate::flow::Proto) -> &'static str {
+    match proto {
+        crate::flow::Proto::Tcp => "tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE",
+        crate::flow::Proto::Udp => "tshark -r CAPTURE -o udp.try_heuristic_first:TRUE",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// Stable dotted code, e.g. `capture.cut-short`.

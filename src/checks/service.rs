@@ -67,6 +67,15 @@ pub fn judge(
                 .entry(f.kind_reason.as_deref().unwrap_or(""))
                 .or_default() += 1;
         }
+        let top = reasons
+            .iter()
+            .max_by_key(|&(r, n)| (*n, std::cmp::Reverse(*r)))
+            .map_or("", |(r, _)| *r);
+        let example = hc
+            .iter()
+            .find(|f| f.kind_reason.as_deref() == Some(top))
+            .unwrap_or(&hc[0]);
+        let confirm = health_check_confirm(top, example);
         let mut f = Finding::new(
             "health-check.flows",
             Severity::Info,
@@ -77,7 +86,7 @@ pub fn judge(
         );
         f.flows = hc.iter().map(|f| f.id).collect();
         f.packets = hc.iter().map(|f| f.first_packet).collect();
-        f.confirm.tshark = Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y 'proxy.v2.cmd == 0' (PROXY LOCAL health checks)".into());
+        f.confirm = confirm;
         findings.push(f);
     }
     ServiceJudgement {
@@ -91,6 +100,33 @@ pub fn judge(
         findings,
         health_checks,
     }
+}
+
+/// The command that shows the most frequent kind of health check by hand (`reason` is one of
+/// `flows::health_check_reason`'s sentences; an HTTP path in it is one of the fixed health
+/// paths, so it is safe inside the quotes).
+fn health_check_confirm(reason: &str, example: &FlowReport) -> super::Confirm {
+    let mut c = super::Confirm::default();
+    if reason.starts_with("PROXY v2 LOCAL") {
+        c.tshark = Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y 'proxy.v2.cmd == 0' (PROXY LOCAL health checks)".into());
+    } else if reason.starts_with("PROXY v1") {
+        c.tshark = Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y 'proxy.v1.magic' -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.dst.ipv4".into());
+    } else if let Some(path) = reason
+        .strip_suffix(" looks like a health-check request")
+        .and_then(|r| r.split(' ').nth(1))
+    {
+        c.tshark = Some(format!(
+            "tshark -r CAPTURE -Y 'http.request.uri contains \"{path}\"' -T fields -e frame.number -e ip.src -e http.request.uri"
+        ));
+    } else {
+        // Connect-then-close, or a source in a health-check range: the probes' handshakes
+        // and closes from the first probing source.
+        c.tcpdump = Some(format!(
+            "tcpdump -nn -r CAPTURE 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0 and src host {} and dst port {}'",
+            example.client.ip, example.server.port
+        ));
+    }
+    c
 }
 
 /// Reasons shown in the `health-check.flows` line; the rest are counted.
@@ -262,9 +298,7 @@ fn snat_verdict(
         );
         f.flows = rewritten.iter().map(|f| f.id).collect();
         f.packets = rewritten.iter().map(|f| f.first_packet).collect();
-        f.confirm.tshark = Some(
-            "tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y proxy -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.src.ipv6".into(),
-        );
+        f.confirm = conveyed_confirm(&rewritten);
         findings.push(f);
         return (SnatVerdict::Yes, findings);
     }
@@ -302,6 +336,30 @@ fn snat_verdict(
         findings.extend(undecided(&judged, probes));
     }
     (SnatVerdict::Unknown, findings)
+}
+
+/// The command that shows the headers naming the clients, for the most frequent way they are
+/// conveyed among `flows`.
+fn conveyed_confirm(flows: &[&FlowReport]) -> super::Confirm {
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in flows.iter().filter_map(|f| f.client_ip.as_ref()) {
+        *by.entry(c.by).or_default() += 1;
+    }
+    let top = by.iter().max_by_key(|&(_, n)| *n).map_or("", |(b, _)| *b);
+    let tshark = Some(match top {
+        "xff" => "tshark -r CAPTURE -Y 'http.x_forwarded_for' -T fields -e frame.number -e ip.src -e http.x_forwarded_for".into(),
+        "forwarded" => "tshark -r CAPTURE -Y 'http.request.line contains \"Forwarded:\"' -T fields -e frame.number -e ip.src -e http.request.line".into(),
+        "toa" => "tshark -r CAPTURE -Y 'tcp.option_kind == 254' -T fields -e frame.number -e ip.src -e tcp.options".into(),
+        "spp" => "tshark -r CAPTURE -Y udp -T fields -e frame.number -e ip.src -e udp.payload (Cloudflare SPP: the client address is in the first 38 bytes)".into(),
+        _ => format!(
+            "{} -Y proxy -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.src.ipv6",
+            super::tshark_proxy(flows.first().map_or(crate::flow::Proto::Tcp, |f| f.proto))
+        ),
+    });
+    super::Confirm {
+        tshark,
+        tcpdump: None,
+    }
 }
 
 /// Flows from a non-public address with no header, whose source also sends the service's
