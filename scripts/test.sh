@@ -20,6 +20,8 @@ case "${LBCHECK_LAB:-auto}" in
       bash lab/ci.sh "$out"
       echo "== lab: lbcheck on the fresh captures"
       LBCHECK_LAB_OUT="$out" cargo test --test lab -- --nocapture
+      echo "== confirm commands: every finding's tcpdump/tshark command, run with the real tools"
+      LBCHECK_REQUIRE_TOOLS=1 cargo test --test finding_codes every_confirm_command -- --nocapture
       echo "== live: lbcheck live against real HAProxy/nginx traffic in namespaces (both builds)"
       bash scripts/live-test.sh
     else
