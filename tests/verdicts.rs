@@ -223,3 +223,33 @@ fn proxy_destination_is_checked_against_the_vip() {
     let (_, r) = report(cap, &["--vip", "198.51.100.10"]);
     assert!(!codes(&r).contains(&"proxy.destination-not-vip".to_string()));
 }
+
+/// A source in RFC 6598 space (a cloud balancer's, but also a carrier NAT's or a VPN's such as
+/// Tailscale's) makes the client IP "most likely" lost, with the other reading spelled out;
+/// the same address named by the user with --lb-range is the balancer, plainly.
+#[test]
+fn lost_client_ip_from_shared_address_space_is_most_likely_not_proven() {
+    let lost_detail = |extra: &[&str]| -> String {
+        let (_, r) = report("testdata/lab/snat-no-proxy/backend.pcap", extra);
+        assert_eq!(r["verdicts"]["client_ip"], "lost");
+        let f = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "client-ip.lost")
+            .expect("client-ip.lost");
+        f["detail"].as_str().unwrap().to_string()
+    };
+    let built_in = lost_detail(&[]);
+    assert!(built_in.contains("most likely a balancer"), "{built_in}");
+    assert!(
+        built_in.contains("carrier-grade NAT and overlay VPNs"),
+        "{built_in}"
+    );
+    assert!(built_in.contains("nothing is lost"), "{built_in}");
+    let named = lost_detail(&["--lb-range", "my-lb=100.64.0.2/32"]);
+    assert_eq!(
+        named,
+        "the source is in the my-lb range: the balancer translates the client address (SNAT)"
+    );
+}

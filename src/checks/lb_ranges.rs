@@ -109,6 +109,19 @@ impl LbRanges {
         })
     }
 
+    /// Why `ip`'s range may be something other than a balancer (RFC 6598: carrier-grade NAT,
+    /// VPNs), when its entry says so.
+    pub fn why_ambiguous(&self, ip: IpAddr) -> Option<&str> {
+        self.best(ip).and_then(|(i, _)| {
+            let e = &self.entries[i];
+            e.ambiguous.then(|| {
+                e.why_ambiguous
+                    .as_deref()
+                    .unwrap_or("also used for other things")
+            })
+        })
+    }
+
     /// The name of [`LbRanges::lookup`]'s range, shared rather than copied.
     pub fn lookup_name(&self, ip: IpAddr) -> Option<Arc<str>> {
         self.best(ip).map(|(i, _)| Arc::clone(&self.names[i]))

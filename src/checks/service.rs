@@ -29,6 +29,7 @@ pub fn judge(
     flows: &[&FlowReport],
     side: &Side,
     rp: &super::return_path::ReturnPath,
+    ranges: &super::lb_ranges::LbRanges,
 ) -> ServiceJudgement {
     let clients: Vec<&FlowReport> = flows
         .iter()
@@ -52,7 +53,7 @@ pub fn judge(
     let client_ip = if clients.is_empty() {
         ClientIpVerdict::Unknown
     } else {
-        client_ip_verdict(judged, snat, &side, &mut findings)
+        client_ip_verdict(judged, snat, &side, ranges, &mut findings)
     };
     let return_path = super::return_path::verdict(judged, rp);
     if health_checks > 0 {
@@ -419,6 +420,7 @@ fn client_ip_verdict(
     flows: &[&FlowReport],
     snat: SnatVerdict,
     side: &Side,
+    ranges: &super::lb_ranges::LbRanges,
     findings: &mut Vec<Finding>,
 ) -> ClientIpVerdict {
     if side.value == SideValue::Client {
@@ -460,7 +462,9 @@ fn client_ip_verdict(
     if by_value.contains_key("lost") {
         let lost = &by_value["lost"];
         let sources: BTreeSet<IpAddr> = lost.iter().map(|f| f.client.ip).collect();
-        let range = lost.iter().find_map(|f| f.lb_range.clone());
+        let range = lost
+            .iter()
+            .find_map(|f| f.lb_range.clone().map(|r| (r, f.client.ip)));
         let mut f = Finding::new(
             "client-ip.lost",
             Severity::Error,
@@ -472,9 +476,16 @@ fn client_ip_verdict(
             ),
         );
         f.detail = Some(match range {
-            Some(r) => format!(
-                "the source is in the {r} range: the balancer translates the client address (SNAT)"
-            ),
+            // RFC 6598 space is a balancer's in the clouds that use it, but also a carrier
+            // NAT's or a VPN's (Tailscale hands out 100.64.0.0/10): "most likely", not proof.
+            Some((r, ip)) => match ranges.why_ambiguous(ip) {
+                Some(why) => format!(
+                    "the source is in the {r} range ({why}): most likely a balancer translating the client address (SNAT); if these are the clients themselves, reaching the backend over such a network, the backend does see them and nothing is lost"
+                ),
+                None => format!(
+                    "the source is in the {r} range: the balancer translates the client address (SNAT)"
+                ),
+            },
             None => "the source address is the balancer's (SNAT)".into(),
         });
         f.flows = lost.iter().map(|f| f.id).collect();

@@ -293,7 +293,12 @@ fn judge_services(
             .map(|&i| &flows[i as usize])
             .take_while(|f| key(f) == service)
             .collect();
-        let judgement = checks::service::judge(&members, &sides[s.input], return_path);
+        let judgement = checks::service::judge(
+            &members,
+            &sides[s.input],
+            return_path,
+            &config.check.lb_ranges,
+        );
         s.verdicts = judgement.verdicts;
         s.side = judgement.side;
         s.health_checks = judgement.health_checks;
