@@ -169,6 +169,10 @@ fn balancer_capture_of_both_legs_keeps_the_backend_legs_header_without_an_lb_ran
     assert_eq!(backend["verdicts"]["snat"], "yes");
     let front = services.iter().find(|s| s["port"] == 80).unwrap();
     assert_eq!(front["verdicts"]["client_ip"], "preserved");
+    // The headline is the backend-facing leg's (both legs have 6 flows; port 80 sorts first).
+    assert_eq!(services[0]["port"], 8080);
+    assert_eq!(r["service"]["port"], 8080);
+    assert_eq!(r["verdicts"]["client_ip"], "xff");
     let clients = ["192.0.2.10", "192.0.2.20"];
     for f in r["flows"].as_array().unwrap() {
         let source = f["client"]["ip"].as_str().unwrap();

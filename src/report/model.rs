@@ -22,7 +22,9 @@ pub struct Report {
     pub schema: &'static str,
     pub tool: Tool,
     pub input: Vec<InputReport>,
-    /// The main service (most flows); `services` lists every one.
+    /// The main service: the one with the most flows, except on a balancer's capture of both
+    /// legs, where the legs toward the backends (translated sources) come first; `services`
+    /// lists every one in that order.
     pub service: Option<ServiceReport>,
     /// The verdicts: the main service's with one file; with several, each from the best
     /// vantage point (see `verdict_sources`).
@@ -322,6 +324,16 @@ fn judge_services(
             findings.push(f);
         }
     }
+    // On a balancer's capture of both legs, the leg toward the backends answers the question
+    // (does the backend see the client?): a service there whose sources are translated comes
+    // before the client-facing ones, which the balancer itself sees unchanged. Stable: the
+    // order by --port and by flows stays within each group.
+    services.sort_by_key(|s| {
+        (
+            !(config.ports.is_empty() || config.ports.contains(&s.port)),
+            !(s.side.value == SideValue::Lb && s.verdicts.snat == checks::SnatVerdict::Yes),
+        )
+    });
     (services, findings)
 }
 
@@ -395,7 +407,8 @@ fn input_report(s: &InputSummary) -> InputReport {
     }
 }
 
-/// One section per (protocol, server port), most flows first.
+/// One section per (protocol, server port), most flows first (see `judge_services` for the
+/// final order).
 fn services(flows: &[FlowReport]) -> Vec<ServiceReport> {
     let mut by: BTreeMap<(usize, Proto, u16), (ServiceReport, BTreeSet<IpAddr>)> = BTreeMap::new();
     for f in flows {
