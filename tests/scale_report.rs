@@ -45,6 +45,28 @@ fn findings_of_a_generated_capture_stay_one_bounded_line() {
     assert!(flows > 300, "{flows} flows");
     let report = json_report(&out);
     std::fs::remove_file(&out).ok();
+    // A backend pool: its TLS clients connect directly (port 443) and are also named in the
+    // PROXY headers of the balanced ports. That is no balancer capture of both legs: each
+    // direct connection goes to a backend that headers reach.
+    let named: std::collections::BTreeSet<&str> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["client_ip"]["by"] != "ip-source")
+        .filter_map(|f| f["client_ip"]["ip"].as_str())
+        .collect();
+    assert!(
+        report["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["server"]["port"] == 443
+                && named.contains(f["client"]["ip"].as_str().unwrap())),
+        "no direct client also named in a header: the capture does not test the side"
+    );
+    for s in report["services"].as_array().unwrap() {
+        assert_eq!(s["side"]["value"], "backend", "{}", s["side"]);
+    }
     let findings = report["findings"].as_array().unwrap();
     for f in findings {
         let line = f["summary"].as_str().unwrap();

@@ -162,13 +162,23 @@ pub fn side(flows: &[&FlowReport], given: Option<SideValue>, cfg: &CheckConfig) 
             reason: Some("given with --side".into()),
         };
     }
-    let conveyed: BTreeSet<IpAddr> = flows
+    // The clients named in headers, and the servers such headers reach (the backends).
+    let mut conveyed: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut backends: BTreeSet<IpAddr> = BTreeSet::new();
+    for f in flows {
+        if let Some(c) = f.client_ip.as_ref().filter(|c| c.by != "ip-source") {
+            conveyed.insert(c.ip);
+            backends.insert(f.server.ip);
+        }
+    }
+    // Both legs: a named client's own connection goes to a server no header reaches (the
+    // balancer's VIP). A client that also reaches the backends directly (a pool exposed both
+    // behind a balancer and on its own addresses), or a balancer whose health-check header
+    // names itself, is no second leg.
+    if let Some(f) = flows
         .iter()
-        .filter_map(|f| f.client_ip.as_ref())
-        .filter(|c| c.by != "ip-source")
-        .map(|c| c.ip)
-        .collect();
-    if let Some(f) = flows.iter().find(|f| conveyed.contains(&f.client.ip)) {
+        .find(|f| conveyed.contains(&f.client.ip) && !backends.contains(&f.server.ip))
+    {
         return Side {
             value: SideValue::Lb,
             inferred: true,
