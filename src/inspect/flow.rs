@@ -13,7 +13,7 @@ use super::spp::{self, SppHeader};
 use super::tls::{self, ClientHello, TlsParse};
 use super::toa::{self, Toa};
 use crate::flow::stream::MAX_SEGMENT_ENDS;
-use crate::flow::{FIRST_BYTES_CAP, Flow, Proto, StreamEnd, TO_CLIENT, TO_SERVER};
+use crate::flow::{FIRST_BYTES_CAP, Flow, Proto, Stream, StreamEnd, TO_CLIENT, TO_SERVER};
 use crate::summary::packet_number;
 
 /// Tens of thousands are kept at once: the large parts that most flows lack are boxed, so that
@@ -150,38 +150,34 @@ pub struct ToaSeen {
 
 pub fn inspect_flow(f: &Flow) -> FlowInspection {
     match f.proto {
-        Proto::Tcp => inspect_tcp(f),
+        Proto::Tcp => inspect_tcp(f, tcp_bytes(&f.streams)),
         Proto::Udp => inspect_udp(f),
     }
 }
 
-fn inspect_tcp(f: &Flow) -> FlowInspection {
-    let up = &f.streams[TO_SERVER];
-    let down = &f.streams[TO_CLIENT];
+/// The part of a TCP flow's inspection that reads its first bytes. Everything else (counts,
+/// how each direction ended, TOA) is read from the flow itself.
+struct TcpBytes {
+    proxy: Option<Box<ProxyHeader>>,
+    http: Option<HttpFacts>,
+    tls: Option<Box<ClientHello>>,
+    to_server: BytesSeen,
+    to_client: BytesSeen,
+}
+
+/// What one direction's first bytes are.
+struct BytesSeen {
+    kind: PayloadKind,
+    summary: Cow<'static, str>,
+    segment_ends: SegmentEnds,
+}
+
+fn tcp_bytes(streams: &[Stream; 2]) -> TcpBytes {
+    let (up, down) = (&streams[TO_SERVER], &streams[TO_CLIENT]);
     let header = proxy::inspect(up.bytes());
     let after = header
         .as_ref()
         .map_or(0, |h| h.payload_offset.min(up.bytes().len()));
-    let proxy_seen = match (&header, up.bytes().is_empty(), up.wire_bytes) {
-        (Some(_), _, _) => ProxySeen::Present,
-        (None, _, 0) => ProxySeen::NoPayload,
-        (None, true, _) => ProxySeen::NotCaptured,
-        (None, false, _) => ProxySeen::Absent,
-    };
-    // Only a complete header can be said to span segments: a snaplen cut ends the captured
-    // segment early without the header being split on the wire.
-    let proxy_segments = header
-        .as_ref()
-        .filter(|h| h.status == proxy::Status::Complete && up.end() != StreamEnd::NotCaptured)
-        .and_then(|h| {
-            let spanned = up
-                .segment_ends
-                .iter()
-                .take_while(|end| (**end as usize) < h.header_len)
-                .count() as u32
-                + 1;
-            (spanned > 1).then_some(spanned)
-        });
     let client_bytes = &up.bytes()[after..];
     let server_bytes = down.bytes();
     let requests =
@@ -190,31 +186,66 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         http::looks_like_response(server_bytes).then(|| http::parse_responses(server_bytes));
     let hello = tls::parse_client_hello(client_bytes);
     // The first bytes' summaries reuse what was just parsed from the same bytes.
-    let first_bytes = FirstBytesPair {
-        to_server: direction(
-            client_bytes,
-            up,
-            payload::Parsed {
-                requests: requests.as_deref(),
-                responses: None,
-                hello: Some(&hello),
-            },
-        ),
-        to_client: direction(
-            server_bytes,
-            down,
-            payload::Parsed {
-                requests: None,
-                responses: responses.as_deref(),
-                hello: None,
-            },
-        ),
-    };
+    let to_server = bytes_seen(
+        client_bytes,
+        up,
+        payload::Parsed {
+            requests: requests.as_deref(),
+            responses: None,
+            hello: Some(&hello),
+        },
+    );
+    let to_client = bytes_seen(
+        server_bytes,
+        down,
+        payload::Parsed {
+            requests: None,
+            responses: responses.as_deref(),
+            hello: None,
+        },
+    );
     let (requests, responses) = (requests.unwrap_or_default(), responses.unwrap_or_default());
     let tls = match hello {
         TlsParse::ClientHello(hello) => Some(hello),
         _ => None,
     };
+    TcpBytes {
+        proxy: header.map(Box::new),
+        http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
+            requests: requests.into(),
+            responses: responses.into(),
+        }),
+        tls: tls.map(Box::new),
+        to_server,
+        to_client,
+    }
+}
+
+fn inspect_tcp(f: &Flow, bytes: TcpBytes) -> FlowInspection {
+    let up = &f.streams[TO_SERVER];
+    let down = &f.streams[TO_CLIENT];
+    let proxy_seen = match (&bytes.proxy, up.bytes().is_empty(), up.wire_bytes) {
+        (Some(_), _, _) => ProxySeen::Present,
+        (None, _, 0) => ProxySeen::NoPayload,
+        (None, true, _) => ProxySeen::NotCaptured,
+        (None, false, _) => ProxySeen::Absent,
+    };
+    // Only a complete header can be said to span segments: a snaplen cut ends the captured
+    // segment early without the header being split on the wire.
+    let proxy_segments = bytes
+        .proxy
+        .as_ref()
+        .filter(|h| h.status == proxy::Status::Complete && up.end() != StreamEnd::NotCaptured)
+        .and_then(|h| {
+            let spanned = bytes
+                .to_server
+                .segment_ends
+                .iter()
+                .take_while(|&end| (end as usize) < h.header_len)
+                .count() as u32
+                + 1;
+            (spanned > 1).then_some(spanned)
+        });
     let toa = f.tcp.toa_option.as_ref().and_then(|(packet, value)| {
         toa::parse_toa(toa::TOA_KIND, value).map(|toa| ToaSeen {
             packet: *packet,
@@ -222,16 +253,16 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         })
     });
     FlowInspection {
-        proxy: header.map(Box::new),
+        proxy: bytes.proxy,
         proxy_seen,
         proxy_segments,
         proxy_datagrams: None,
-        first_bytes,
-        http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
-            requests: requests.into(),
-            responses: responses.into(),
-        }),
-        tls: tls.map(Box::new),
+        first_bytes: FirstBytesPair {
+            to_server: direction(up, bytes.to_server),
+            to_client: direction(down, bytes.to_client),
+        },
+        http: bytes.http,
+        tls: bytes.tls,
         toa: toa.map(Box::new),
         spp: None,
     }
@@ -275,20 +306,24 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
     }
 }
 
-fn direction(
-    bytes: &[u8],
-    stream: &crate::flow::Stream,
-    parsed: payload::Parsed<'_>,
-) -> DirectionBytes {
+fn bytes_seen(bytes: &[u8], stream: &Stream, parsed: payload::Parsed<'_>) -> BytesSeen {
     let fb = payload::classify_parsed(bytes, parsed);
+    BytesSeen {
+        kind: fb.kind,
+        summary: summary(fb.summary),
+        segment_ends: SegmentEnds::new(&stream.segment_ends),
+    }
+}
+
+fn direction(stream: &Stream, seen: BytesSeen) -> DirectionBytes {
     DirectionBytes {
         captured: stream.bytes().len(),
         wire_bytes: stream.wire_bytes,
         end: stream.end(),
-        segment_ends: SegmentEnds::new(&stream.segment_ends),
+        segment_ends: seen.segment_ends,
         first_data_packet: packet_number(stream.first_data_packet),
-        kind: fb.kind,
-        summary: summary(fb.summary),
+        kind: seen.kind,
+        summary: seen.summary,
     }
 }
 
