@@ -354,6 +354,10 @@ impl FlowTable {
         if flags & tcp_flags::RST != 0 {
             t.rst[dir].get_or_insert(packet);
         }
+        if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+            let end = data_seq(seg, flags).wrapping_add(seg.wire_len);
+            flow.streams[dir].set_end(end);
+        }
         // Kind 254 on a SYN is the experimental TCP Fast Open cookie, not TOA (which LVS-style
         // balancers put on the ACK that completes the handshake or on the first data).
         if t.toa_option.is_none() && flags & tcp_flags::SYN == 0 {
@@ -362,13 +366,7 @@ impl FlowTable {
             }
         }
         if seg.header_complete && seg.wire_len > 0 {
-            // Data on a SYN starts one past its sequence number.
-            let seq = if flags & tcp_flags::SYN != 0 {
-                seg.seq.wrapping_add(1)
-            } else {
-                seg.seq
-            };
-            match flow.streams[dir].add(seq, seg.payload, seg.wire_len, packet) {
+            match flow.streams[dir].add(data_seq(seg, flags), seg.payload, seg.wire_len, packet) {
                 SegmentKind::New => {}
                 SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
                 SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
@@ -539,6 +537,15 @@ impl FlowTable {
 /// A TCP flow is over once either side reset it or both sides sent FIN.
 fn is_closed(t: &TcpFacts) -> bool {
     t.rst.iter().any(Option::is_some) || t.fin.iter().all(Option::is_some)
+}
+
+/// The sequence number of a segment's first data byte: data on a SYN starts one past it.
+fn data_seq(seg: &TcpSegment<'_>, flags: u8) -> u32 {
+    if flags & tcp_flags::SYN != 0 {
+        seg.seq.wrapping_add(1)
+    } else {
+        seg.seq
+    }
 }
 
 /// Which way a packet goes, from which end of the key its source is (no address compare).

@@ -224,7 +224,7 @@ fn tcp_bytes(streams: &[Stream; 2]) -> TcpBytes {
 fn inspect_tcp(f: &Flow, bytes: TcpBytes) -> FlowInspection {
     let up = &f.streams[TO_SERVER];
     let down = &f.streams[TO_CLIENT];
-    let proxy_seen = match (&bytes.proxy, up.bytes().is_empty(), up.wire_bytes) {
+    let proxy_seen = match (&bytes.proxy, up.is_empty(), up.wire_bytes) {
         (Some(_), _, _) => ProxySeen::Present,
         (None, _, 0) => ProxySeen::NoPayload,
         (None, true, _) => ProxySeen::NotCaptured,
@@ -317,7 +317,7 @@ fn bytes_seen(bytes: &[u8], stream: &Stream, parsed: payload::Parsed<'_>) -> Byt
 
 fn direction(stream: &Stream, seen: BytesSeen) -> DirectionBytes {
     DirectionBytes {
-        captured: stream.bytes().len(),
+        captured: stream.len(),
         wire_bytes: stream.wire_bytes,
         end: stream.end(),
         segment_ends: seen.segment_ends,
