@@ -321,7 +321,7 @@ fn direction(stream: &Stream, seen: BytesSeen) -> DirectionBytes {
         wire_bytes: stream.wire_bytes,
         end: stream.end(),
         segment_ends: seen.segment_ends,
-        first_data_packet: packet_number(stream.first_data_packet),
+        first_data_packet: stream.first_data_packet,
         kind: seen.kind,
         summary: seen.summary,
     }
