@@ -13,7 +13,9 @@ use super::spp::{self, SppHeader};
 use super::tls::{self, ClientHello, TlsParse};
 use super::toa::{self, Toa};
 use crate::flow::stream::MAX_SEGMENT_ENDS;
-use crate::flow::{FIRST_BYTES_CAP, Flow, Proto, Stream, StreamEnd, TO_CLIENT, TO_SERVER};
+use crate::flow::{
+    FIRST_BYTES_CAP, Flow, Inspected, Proto, Stream, StreamEnd, TO_CLIENT, TO_SERVER,
+};
 use crate::summary::packet_number;
 
 /// Tens of thousands are kept at once: the large parts that most flows lack are boxed, so that
@@ -148,15 +150,34 @@ pub struct ToaSeen {
     pub toa: Toa,
 }
 
-pub fn inspect_flow(f: &Flow) -> FlowInspection {
+/// The flow's inspection. A TCP flow whose first bytes were inspected when they settled
+/// and then dropped (see `FlowTable::seal_settled`) gives that inspection up here.
+pub fn inspect_flow(f: &mut Flow) -> FlowInspection {
     match f.proto {
-        Proto::Tcp => inspect_tcp(f, tcp_bytes(&f.streams)),
+        Proto::Tcp => {
+            let bytes = if let Some(seen) = f.inspected.take() {
+                *seen
+                    .downcast::<TcpBytes>()
+                    .expect("a TCP flow keeps what `inspect_settled` made")
+            } else {
+                debug_assert!(!f.streams[TO_SERVER].is_sealed(), "sealed, not inspected");
+                tcp_bytes(&f.streams)
+            };
+            inspect_tcp(f, bytes)
+        }
         Proto::Udp => inspect_udp(f),
     }
 }
 
-/// The part of a TCP flow's inspection that reads its first bytes. Everything else (counts,
-/// how each direction ended, TOA) is read from the flow itself.
+/// What the summary will read of a closed TCP flow's first bytes, made before the table drops
+/// them (see `FlowTable::seal_settled`).
+pub fn inspect_settled(f: &Flow) -> Inspected {
+    Box::new(tcp_bytes(&f.streams))
+}
+
+/// The part of a TCP flow's inspection that reads its first bytes. Everything else is read
+/// from the flow at the summary: a closed flow's later packets still count (its retransmitted
+/// bytes, a hole past the kept bytes, a TOA option), but cannot change its first bytes.
 struct TcpBytes {
     proxy: Option<Box<ProxyHeader>>,
     http: Option<HttpFacts>,
@@ -348,5 +369,72 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
         ),
         kind: fb.kind,
         summary: summary(fb.summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::flow::testing::{ACK, Conversation, FIN, SYN};
+
+    const REQUEST: &[u8] =
+        b"PROXY TCP4 198.51.100.7 203.0.113.5 40000 80\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    /// TCP option 254 (TOA): port 40000, address 198.51.100.7.
+    const TOA: &[u8] = &[254, 8, 0x9c, 0x40, 198, 51, 100, 7];
+
+    /// To server or not, sequence number, flags, TCP options, payload.
+    type Segment = (bool, u32, u8, &'static [u8], &'static [u8]);
+
+    /// A flow's JSON summary after a conversation that goes on after both FINs: the last
+    /// ACK brings a TOA option, the response comes again, and a segment far past the server's
+    /// FIN leaves a hole behind its bytes. `seal`: as the analyzer does, the first bytes are
+    /// inspected and dropped once settled.
+    fn summary_after_close(seal: bool) -> serde_json::Value {
+        let (c, s) = (1000u32, 5000u32);
+        let (request_end, response_end) =
+            (c + 1 + REQUEST.len() as u32, s + 1 + RESPONSE.len() as u32);
+        let script: &[Segment] = &[
+            (true, c, SYN, &[], b""),
+            (false, s, SYN | ACK, &[], b""),
+            (true, c + 1, ACK, &[], b""),
+            // The PROXY header spans two segments.
+            (true, c + 1, ACK, &[], &REQUEST[..20]),
+            (true, c + 21, ACK, &[], &REQUEST[20..]),
+            (false, s + 1, ACK, &[], RESPONSE),
+            (true, request_end, FIN | ACK, &[], b""),
+            (false, response_end, FIN | ACK, &[], b""),
+            (true, request_end + 1, ACK, TOA, b""),
+            (false, s + 1, ACK, &[], RESPONSE),
+            (false, s + 10_000, ACK, &[], b"late"),
+        ];
+        let mut conversation = Conversation::new();
+        let mut sealed = false;
+        for &(to_server, seq, flags, options, payload) in script {
+            conversation.send_with(to_server, seq, flags, options, payload);
+            if seal && conversation.table.has_settled() {
+                conversation
+                    .table
+                    .seal_settled(|f| Some(super::inspect_settled(f)));
+                sealed = true;
+            }
+        }
+        assert_eq!(sealed, seal);
+        let mut flows = conversation.table.finish_all();
+        assert_eq!(flows[0].streams[0].is_sealed(), seal);
+        serde_json::to_value(crate::summary::flow_summary(0, &mut flows[0])).unwrap()
+    }
+
+    #[test]
+    fn summary_of_a_flow_sealed_at_close_is_the_summary_of_its_bytes() {
+        let sealed = summary_after_close(true);
+        assert_eq!(sealed, summary_after_close(false));
+        // What was read after the close is in it.
+        assert_eq!(sealed["toa"]["packet"], 9);
+        assert_eq!(sealed["tcp"]["retransmissions"], 1);
+        let down = &sealed["first_bytes"]["to_client"];
+        assert_eq!(down["wire_bytes"], 2 * RESPONSE.len() + 4);
+        assert_eq!(down["end"], "hole");
+        assert_eq!(sealed["proxy_segments"], 2);
+        assert_eq!(sealed["http"]["responses"][0]["status"], 200);
     }
 }
