@@ -455,6 +455,15 @@ impl InputAnalyzer {
             }
         }
         self.table.add(raw, &d);
+        if self.table.has_settled() {
+            // A flow that will not be summarised needs no inspection, only its memory back.
+            let limit = self.kept_limit();
+            self.table.seal_settled(|flow| {
+                limit
+                    .keeps(flow)
+                    .then(|| crate::inspect::flow::inspect_settled(flow))
+            });
+        }
         self.publish(raw.index);
         self.drain();
         None
@@ -501,10 +510,10 @@ impl InputAnalyzer {
         if !self.table.has_finished() {
             return;
         }
-        let done = self.table.take_finished();
+        let mut done = self.table.take_finished();
         let limit = self.kept_limit();
         let ranges = self.ranges.as_deref();
-        for flow in &done {
+        for flow in &mut done {
             keep(
                 &mut self.reports,
                 &mut self.summary.flows_not_kept,
@@ -546,13 +555,13 @@ impl InputAnalyzer {
         self.table.end_sample();
         s.table = self.table.stats.clone();
         let ranges = self.ranges.as_deref();
-        for flow in self.table.finish_all() {
+        for mut flow in self.table.finish_all() {
             keep(
                 &mut self.reports,
                 &mut s.flows_not_kept,
                 limit,
                 ranges,
-                &flow,
+                &mut flow,
             );
         }
         let mut reports = self.reports;
@@ -794,13 +803,14 @@ fn summarise_leftovers(shards: &mut [Shard]) {
         let mut rest = std::mem::take(&mut s.leftover);
         let ranges = s.ranges.as_deref();
         while !rest.is_empty() {
-            let flows: Vec<Box<Flow>> = rest.drain(..round.min(rest.len())).collect();
+            let mut flows: Vec<Box<Flow>> = rest.drain(..round.min(rest.len())).collect();
+            let per_thread = flows.len().div_ceil(threads);
             let parts: Vec<Vec<FlowReport>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = flows
-                    .chunks(flows.len().div_ceil(threads))
+                    .chunks_mut(per_thread)
                     .map(|part| {
                         scope.spawn(move || {
-                            part.iter()
+                            part.iter_mut()
                                 .map(|f| summarise(f, ranges))
                                 .collect::<Vec<_>>()
                         })
@@ -904,7 +914,7 @@ fn keep(
     not_kept: &mut u64,
     limit: KeptLimit,
     ranges: Option<&LbRanges>,
-    flow: &Flow,
+    flow: &mut Flow,
 ) {
     if limit.keeps(flow) {
         reports.push(summarise(flow, ranges));
@@ -917,7 +927,7 @@ fn keep(
 /// which client it conveys, whether it is a health check (`checks::flows::annotate_alone`).
 /// Done here, on the analysis threads, the summary is still in cache; done in the checks,
 /// tens of thousands of summaries were read back from all over the heap.
-fn summarise(flow: &Flow, ranges: Option<&LbRanges>) -> FlowReport {
+fn summarise(flow: &mut Flow, ranges: Option<&LbRanges>) -> FlowReport {
     let mut report = crate::summary::flow_summary(0, flow);
     if let Some(ranges) = ranges {
         crate::checks::flows::annotate_alone(&mut report, ranges);

@@ -121,7 +121,9 @@ pub struct FlowReport {
     pub inspection: FlowInspection,
 }
 
-pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
+/// Gives up the flow's inspection made when it closed, if any (see `inspect::flow::inspect_flow`).
+pub fn flow_summary(input: usize, f: &mut Flow) -> FlowReport {
+    let inspection = crate::inspect::flow::inspect_flow(f);
     let link = f.link[TO_SERVER].or(f.link[TO_CLIENT]).unwrap_or_default();
     let t = &f.tcp;
     FlowReport {
@@ -177,7 +179,7 @@ pub fn flow_summary(input: usize, f: &Flow) -> FlowReport {
         kind_reason: None,
         lb_range: None,
         client_ip: None,
-        inspection: crate::inspect::flow::inspect_flow(f),
+        inspection,
     }
 }
 

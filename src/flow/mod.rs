@@ -6,6 +6,8 @@ mod index;
 mod key;
 pub mod stream;
 mod table;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::net::SocketAddr;
 
@@ -17,6 +19,10 @@ pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
 pub use table::{
     CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, MAINTAIN_EVERY, TableStats, per_group_cap,
 };
+
+/// What the caller made of a flow's first bytes before they were dropped (see
+/// [`FlowTable::seal_settled`]). Opaque here: this module keeps it and never reads it.
+pub type Inspected = Box<dyn std::any::Any + Send + Sync>;
 
 /// Index into per-direction arrays.
 pub const TO_SERVER: usize = 0;
@@ -82,7 +88,7 @@ pub struct TcpFacts {
 /// `repr(C)`, hot fields first: what every packet reads and writes (key, counters, TCP state,
 /// first bytes) lies in the first cache lines, which the read loop prefetches a packet ahead
 /// (see [`Flow::HOT_BYTES`]); the rest is read when the flow starts or is summarised.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[repr(C)]
 pub struct Flow {
     /// Kept, not recomputed: the index confirms a lookup by comparing it.
@@ -119,6 +125,9 @@ pub struct Flow {
     /// First datagrams per direction (UDP).
     pub datagrams: [Vec<Datagram>; 2],
     pub icmp_errors: Vec<IcmpRef>,
+    /// The inspection of the first bytes, made when they settled and were dropped (TCP: see
+    /// [`FlowTable::seal_settled`]); `None` while the streams still hold their bytes.
+    pub inspected: Option<Inspected>,
 }
 
 impl Flow {
@@ -132,6 +141,8 @@ impl Flow {
 
     /// The client and server were decided from a weak clue and a stronger one says otherwise.
     fn swap_roles(&mut self) {
+        // Streams are sealed only once the roles are final (see `FlowTable::seal_settled`).
+        debug_assert!(!self.streams.iter().any(Stream::is_sealed));
         std::mem::swap(&mut self.client, &mut self.server);
         self.client_is_lo = !self.client_is_lo;
         self.link.swap(0, 1);

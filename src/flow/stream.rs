@@ -4,6 +4,11 @@
 //! heads and TLS ClientHellos live. Handles segments arriving out of order, retransmissions,
 //! overlaps (first copy wins, conflicts counted) and snaplen-cut segments (the contiguous bytes
 //! stop where the capture lost bytes, and say so).
+//!
+//! Once a flow has closed and its bytes can no longer change, the caller may inspect them and
+//! drop them ([`Stream::seal`]): the counters go on as before, only the bytes are gone.
+
+use std::num::NonZeroU64;
 
 /// Bytes kept per direction: enough for a PROXY v2 header with a client certificate TLV and a
 /// typical HTTP request head.
@@ -59,15 +64,22 @@ pub struct Stream {
     pub started_mid_stream: bool,
     /// End offsets of the first segments that built `data`.
     pub segment_ends: Vec<u32>,
-    /// Packet number of the first segment carrying data.
-    pub first_data_packet: Option<u64>,
+    /// Packet number of the first segment carrying data (numbers start at 1: `None` costs no
+    /// extra word, and keeps the stream at 128 bytes).
+    pub first_data_packet: Option<NonZeroU64>,
     /// Payload bytes this direction carried on the wire (all of them, not capped).
     pub wire_bytes: u64,
     /// Overlapping segments whose bytes disagreed with the first copy.
     pub overlap_conflicts: u32,
     /// The bytes that matter are all here and the rest was dropped (see [`TrimFn`]).
     trimmed: bool,
+    /// The bytes were inspected and dropped (see [`Self::seal`]); they were this many.
+    sealed: bool,
+    sealed_len: u32,
     next_trim_check: usize,
+    /// Sequence number one past the sender's last byte, from its first FIN or RST: none of its
+    /// data lies beyond.
+    end_seq: Option<u32>,
 }
 
 impl Stream {
@@ -78,16 +90,30 @@ impl Stream {
         }
     }
 
+    /// The contiguous first bytes (none once sealed: see [`Self::seal`]).
     pub fn bytes(&self) -> &[u8] {
         &self.data
+    }
+
+    /// How many contiguous first bytes were captured (also once they were sealed).
+    pub fn len(&self) -> usize {
+        if self.sealed {
+            self.sealed_len as usize
+        } else {
+            self.data.len()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn end(&self) -> StreamEnd {
         if self.cut {
             StreamEnd::NotCaptured
-        } else if self.trimmed || self.data.len() >= FIRST_BYTES_CAP {
+        } else if self.trimmed || self.len() >= FIRST_BYTES_CAP {
             StreamEnd::Capped
-        } else if !self.pending.is_empty() || (self.highest_end as usize) > self.data.len() {
+        } else if !self.pending.is_empty() || (self.highest_end as usize) > self.len() {
             StreamEnd::Hole
         } else {
             StreamEnd::Complete
@@ -100,7 +126,9 @@ impl Stream {
             return SegmentKind::New;
         }
         self.wire_bytes += u64::from(wire_len);
-        self.first_data_packet.get_or_insert(packet);
+        if self.first_data_packet.is_none() {
+            self.first_data_packet = NonZeroU64::new(packet);
+        }
         let base = *self.base.get_or_insert_with(|| {
             self.started_mid_stream = true;
             seq
@@ -116,12 +144,12 @@ impl Stream {
         // for a retransmission.
         let tracked = !self.trimmed && !self.cut && (off as usize) < FIRST_BYTES_CAP;
         let kind = if end <= self.highest_end {
-            if tracked && (off as usize) >= self.data.len() {
+            if tracked && (off as usize) >= self.len() {
                 SegmentKind::OutOfOrder
             } else {
                 SegmentKind::Retransmission
             }
-        } else if tracked && off < self.highest_end && (off as usize) >= self.data.len() {
+        } else if tracked && off < self.highest_end && (off as usize) >= self.len() {
             SegmentKind::OutOfOrder
         } else {
             SegmentKind::New
@@ -133,8 +161,46 @@ impl Stream {
         kind
     }
 
+    /// The sender ended its bytes (FIN or RST) at `seq`, one past its last byte. The first
+    /// such end counts (a RST after a FIN is one past the FIN).
+    pub fn set_end(&mut self, seq: u32) {
+        self.end_seq.get_or_insert(seq);
+    }
+
+    /// No segment that keeps to TCP can change the kept bytes any more: they stopped growing
+    /// (trimmed, capped, cut by the capture), or they run without a hole up to where the
+    /// sender ended them with its FIN or RST (only a retransmission of them can still come).
+    /// A bare FIN after a lost last segment leaves no hole in the bytes (`end()` says
+    /// complete): only the FIN's sequence number tells.
+    pub fn is_settled(&self) -> bool {
+        if self.trimmed || self.cut || self.len() >= FIRST_BYTES_CAP {
+            return true;
+        }
+        let len = self.len() as u32;
+        let ends_here = matches!(
+            (self.base, self.end_seq),
+            (Some(base), Some(end)) if end.wrapping_sub(base) == len
+        );
+        ends_here && self.pending.is_empty() && self.highest_end == len
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
+    /// Drops the bytes once the caller has inspected them (or will not): every counter, the
+    /// captured length and `end()` go on as before; bytes that would still come are not kept.
+    pub fn seal(&mut self) {
+        self.sealed_len = self.data.len() as u32;
+        self.sealed = true;
+        self.data = Vec::new();
+        self.pending = Vec::new();
+        self.segment_ends = Vec::new();
+    }
+
     /// Drops what the caller says nothing will read, once the bytes that matter are complete.
     pub fn trim(&mut self, worth_keeping: TrimFn) {
+        // (A sealed stream holds no bytes: it is below `TRIM_FROM`.)
         if self.trimmed || self.cut || self.data.len() < TRIM_FROM.max(self.next_trim_check) {
             return;
         }
@@ -148,8 +214,22 @@ impl Stream {
         }
     }
 
+    /// Heap bytes the stream holds.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.data.capacity()
+            + self.pending.capacity() * std::mem::size_of::<Pending>()
+            + self
+                .pending
+                .iter()
+                .map(|p| p.bytes.capacity())
+                .sum::<usize>()
+            + self.segment_ends.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn place(&mut self, off: u32, captured: &[u8], cut_here: bool) {
         if self.trimmed
+            || self.sealed
             || self.cut
             || self.data.len() >= FIRST_BYTES_CAP
             || off as usize >= FIRST_BYTES_CAP
@@ -248,7 +328,7 @@ mod tests {
         assert_eq!(s.add(1012, b"1.2.3.4\r\n", 9, 5), SegmentKind::New);
         assert_eq!(s.bytes(), b"PROXY TCP4 1.2.3.4\r\n");
         assert_eq!(s.segment_ends, vec![11, 20]);
-        assert_eq!(s.first_data_packet, Some(4));
+        assert_eq!(s.first_data_packet, NonZeroU64::new(4));
         assert_eq!(s.end(), StreamEnd::Complete);
     }
 
@@ -322,6 +402,35 @@ mod tests {
         assert!(s.started_mid_stream);
         assert_eq!(s.bytes(), b"HTTP/1.1 200 OK\r\n");
         assert_eq!(s.add(4_000_000, b"old", 3, 2), SegmentKind::Retransmission);
+    }
+
+    #[test]
+    fn bytes_settle_once_they_run_up_to_the_senders_fin() {
+        let mut s = stream_after_syn(0);
+        s.add(1, b"hello", 5, 3);
+        assert!(!s.is_settled(), "no FIN yet");
+        // A bare FIN one past a segment the capture has not shown (yet).
+        s.set_end(11);
+        assert_eq!(s.end(), StreamEnd::Complete);
+        assert!(!s.is_settled());
+        s.add(6, b"world", 5, 4);
+        assert!(s.is_settled());
+    }
+
+    #[test]
+    fn sealed_stream_counts_what_still_comes_without_keeping_it() {
+        let mut s = stream_after_syn(0);
+        s.add(1, b"hello", 5, 3);
+        s.set_end(6);
+        s.seal();
+        assert_eq!(s.held_bytes(), 0);
+        assert_eq!((s.len(), s.bytes()), (5, &b""[..]));
+        assert_eq!(s.add(1, b"hello", 5, 5), SegmentKind::Retransmission);
+        assert_eq!(s.wire_bytes, 10);
+        assert_eq!(s.end(), StreamEnd::Complete);
+        // Past the FIN (breaking TCP): counted, and said to leave a hole, as before the seal.
+        assert_eq!(s.add(100, b"late", 4, 6), SegmentKind::New);
+        assert_eq!((s.len(), s.end(), s.held_bytes()), (5, StreamEnd::Hole, 0));
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //!
 //! Memory is bounded by the flows alive at once, not by the file: a flow that has closed (RST,
 //! or FIN both ways) is handed out a little later ([`CLOSE_LINGER_NS`], so its last ACKs still
-//! count), and when too many flows are open the longest idle are evicted (counted, and said in
-//! the report). The limit holds per flow group ([`super::flow_group`]): `max_live` /
-//! [`FLOW_GROUPS`] open flows in each of them. Threads that split one file own whole groups,
-//! so each evicts exactly the flows one table would (a limit on the sum would need every
-//! thread's flows to choose from). Groups are filled evenly by the hash, so the whole table
-//! holds close to `max_live` before a group overflows. The caller turns handed-out flows into
-//! summaries and drops them.
+//! count), its first bytes inspected and dropped meanwhile once they can no longer change (see
+//! `FlowTable::seal_settled`); and when too many flows are open the longest idle are evicted
+//! (counted, and said in the report). The limit holds per flow group ([`super::flow_group`]):
+//! `max_live` / [`FLOW_GROUPS`] open flows in each of them. Threads that split one file own
+//! whole groups, so each evicts exactly the flows one table would (a limit on the sum would
+//! need every thread's flows to choose from). Groups are filled evenly by the hash, so the
+//! whole table holds close to `max_live` before a group overflows. The caller turns handed-out
+//! flows into summaries and drops them.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,8 +19,8 @@ use super::index::{FlowIndex, prefetch};
 use super::key::{FLOW_GROUPS, flow_group};
 use super::stream::SegmentKind;
 use super::{
-    DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, MAX_DATAGRAMS, Proto, RoleBy, TO_CLIENT,
-    TO_SERVER, TcpFacts,
+    DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, Inspected, MAX_DATAGRAMS, Proto, RoleBy,
+    TO_CLIENT, TO_SERVER, TcpFacts,
 };
 use crate::decode::{Decoded, IcmpError, IpLayer, L4, TcpSegment, UdpDatagram, tcp_flags};
 use crate::source::RawPacket;
@@ -86,6 +87,9 @@ pub struct FlowTable {
     live_samples: Option<Vec<u32>>,
     /// Given by the caller: drops first bytes nothing will read (see `Stream::trim`).
     trim: Option<super::stream::TrimFn>,
+    /// The slot and id of the flow whose first bytes the last packet settled (see
+    /// `seal_settled`).
+    settled: Option<(usize, u32)>,
     next_id: u32,
     service_ports: Vec<u16>,
     pub stats: TableStats,
@@ -110,6 +114,7 @@ impl FlowTable {
             slot_place: Vec::new(),
             live_samples: None,
             trim: None,
+            settled: None,
             next_id: first_id,
             service_ports: service_ports.to_vec(),
             stats: TableStats::default(),
@@ -155,11 +160,37 @@ impl FlowTable {
             flow.streams = Default::default();
             flow.datagrams = Default::default();
             flow.icmp_errors = Vec::new();
+            flow.inspected = None;
             self.spare.push(flow);
         }
         done.clear();
         if self.finished.is_empty() {
             self.finished = done;
+        }
+    }
+
+    /// Whether the last packet settled a flow's first bytes (see [`Self::seal_settled`]).
+    pub fn has_settled(&self) -> bool {
+        self.settled.is_some()
+    }
+
+    /// Inspects and drops the first bytes of the flow the last packet settled: it is closed,
+    /// and no packet that keeps to TCP can change its first bytes or swap its directions any
+    /// more (see `first_bytes_settled`). A closed flow lingers ([`CLOSE_LINGER_NS`]) for its
+    /// last packets to count, and on a busy capture most open flows are such closed ones:
+    /// their first bytes were most of the memory. `inspect` makes what the summary will read
+    /// in their place (`None`: nothing will, the flow is not summarised). Call it after each
+    /// packet ([`Self::add`]); a flow left unsealed is offered again on its next packet.
+    pub fn seal_settled(&mut self, inspect: impl FnOnce(&Flow) -> Option<Inspected>) {
+        let Some((idx, id)) = self.settled.take() else {
+            return;
+        };
+        let Some(flow) = self.slots[idx].as_mut().filter(|f| f.id == id) else {
+            return;
+        };
+        flow.inspected = inspect(flow);
+        for stream in &mut flow.streams {
+            stream.seal();
         }
     }
 
@@ -354,6 +385,10 @@ impl FlowTable {
         if flags & tcp_flags::RST != 0 {
             t.rst[dir].get_or_insert(packet);
         }
+        if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+            let end = data_seq(seg, flags).wrapping_add(seg.wire_len);
+            flow.streams[dir].set_end(end);
+        }
         // Kind 254 on a SYN is the experimental TCP Fast Open cookie, not TOA (which LVS-style
         // balancers put on the ACK that completes the handshake or on the first data).
         if t.toa_option.is_none() && flags & tcp_flags::SYN == 0 {
@@ -362,13 +397,7 @@ impl FlowTable {
             }
         }
         if seg.header_complete && seg.wire_len > 0 {
-            // Data on a SYN starts one past its sequence number.
-            let seq = if flags & tcp_flags::SYN != 0 {
-                seg.seq.wrapping_add(1)
-            } else {
-                seg.seq
-            };
-            match flow.streams[dir].add(seq, seg.payload, seg.wire_len, packet) {
+            match flow.streams[dir].add(data_seq(seg, flags), seg.payload, seg.wire_len, packet) {
                 SegmentKind::New => {}
                 SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
                 SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
@@ -377,9 +406,13 @@ impl FlowTable {
                 flow.streams[dir].trim(trim);
             }
         }
+        let closed = is_closed(&flow.tcp);
+        if closed && first_bytes_settled(flow) {
+            self.settled = Some((idx, flow.id));
+        }
         // A closed flow whose packet went back in time (clocks of merged captures) is queued
         // again with that time: its queued time must stay at or before its last packet.
-        if (!was_closed || flow.last_ts < last_before) && is_closed(&flow.tcp) {
+        if (!was_closed || flow.last_ts < last_before) && closed {
             let id = flow.id;
             let last = flow.last_ts;
             self.closing.push(Reverse((last, idx, id)));
@@ -479,6 +512,7 @@ impl FlowTable {
             streams: Default::default(),
             datagrams: Default::default(),
             icmp_errors: Vec::new(),
+            inspected: None,
         };
         self.next_id += 1;
         let flow = match self.spare.pop() {
@@ -506,6 +540,12 @@ impl FlowTable {
         self.slot_place[idx] = list.len() as u32;
         list.push(idx as u32);
         idx
+    }
+
+    /// The open flows, in no order.
+    #[cfg(test)]
+    pub(crate) fn flows(&self) -> impl Iterator<Item = &Flow> {
+        self.slots.iter().flatten().map(|f| &**f)
     }
 
     /// Brings in the index entry that a packet of the flow filed under `hash` will look up
@@ -539,6 +579,25 @@ impl FlowTable {
 /// A TCP flow is over once either side reset it or both sides sent FIN.
 fn is_closed(t: &TcpFacts) -> bool {
     t.rst.iter().any(Option::is_some) || t.fin.iter().all(Option::is_some)
+}
+
+/// The sequence number of a segment's first data byte: data on a SYN starts one past it.
+fn data_seq(seg: &TcpSegment<'_>, flags: u8) -> u32 {
+    if flags & tcp_flags::SYN != 0 {
+        seg.seq.wrapping_add(1)
+    } else {
+        seg.seq
+    }
+}
+
+/// A closed flow's first bytes can be inspected and dropped now: a SYN fixed the roles (no
+/// later packet swaps the directions), and neither direction's bytes can change any more.
+fn first_bytes_settled(flow: &Flow) -> bool {
+    flow.role_by == RoleBy::Syn
+        && flow
+            .streams
+            .iter()
+            .all(|s| !s.is_sealed() && s.is_settled())
 }
 
 /// Which way a packet goes, from which end of the key its source is (no address compare).
@@ -630,6 +689,132 @@ fn find_option(mut options: &[u8], kind: u8) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::testing::{ACK, Conversation, FIN, RST, SYN};
+    use crate::flow::{Stream, StreamEnd};
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+    /// Initial sequence numbers of the client and the server.
+    const C: u32 = 1000;
+    const S: u32 = 5000;
+    /// One past the request and the response (where their FINs go).
+    const REQUEST_END: u32 = C + 1 + REQUEST.len() as u32;
+    const RESPONSE_END: u32 = S + 1 + RESPONSE.len() as u32;
+
+    fn handshake() -> Conversation {
+        let mut c = Conversation::new();
+        c.send(true, C, SYN, b"");
+        c.send(false, S, SYN | ACK, b"");
+        c.send(true, C + 1, ACK, b"");
+        c
+    }
+
+    /// The handshake, a request and its response.
+    fn exchange() -> Conversation {
+        let mut c = handshake();
+        c.send(true, C + 1, ACK, REQUEST);
+        c.send(false, S + 1, ACK, RESPONSE);
+        c
+    }
+
+    fn held(flow: &Flow) -> usize {
+        flow.streams.iter().map(Stream::held_bytes).sum()
+    }
+
+    /// Seals as the analyzer does, the client's bytes standing in for their inspection.
+    fn seal(c: &mut Conversation) {
+        c.table
+            .seal_settled(|f| Some(Box::new(f.streams[TO_SERVER].bytes().to_vec())));
+    }
+
+    fn closing(c: &mut Conversation) {
+        c.send(true, REQUEST_END, FIN | ACK, b"");
+        c.send(false, RESPONSE_END, FIN | ACK, b"");
+    }
+
+    #[test]
+    fn closed_flow_drops_its_first_bytes_and_still_counts_its_last_packets() {
+        let mut c = exchange();
+        c.send(true, REQUEST_END, FIN | ACK, b"");
+        assert!(!c.table.has_settled(), "open until both sides sent FIN");
+        c.send(false, RESPONSE_END, FIN | ACK, b"");
+        assert!(c.table.has_settled());
+        assert!(held(c.flow()) > 0);
+        seal(&mut c);
+        let f = c.flow();
+        assert_eq!(held(f), 0);
+        assert_eq!(f.streams[TO_SERVER].len(), REQUEST.len());
+        let kept = f
+            .inspected
+            .as_ref()
+            .and_then(|i| i.downcast_ref::<Vec<u8>>());
+        assert_eq!(kept.map(Vec::as_slice), Some(REQUEST));
+        // The lingering flow's last ACK, and a late copy of the response: counted, not kept.
+        c.send(true, REQUEST_END + 1, ACK, b"");
+        let again = c.send(false, S + 1, ACK, RESPONSE);
+        assert!(!c.table.has_settled(), "sealed once");
+        let f = c.flow();
+        assert_eq!(f.packets, [5, 4]);
+        assert_eq!(f.last_packet, again);
+        assert_eq!(f.tcp.retransmissions, 1);
+        let down = &f.streams[TO_CLIENT];
+        assert_eq!(down.wire_bytes, 2 * RESPONSE.len() as u64);
+        assert_eq!(
+            (down.len(), down.end()),
+            (RESPONSE.len(), StreamEnd::Complete)
+        );
+        assert_eq!(held(f), 0);
+    }
+
+    #[test]
+    fn flow_closing_with_a_segment_missing_keeps_its_first_bytes_until_it_comes() {
+        let (head, tail) = REQUEST.split_at(10);
+        let (head, tail) = ((C + 1, head), (C + 11, tail));
+        // The first missing leaves a hole; the last missing before a bare FIN leaves nothing
+        // in the bytes to tell: only the FIN's sequence number does.
+        for (seen, late, end) in [
+            (tail, head, StreamEnd::Hole),
+            (head, tail, StreamEnd::Complete),
+        ] {
+            let mut c = handshake();
+            c.send(true, seen.0, ACK, seen.1);
+            c.send(false, S + 1, ACK, RESPONSE);
+            closing(&mut c);
+            assert_eq!(c.flow().streams[TO_SERVER].end(), end);
+            assert!(!c.table.has_settled());
+            assert!(held(c.flow()) > 0);
+            // A late retransmission: the bytes are whole, and settled.
+            c.send(true, late.0, ACK, late.1);
+            assert_eq!(c.flow().streams[TO_SERVER].bytes(), REQUEST);
+            assert!(c.table.has_settled());
+        }
+    }
+
+    #[test]
+    fn reset_flow_keeps_the_bytes_the_other_side_may_still_send() {
+        let mut c = exchange();
+        c.send(true, REQUEST_END, RST | ACK, b"");
+        // The client is done, but the server's next segment may have been on its way.
+        assert!(!c.table.has_settled());
+        c.send(false, RESPONSE_END, ACK, b"more");
+        let mut whole = RESPONSE.to_vec();
+        whole.extend_from_slice(b"more");
+        assert_eq!(c.flow().streams[TO_CLIENT].bytes(), whole);
+        // Once the server's FIN says where its bytes end, nothing more can come.
+        c.send(false, RESPONSE_END + 4, FIN | ACK, b"");
+        assert!(c.table.has_settled());
+    }
+
+    #[test]
+    fn flow_seen_without_its_syn_keeps_its_bytes() {
+        // A later SYN could still turn its directions around (see `swap_roles`).
+        let mut c = Conversation::new();
+        c.send(true, C + 1, ACK, REQUEST);
+        c.send(false, S + 1, ACK, RESPONSE);
+        closing(&mut c);
+        assert_eq!(c.flow().role_by, RoleBy::PortHeuristic);
+        assert!(!c.table.has_settled());
+    }
 
     #[test]
     fn toa_option_found_after_mss_and_nops() {

@@ -13,7 +13,9 @@ use super::spp::{self, SppHeader};
 use super::tls::{self, ClientHello, TlsParse};
 use super::toa::{self, Toa};
 use crate::flow::stream::MAX_SEGMENT_ENDS;
-use crate::flow::{FIRST_BYTES_CAP, Flow, Proto, StreamEnd, TO_CLIENT, TO_SERVER};
+use crate::flow::{
+    FIRST_BYTES_CAP, Flow, Inspected, Proto, Stream, StreamEnd, TO_CLIENT, TO_SERVER,
+};
 use crate::summary::packet_number;
 
 /// Tens of thousands are kept at once: the large parts that most flows lack are boxed, so that
@@ -148,40 +150,55 @@ pub struct ToaSeen {
     pub toa: Toa,
 }
 
-pub fn inspect_flow(f: &Flow) -> FlowInspection {
+/// The flow's inspection. A TCP flow whose first bytes were inspected when they settled
+/// and then dropped (see `FlowTable::seal_settled`) gives that inspection up here.
+pub fn inspect_flow(f: &mut Flow) -> FlowInspection {
     match f.proto {
-        Proto::Tcp => inspect_tcp(f),
+        Proto::Tcp => {
+            let bytes = if let Some(seen) = f.inspected.take() {
+                *seen
+                    .downcast::<TcpBytes>()
+                    .expect("a TCP flow keeps what `inspect_settled` made")
+            } else {
+                debug_assert!(!f.streams[TO_SERVER].is_sealed(), "sealed, not inspected");
+                tcp_bytes(&f.streams)
+            };
+            inspect_tcp(f, bytes)
+        }
         Proto::Udp => inspect_udp(f),
     }
 }
 
-fn inspect_tcp(f: &Flow) -> FlowInspection {
-    let up = &f.streams[TO_SERVER];
-    let down = &f.streams[TO_CLIENT];
+/// What the summary will read of a closed TCP flow's first bytes, made before the table drops
+/// them (see `FlowTable::seal_settled`).
+pub fn inspect_settled(f: &Flow) -> Inspected {
+    Box::new(tcp_bytes(&f.streams))
+}
+
+/// The part of a TCP flow's inspection that reads its first bytes. Everything else is read
+/// from the flow at the summary: a closed flow's later packets still count (its retransmitted
+/// bytes, a hole past the kept bytes, a TOA option), but cannot change its first bytes.
+struct TcpBytes {
+    proxy: Option<Box<ProxyHeader>>,
+    http: Option<HttpFacts>,
+    tls: Option<Box<ClientHello>>,
+    to_server: BytesSeen,
+    to_client: BytesSeen,
+}
+
+/// What one direction's first bytes are.
+struct BytesSeen {
+    kind: PayloadKind,
+    summary: Cow<'static, str>,
+    segment_ends: SegmentEnds,
+}
+
+fn tcp_bytes(streams: &[Stream; 2]) -> TcpBytes {
+    let (up, down) = (&streams[TO_SERVER], &streams[TO_CLIENT]);
     let header = proxy::inspect(up.bytes());
     let after = header
         .as_ref()
         .map_or(0, |h| h.payload_offset.min(up.bytes().len()));
-    let proxy_seen = match (&header, up.bytes().is_empty(), up.wire_bytes) {
-        (Some(_), _, _) => ProxySeen::Present,
-        (None, _, 0) => ProxySeen::NoPayload,
-        (None, true, _) => ProxySeen::NotCaptured,
-        (None, false, _) => ProxySeen::Absent,
-    };
-    // Only a complete header can be said to span segments: a snaplen cut ends the captured
-    // segment early without the header being split on the wire.
-    let proxy_segments = header
-        .as_ref()
-        .filter(|h| h.status == proxy::Status::Complete && up.end() != StreamEnd::NotCaptured)
-        .and_then(|h| {
-            let spanned = up
-                .segment_ends
-                .iter()
-                .take_while(|end| (**end as usize) < h.header_len)
-                .count() as u32
-                + 1;
-            (spanned > 1).then_some(spanned)
-        });
     let client_bytes = &up.bytes()[after..];
     let server_bytes = down.bytes();
     let requests =
@@ -190,31 +207,66 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         http::looks_like_response(server_bytes).then(|| http::parse_responses(server_bytes));
     let hello = tls::parse_client_hello(client_bytes);
     // The first bytes' summaries reuse what was just parsed from the same bytes.
-    let first_bytes = FirstBytesPair {
-        to_server: direction(
-            client_bytes,
-            up,
-            payload::Parsed {
-                requests: requests.as_deref(),
-                responses: None,
-                hello: Some(&hello),
-            },
-        ),
-        to_client: direction(
-            server_bytes,
-            down,
-            payload::Parsed {
-                requests: None,
-                responses: responses.as_deref(),
-                hello: None,
-            },
-        ),
-    };
+    let to_server = bytes_seen(
+        client_bytes,
+        up,
+        payload::Parsed {
+            requests: requests.as_deref(),
+            responses: None,
+            hello: Some(&hello),
+        },
+    );
+    let to_client = bytes_seen(
+        server_bytes,
+        down,
+        payload::Parsed {
+            requests: None,
+            responses: responses.as_deref(),
+            hello: None,
+        },
+    );
     let (requests, responses) = (requests.unwrap_or_default(), responses.unwrap_or_default());
     let tls = match hello {
         TlsParse::ClientHello(hello) => Some(hello),
         _ => None,
     };
+    TcpBytes {
+        proxy: header.map(Box::new),
+        http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
+            requests: requests.into(),
+            responses: responses.into(),
+        }),
+        tls: tls.map(Box::new),
+        to_server,
+        to_client,
+    }
+}
+
+fn inspect_tcp(f: &Flow, bytes: TcpBytes) -> FlowInspection {
+    let up = &f.streams[TO_SERVER];
+    let down = &f.streams[TO_CLIENT];
+    let proxy_seen = match (&bytes.proxy, up.is_empty(), up.wire_bytes) {
+        (Some(_), _, _) => ProxySeen::Present,
+        (None, _, 0) => ProxySeen::NoPayload,
+        (None, true, _) => ProxySeen::NotCaptured,
+        (None, false, _) => ProxySeen::Absent,
+    };
+    // Only a complete header can be said to span segments: a snaplen cut ends the captured
+    // segment early without the header being split on the wire.
+    let proxy_segments = bytes
+        .proxy
+        .as_ref()
+        .filter(|h| h.status == proxy::Status::Complete && up.end() != StreamEnd::NotCaptured)
+        .and_then(|h| {
+            let spanned = bytes
+                .to_server
+                .segment_ends
+                .iter()
+                .take_while(|&end| (end as usize) < h.header_len)
+                .count() as u32
+                + 1;
+            (spanned > 1).then_some(spanned)
+        });
     let toa = f.tcp.toa_option.as_ref().and_then(|(packet, value)| {
         toa::parse_toa(toa::TOA_KIND, value).map(|toa| ToaSeen {
             packet: *packet,
@@ -222,16 +274,16 @@ fn inspect_tcp(f: &Flow) -> FlowInspection {
         })
     });
     FlowInspection {
-        proxy: header.map(Box::new),
+        proxy: bytes.proxy,
         proxy_seen,
         proxy_segments,
         proxy_datagrams: None,
-        first_bytes,
-        http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
-            requests: requests.into(),
-            responses: responses.into(),
-        }),
-        tls: tls.map(Box::new),
+        first_bytes: FirstBytesPair {
+            to_server: direction(up, bytes.to_server),
+            to_client: direction(down, bytes.to_client),
+        },
+        http: bytes.http,
+        tls: bytes.tls,
         toa: toa.map(Box::new),
         spp: None,
     }
@@ -275,20 +327,24 @@ fn inspect_udp(f: &Flow) -> FlowInspection {
     }
 }
 
-fn direction(
-    bytes: &[u8],
-    stream: &crate::flow::Stream,
-    parsed: payload::Parsed<'_>,
-) -> DirectionBytes {
+fn bytes_seen(bytes: &[u8], stream: &Stream, parsed: payload::Parsed<'_>) -> BytesSeen {
     let fb = payload::classify_parsed(bytes, parsed);
-    DirectionBytes {
-        captured: stream.bytes().len(),
-        wire_bytes: stream.wire_bytes,
-        end: stream.end(),
-        segment_ends: SegmentEnds::new(&stream.segment_ends),
-        first_data_packet: packet_number(stream.first_data_packet),
+    BytesSeen {
         kind: fb.kind,
         summary: summary(fb.summary),
+        segment_ends: SegmentEnds::new(&stream.segment_ends),
+    }
+}
+
+fn direction(stream: &Stream, seen: BytesSeen) -> DirectionBytes {
+    DirectionBytes {
+        captured: stream.len(),
+        wire_bytes: stream.wire_bytes,
+        end: stream.end(),
+        segment_ends: seen.segment_ends,
+        first_data_packet: stream.first_data_packet,
+        kind: seen.kind,
+        summary: seen.summary,
     }
 }
 
@@ -313,5 +369,72 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
         ),
         kind: fb.kind,
         summary: summary(fb.summary),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::flow::testing::{ACK, Conversation, FIN, SYN};
+
+    const REQUEST: &[u8] =
+        b"PROXY TCP4 198.51.100.7 203.0.113.5 40000 80\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    /// TCP option 254 (TOA): port 40000, address 198.51.100.7.
+    const TOA: &[u8] = &[254, 8, 0x9c, 0x40, 198, 51, 100, 7];
+
+    /// To server or not, sequence number, flags, TCP options, payload.
+    type Segment = (bool, u32, u8, &'static [u8], &'static [u8]);
+
+    /// A flow's JSON summary after a conversation that goes on after both FINs: the last
+    /// ACK brings a TOA option, the response comes again, and a segment far past the server's
+    /// FIN leaves a hole behind its bytes. `seal`: as the analyzer does, the first bytes are
+    /// inspected and dropped once settled.
+    fn summary_after_close(seal: bool) -> serde_json::Value {
+        let (c, s) = (1000u32, 5000u32);
+        let (request_end, response_end) =
+            (c + 1 + REQUEST.len() as u32, s + 1 + RESPONSE.len() as u32);
+        let script: &[Segment] = &[
+            (true, c, SYN, &[], b""),
+            (false, s, SYN | ACK, &[], b""),
+            (true, c + 1, ACK, &[], b""),
+            // The PROXY header spans two segments.
+            (true, c + 1, ACK, &[], &REQUEST[..20]),
+            (true, c + 21, ACK, &[], &REQUEST[20..]),
+            (false, s + 1, ACK, &[], RESPONSE),
+            (true, request_end, FIN | ACK, &[], b""),
+            (false, response_end, FIN | ACK, &[], b""),
+            (true, request_end + 1, ACK, TOA, b""),
+            (false, s + 1, ACK, &[], RESPONSE),
+            (false, s + 10_000, ACK, &[], b"late"),
+        ];
+        let mut conversation = Conversation::new();
+        let mut sealed = false;
+        for &(to_server, seq, flags, options, payload) in script {
+            conversation.send_with(to_server, seq, flags, options, payload);
+            if seal && conversation.table.has_settled() {
+                conversation
+                    .table
+                    .seal_settled(|f| Some(super::inspect_settled(f)));
+                sealed = true;
+            }
+        }
+        assert_eq!(sealed, seal);
+        let mut flows = conversation.table.finish_all();
+        assert_eq!(flows[0].streams[0].is_sealed(), seal);
+        serde_json::to_value(crate::summary::flow_summary(0, &mut flows[0])).unwrap()
+    }
+
+    #[test]
+    fn summary_of_a_flow_sealed_at_close_is_the_summary_of_its_bytes() {
+        let sealed = summary_after_close(true);
+        assert_eq!(sealed, summary_after_close(false));
+        // What was read after the close is in it.
+        assert_eq!(sealed["toa"]["packet"], 9);
+        assert_eq!(sealed["tcp"]["retransmissions"], 1);
+        let down = &sealed["first_bytes"]["to_client"];
+        assert_eq!(down["wire_bytes"], 2 * RESPONSE.len() + 4);
+        assert_eq!(down["end"], "hole");
+        assert_eq!(sealed["proxy_segments"], 2);
+        assert_eq!(sealed["http"]["responses"][0]["status"], 200);
     }
 }
