@@ -77,7 +77,7 @@ pub struct Stream {
     sealed: bool,
     sealed_len: u32,
     next_trim_check: usize,
-    /// Sequence number one past the sender's last byte, from its first FIN or RST: none of its
+    /// Sequence number one past the sender's last byte, from its first FIN: none of its
     /// data lies beyond.
     end_seq: Option<u32>,
 }
@@ -161,15 +161,15 @@ impl Stream {
         kind
     }
 
-    /// The sender ended its bytes (FIN or RST) at `seq`, one past its last byte. The first
-    /// such end counts (a RST after a FIN is one past the FIN).
+    /// The sender ended its bytes with a FIN at `seq`, one past its last byte (the first FIN
+    /// counts; a RST says nothing: a middlebox may send it for either end).
     pub fn set_end(&mut self, seq: u32) {
         self.end_seq.get_or_insert(seq);
     }
 
     /// No segment that keeps to TCP can change the kept bytes any more: they stopped growing
     /// (trimmed, capped, cut by the capture), or they run without a hole up to where the
-    /// sender ended them with its FIN or RST (only a retransmission of them can still come).
+    /// sender ended them with its FIN (only a retransmission of them can still come).
     /// A bare FIN after a lost last segment leaves no hole in the bytes (`end()` says
     /// complete): only the FIN's sequence number tells.
     pub fn is_settled(&self) -> bool {

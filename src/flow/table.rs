@@ -385,7 +385,9 @@ impl FlowTable {
         if flags & tcp_flags::RST != 0 {
             t.rst[dir].get_or_insert(packet);
         }
-        if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
+        // Only the sender's FIN says where its bytes end. A RST may come from a middlebox that
+        // resets both ends at once, while the other side's real data is still on its way.
+        if flags & tcp_flags::FIN != 0 {
             let end = data_seq(seg, flags).wrapping_add(seg.wire_len);
             flow.streams[dir].set_end(end);
         }
@@ -791,18 +793,20 @@ mod tests {
     }
 
     #[test]
-    fn reset_flow_keeps_the_bytes_the_other_side_may_still_send() {
+    fn reset_flow_keeps_its_bytes_until_it_is_handed_out() {
         let mut c = exchange();
+        // A RST (perhaps a middlebox's, sent to both ends at once) says nothing about where
+        // either side's bytes end: the server's next segment may be on its way.
         c.send(true, REQUEST_END, RST | ACK, b"");
-        // The client is done, but the server's next segment may have been on its way.
         assert!(!c.table.has_settled());
         c.send(false, RESPONSE_END, ACK, b"more");
         let mut whole = RESPONSE.to_vec();
         whole.extend_from_slice(b"more");
         assert_eq!(c.flow().streams[TO_CLIENT].bytes(), whole);
-        // Once the server's FIN says where its bytes end, nothing more can come.
+        // Even after the server's FIN: the reset side never said where its own bytes end.
         c.send(false, RESPONSE_END + 4, FIN | ACK, b"");
-        assert!(c.table.has_settled());
+        assert!(!c.table.has_settled());
+        assert!(held(c.flow()) > 0);
     }
 
     #[test]
