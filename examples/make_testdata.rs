@@ -1083,6 +1083,36 @@ fn xff_two_headers() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// A balancer and its application on one host (10.0.0.5), captured there: the client's
+/// connection to :80, then the balancer's to :8080 on the same address with the client in
+/// X-Forwarded-For.
+fn xff_same_host_both_legs() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    let client = ep("198.51.100.7", 50001);
+    cap.exchange(
+        &mut tcp(client, ep("10.0.0.5", 80), 0),
+        b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+        HTTP_RESPONSE,
+    );
+    cap.exchange(
+        &mut tcp(ep("10.0.0.5", 40100), ep("10.0.0.5", 8080), 1),
+        b"GET / HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n",
+        HTTP_RESPONSE,
+    );
+    cap.pcap(linktype::EN10MB)
+}
+
+/// Three TCP health checks (connect, close) from a private address, and nothing else.
+fn tcp_health_checks_only() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    for i in 0..3u16 {
+        let mut t = tcp(ep("10.0.0.9", 41000 + i), backend_http(), u32::from(i));
+        cap.handshake(&mut t);
+        cap.close_client_first(&mut t);
+    }
+    cap.pcap(linktype::EN10MB)
+}
+
 /// An LB that does not strip the header of the proxy in front of it: two PROXY v2 headers.
 fn proxy_v2_stacked() -> Result<Vec<u8>> {
     let outer = proxy_v2(
@@ -1884,6 +1914,24 @@ fn scenarios() -> Vec<Scenario> {
             expect: "no PROXY header, TLS ClientHello with SNI www.example.com where a server expecting PROXY \
                      closed at once: finding proxy.expected-but-missing (with --expect or when the port expects PROXY)",
             build: tls_without_proxy,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "xff_same_host_balancer_both_legs.pcap",
+            made: "client 198.51.100.7:50001 → 10.0.0.5:80 (plain GET), then 10.0.0.5:40100 → 10.0.0.5:8080 \
+                   with `X-Forwarded-For: 198.51.100.7`: a balancer forwarding to an application on its own \
+                   host, captured there",
+            expect: "side lb (both legs: the named client connects to the address that sends the header); \
+                     main service tcp/8080: client_ip xff, snat yes; one path linked by xff",
+            build: xff_same_host_both_legs,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "tcp_health_checks_only_private_source.pcap",
+            made: "three connect-then-close flows from 10.0.0.9 to 203.0.113.10:80, no payload, nothing else",
+            expect: "3 health checks (health-check.flows); no client flow, so no snat.undecided (probes alone say \
+                     nothing of the clients); client_ip unknown",
+            build: tcp_health_checks_only,
         },
         Scenario {
             section: CONTENT,

@@ -58,6 +58,8 @@ const CASES: &[Case] = &[
     ("snaplen80_proxy_v2_cut_after_length.pcap", "proxy-v2", "yes", "v2", "ok", &["proxy.truncated"]),
     ("tcp_syn_without_synack.pcap", "preserved", "no", "unknown", "broken", &["return-path.no-synack"]),
     ("link_en10mb_plain_http.pcap", "preserved", "no", "none", "ok", &[]),
+    ("xff_same_host_balancer_both_legs.pcap", "xff", "yes", "none", "ok", &["snat.detected"]),
+    ("tcp_health_checks_only_private_source.pcap", "unknown", "unknown", "unknown", "ok", &["health-check.flows"]),
 ];
 
 #[test]
@@ -252,4 +254,14 @@ fn lost_client_ip_from_shared_address_space_is_most_likely_not_proven() {
         named,
         "the source is in the my-lb range: the balancer translates the client address (SNAT)"
     );
+}
+
+/// Probes alone say nothing of the clients: a service of nothing but health checks from a
+/// private address gets no snat.undecided (which would list the probes as the flows it judges).
+#[test]
+fn health_checks_alone_make_no_snat_undecided() {
+    let (_, r) = report("testdata/tcp_health_checks_only_private_source.pcap", &[]);
+    let have = codes(&r);
+    assert!(have.iter().any(|c| c == "health-check.flows"), "{have:?}");
+    assert!(!have.iter().any(|c| c == "snat.undecided"), "{have:?}");
 }

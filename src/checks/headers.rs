@@ -436,14 +436,10 @@ fn lb_range_sources(flows: &[&FlowReport], cfg: &CheckConfig, out: &mut Vec<Find
             continue;
         };
         let possible = if m.ambiguous { "possibly " } else { "" };
-        // The connections' first packets: SYNs, or every datagram for UDP.
-        let first_packets = match fl[0].proto {
-            crate::flow::Proto::Tcp => "tcp[tcpflags] & tcp-syn != 0",
-            crate::flow::Proto::Udp => "udp",
-        };
         let confirm = format!(
-            "tcpdump -nn -r CAPTURE 'src net {} and {first_packets}'",
-            m.cidr
+            "tcpdump -nn -r CAPTURE 'src net {} and {}'",
+            m.cidr,
+            super::tcpdump_flags(fl[0].proto, m.cidr.addr().is_ipv6(), "tcp-syn")
         );
         out.push(with_tcpdump(confirm, grouped(
             "lb-range.source",

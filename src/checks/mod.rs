@@ -79,6 +79,17 @@ pub fn tshark_proxy(proto: crate::flow::Proto) -> &'static str {
     }
 }
 
+/// A tcpdump filter for `proto` packets with one of TCP `flags` (`tcp-syn`, or a group such
+/// as `(tcp-syn|tcp-fin)`): on IPv6 every TCP packet, since libpcap's `tcp[tcpflags]` does not
+/// reach into IPv6 and matches nothing there; every datagram for UDP.
+pub fn tcpdump_flags(proto: crate::flow::Proto, v6: bool, flags: &str) -> String {
+    match (proto, v6) {
+        (crate::flow::Proto::Tcp, false) => format!("tcp[tcpflags] & {flags} != 0"),
+        (crate::flow::Proto::Tcp, true) => "tcp".into(),
+        (crate::flow::Proto::Udp, _) => "udp".into(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// Stable dotted code, e.g. `capture.cut-short`.

@@ -42,10 +42,13 @@ pub fn judge(
     let side = side.clone();
     let mut findings = Vec::new();
     let proxy_protocol = proxy_verdict(judged);
-    // Who sends the health checks: a balancer probes from the address it forwards from.
+    // Who sends the health checks: a balancer probes from the address it forwards from
+    // (looked at only beside client flows: probes alone say nothing of the clients).
     let mut probes: BTreeMap<IpAddr, usize> = BTreeMap::new();
-    for f in flows.iter().filter(|f| f.kind == "health-check") {
-        *probes.entry(f.client.ip).or_default() += 1;
+    if !clients.is_empty() {
+        for f in flows.iter().filter(|f| f.kind == "health-check") {
+            *probes.entry(f.client.ip).or_default() += 1;
+        }
     }
     let (snat, snat_findings) = snat_verdict(judged, &side, &probes);
     findings.extend(snat_findings);
@@ -108,10 +111,15 @@ pub fn judge(
 /// paths, so it is safe inside the quotes).
 fn health_check_confirm(reason: &str, example: &FlowReport) -> super::Confirm {
     let mut c = super::Confirm::default();
+    let tshark = super::tshark_proxy(example.proto);
     if reason.starts_with("PROXY v2 LOCAL") {
-        c.tshark = Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y 'proxy.v2.cmd == 0' (PROXY LOCAL health checks)".into());
+        c.tshark = Some(format!(
+            "{tshark} -Y 'proxy.v2.cmd == 0' # PROXY LOCAL health checks"
+        ));
     } else if reason.starts_with("PROXY v1") {
-        c.tshark = Some("tshark -r CAPTURE -o tcp.try_heuristic_first:TRUE -Y 'proxy.v1.magic' -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.dst.ipv4".into());
+        c.tshark = Some(format!(
+            "{tshark} -Y 'proxy.v1.magic' -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.dst.ipv4"
+        ));
     } else if let Some(path) = reason
         .strip_suffix(" looks like a health-check request")
         .and_then(|r| r.split(' ').nth(1))
@@ -123,8 +131,14 @@ fn health_check_confirm(reason: &str, example: &FlowReport) -> super::Confirm {
         // Connect-then-close, or a source in a health-check range: the probes' handshakes
         // and closes from the first probing source.
         c.tcpdump = Some(format!(
-            "tcpdump -nn -r CAPTURE 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0 and src host {} and dst port {}'",
-            example.client.ip, example.server.port
+            "tcpdump -nn -r CAPTURE '{} and src host {} and dst port {}'",
+            super::tcpdump_flags(
+                example.proto,
+                example.client.ip.is_ipv6(),
+                "(tcp-syn|tcp-fin|tcp-rst)"
+            ),
+            example.client.ip,
+            example.server.port
         ));
     }
     c
@@ -165,20 +179,23 @@ pub fn side(flows: &[&FlowReport], given: Option<SideValue>, cfg: &CheckConfig) 
     // The clients named in headers, and the servers such headers reach (the backends).
     let mut conveyed: BTreeSet<IpAddr> = BTreeSet::new();
     let mut backends: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut senders: BTreeSet<IpAddr> = BTreeSet::new();
     for f in flows {
         if let Some(c) = f.client_ip.as_ref().filter(|c| c.by != "ip-source") {
             conveyed.insert(c.ip);
             backends.insert(f.server.ip);
+            senders.insert(f.client.ip);
         }
     }
     // Both legs: a named client's own connection goes to a server no header reaches (the
-    // balancer's VIP). A client that also reaches the backends directly (a pool exposed both
-    // behind a balancer and on its own addresses), or a balancer whose health-check header
-    // names itself, is no second leg.
-    if let Some(f) = flows
-        .iter()
-        .find(|f| conveyed.contains(&f.client.ip) && !backends.contains(&f.server.ip))
-    {
+    // balancer's VIP), or to the address that sends the headers (a balancer forwarding to an
+    // application on its own host). A client that also reaches the backends directly (a pool
+    // exposed both behind a balancer and on its own addresses), or a balancer whose
+    // health-check header names itself, is no second leg.
+    if let Some(f) = flows.iter().find(|f| {
+        conveyed.contains(&f.client.ip)
+            && (!backends.contains(&f.server.ip) || senders.contains(&f.server.ip))
+    }) {
         return Side {
             value: SideValue::Lb,
             inferred: true,
@@ -361,7 +378,7 @@ fn conveyed_confirm(flows: &[&FlowReport]) -> super::Confirm {
         "xff" => "tshark -r CAPTURE -Y 'http.x_forwarded_for' -T fields -e frame.number -e ip.src -e http.x_forwarded_for".into(),
         "forwarded" => "tshark -r CAPTURE -Y 'http.request.line contains \"Forwarded:\"' -T fields -e frame.number -e ip.src -e http.request.line".into(),
         "toa" => "tshark -r CAPTURE -Y 'tcp.option_kind == 254' -T fields -e frame.number -e ip.src -e tcp.options".into(),
-        "spp" => "tshark -r CAPTURE -Y udp -T fields -e frame.number -e ip.src -e udp.payload (Cloudflare SPP: the client address is in the first 38 bytes)".into(),
+        "spp" => "tshark -r CAPTURE -Y udp -T fields -e frame.number -e ip.src -e udp.payload # Cloudflare SPP: the client address is in the first 38 bytes".into(),
         _ => format!(
             "{} -Y proxy -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.src.ipv6",
             super::tshark_proxy(flows.first().map_or(crate::flow::Proto::Tcp, |f| f.proto))
@@ -405,23 +422,30 @@ fn undecided(judged: &[&FlowReport], probes: &BTreeMap<IpAddr, usize>) -> Option
     f.detail = Some(
         "a non-public address in no LB range: lbcheck does not guess, SNAT and the client IP stay unknown until the balancer's addresses are named".into(),
     );
-    let cidr = match (sources.len(), sources.iter().next()) {
-        (1, Some(IpAddr::V4(ip))) => format!("{ip}/32"),
-        (1, Some(IpAddr::V6(ip))) => format!("{ip}/128"),
-        _ => lb_cidr_hint(&sources),
-    };
+    // One option per address (a /24 of the first would miss the others, and IPv6).
+    let options: Vec<String> = sources
+        .iter()
+        .take(3)
+        .map(|ip| {
+            let bits = if ip.is_ipv4() { 32 } else { 128 };
+            format!("--lb-range lb={ip}/{bits}")
+        })
+        .collect();
+    let options = options.join(" ");
     f.flows = from_probers.iter().map(|f| f.id).collect();
     f.packets = from_probers.iter().map(|f| f.first_packet).collect();
     f.fix = vec![
         format!(
-            "if {} the balancer: `--lb-range lb={cidr}` (lbcheck then judges SNAT and the client IP, with the fixes)",
+            "if {} the balancer: `{options}` (lbcheck then judges SNAT and the client IP, with the fixes)",
             plural(sources.len(), "it is", "they are")
         ),
         "if they are the clients themselves (an internal service that probes itself), the backend sees them as they are: nothing to fix".into(),
     ];
     f.confirm.tcpdump = Some(format!(
-        "tcpdump -nn -r CAPTURE 'tcp dst port {} and src host {}'",
-        first.server.port, first.client.ip
+        "tcpdump -nn -r CAPTURE '{} dst port {} and src host {}'",
+        first.proto.name(),
+        first.server.port,
+        first.client.ip
     ));
     Some(f)
 }
