@@ -455,6 +455,11 @@ impl InputAnalyzer {
             }
         }
         self.table.add(raw, &d);
+        if self.table.has_created() {
+            // Beyond the kept flows, nothing will read a new flow's first bytes.
+            let limit = self.kept_limit();
+            self.table.seal_created_if(|flow| !limit.keeps(flow));
+        }
         if self.table.has_settled() {
             // A flow that will not be summarised needs no inspection, only its memory back.
             let limit = self.kept_limit();

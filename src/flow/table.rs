@@ -90,6 +90,8 @@ pub struct FlowTable {
     /// The slot and id of the flow whose first bytes the last packet settled (see
     /// `seal_settled`).
     settled: Option<(usize, u32)>,
+    /// The TCP flow the last packet created with a SYN (see [`Self::seal_created_if`]).
+    created: Option<(usize, u32)>,
     next_id: u32,
     service_ports: Vec<u16>,
     pub stats: TableStats,
@@ -115,6 +117,7 @@ impl FlowTable {
             live_samples: None,
             trim: None,
             settled: None,
+            created: None,
             next_id: first_id,
             service_ports: service_ports.to_vec(),
             stats: TableStats::default(),
@@ -166,6 +169,28 @@ impl FlowTable {
         done.clear();
         if self.finished.is_empty() {
             self.finished = done;
+        }
+    }
+
+    /// Whether the last packet created a TCP flow with a SYN (see [`Self::seal_created_if`]).
+    pub fn has_created(&self) -> bool {
+        self.created.is_some()
+    }
+
+    /// Seals the first bytes of the TCP flow the last packet created with a SYN, when `unkept`
+    /// says nothing will read them (beyond `--max-flows`: the flow is only counted). Past that
+    /// cut every new flow is such a one, and buffering their bytes until they close cost a busy
+    /// capture most of its memory for nothing.
+    pub fn seal_created_if(&mut self, unkept: impl FnOnce(&Flow) -> bool) {
+        let Some((idx, id)) = self.created.take() else {
+            return;
+        };
+        if let Some(flow) = self.slots[idx].as_mut().filter(|f| f.id == id) {
+            if unkept(flow) {
+                for stream in &mut flow.streams {
+                    stream.seal();
+                }
+            }
         }
     }
 
@@ -332,15 +357,20 @@ impl FlowTable {
         let flags = if seg.header_complete { seg.flags } else { 0 };
         let syn_only = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
         let synack = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK;
-        let idx = match self.find(&key, hash) {
+        let (idx, new) = match self.find(&key, hash) {
             Some(i) if syn_only && is_new_connection(self.flow_mut(i), src_is_lo, seg.seq) => {
                 self.stats.port_reuse += 1;
                 self.retire(i);
-                self.create((key, hash), raw, d, src, dst, flags)
+                (self.create((key, hash), raw, d, src, dst, flags), true)
             }
-            Some(i) => i,
-            None => self.create((key, hash), raw, d, src, dst, flags),
+            Some(i) => (i, false),
+            None => (self.create((key, hash), raw, d, src, dst, flags), true),
         };
+        // Only a SYN fixes the roles: a flow whose streams might still be swapped is not sealed.
+        self.created = self.slots[idx]
+            .as_ref()
+            .filter(|f| new && f.role_by == RoleBy::Syn)
+            .map(|f| (idx, f.id));
         let flow = self.slots[idx]
             .as_mut()
             .expect("the map only points at occupied slots");
@@ -721,6 +751,39 @@ mod tests {
 
     fn held(flow: &Flow) -> usize {
         flow.streams.iter().map(Stream::held_bytes).sum()
+    }
+
+    #[test]
+    fn flow_beyond_the_kept_ones_buffers_nothing_from_its_syn_on() {
+        let mut c = Conversation::new();
+        c.send(true, C, SYN, b"");
+        assert!(c.table.has_created());
+        c.table.seal_created_if(|_| true);
+        assert!(!c.table.has_created(), "offered once");
+        c.send(false, S, SYN | ACK, b"");
+        c.send(true, C + 1, ACK, b"");
+        assert!(
+            !c.table.has_created(),
+            "only the packet that creates a flow offers it"
+        );
+        c.send(true, C + 1, ACK, REQUEST);
+        c.send(false, S + 1, ACK, RESPONSE);
+        let f = c.flow();
+        assert_eq!(held(f), 0);
+        // Counted as before: the flow is only counted, never summarised.
+        assert_eq!(f.packets, [3, 2]);
+        assert_eq!(f.streams[TO_SERVER].wire_bytes, REQUEST.len() as u64);
+        // A kept flow is left alone; a flow seen without its SYN is not offered (its
+        // directions may still be swapped).
+        let mut kept = Conversation::new();
+        kept.send(true, C, SYN, b"");
+        kept.table.seal_created_if(|_| false);
+        kept.send(true, C + 1, ACK, REQUEST);
+        assert!(held(kept.flow()) >= REQUEST.len());
+        assert_eq!(kept.flow().streams[TO_SERVER].bytes(), REQUEST);
+        let mut mid = Conversation::new();
+        mid.send(true, C + 1, ACK, REQUEST);
+        assert!(!mid.table.has_created());
     }
 
     /// Seals as the analyzer does, the client's bytes standing in for their inspection.
