@@ -211,24 +211,22 @@ fn health_check_reason(f: &FlowReport) -> Option<Cow<'static, str>> {
 /// HAProxy sends from its own private address, in no LB range, and that header is the only
 /// sign of the backend leg.
 pub fn apply_side(
-    flows: &mut [FlowReport],
+    f: &mut FlowReport,
     side: super::SideValue,
     sources: &std::collections::BTreeSet<IpAddr>,
 ) {
     use super::SideValue;
-    for f in flows.iter_mut() {
-        let client_leg = match side {
-            SideValue::Client => true,
-            SideValue::Lb => {
-                f.lb_range.is_none()
-                    && f.inspection.proxy.is_none()
-                    && !names_a_connecting_client(f, sources)
-            }
-            SideValue::Backend | SideValue::Unknown => false,
-        };
-        if client_leg {
-            discard_forwarding_header(f);
+    let client_leg = match side {
+        SideValue::Client => true,
+        SideValue::Lb => {
+            f.lb_range.is_none()
+                && f.inspection.proxy.is_none()
+                && !names_a_connecting_client(f, sources)
         }
+        SideValue::Backend | SideValue::Unknown => false,
+    };
+    if client_leg {
+        discard_forwarding_header(f);
     }
 }
 

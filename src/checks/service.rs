@@ -31,12 +31,11 @@ pub fn judge(
     rp: &super::return_path::ReturnPath,
     ranges: &super::lb_ranges::LbRanges,
 ) -> ServiceJudgement {
-    let clients: Vec<&FlowReport> = flows
+    let (hc, clients): (Vec<&FlowReport>, Vec<&FlowReport>) = flows
         .iter()
         .copied()
-        .filter(|f| f.kind != "health-check")
-        .collect();
-    let health_checks = flows.len() - clients.len();
+        .partition(|f| f.kind == "health-check");
+    let health_checks = hc.len();
     // With nothing but health checks, judge those: it is all the capture shows.
     let judged: &[&FlowReport] = if clients.is_empty() { flows } else { &clients };
     let side = side.clone();
@@ -46,7 +45,7 @@ pub fn judge(
     // (looked at only beside client flows: probes alone say nothing of the clients).
     let mut probes: BTreeMap<IpAddr, usize> = BTreeMap::new();
     if !clients.is_empty() {
-        for f in flows.iter().filter(|f| f.kind == "health-check") {
+        for f in &hc {
             *probes.entry(f.client.ip).or_default() += 1;
         }
     }
@@ -60,11 +59,6 @@ pub fn judge(
     };
     let return_path = super::return_path::verdict(judged, rp);
     if health_checks > 0 {
-        let hc: Vec<&FlowReport> = flows
-            .iter()
-            .copied()
-            .filter(|f| f.kind == "health-check")
-            .collect();
         let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
         for f in &hc {
             *reasons

@@ -191,7 +191,7 @@ pub fn build_with_findings(analysis: Analysis, config: &Config, extra: Vec<Findi
     for f in &mut all {
         let input = f.input;
         if let Some(side) = sides.get(input) {
-            checks::flows::apply_side(std::slice::from_mut(f), side.value, &sources[input]);
+            checks::flows::apply_side(f, side.value, &sources[input]);
         }
     }
     let judge = |flows: &[FlowReport], return_path: &checks::return_path::ReturnPath| {
