@@ -320,6 +320,7 @@ impl InputAnalyzer {
             table: {
                 let mut t = FlowTable::new(first_id, ports);
                 t.set_trim(crate::inspect::trim::worth_keeping);
+                t.set_datagram_probe(crate::inspect::proxy::starts_header);
                 t
             },
             reports: Vec::new(),

@@ -87,10 +87,13 @@ pub struct FlowTable {
     live_samples: Option<Vec<u32>>,
     /// Given by the caller: drops first bytes nothing will read (see `Stream::trim`).
     trim: Option<super::stream::TrimFn>,
+    /// Given by the caller: tells the datagrams whose bytes the inspection reads.
+    datagram_probe: Option<super::DatagramProbe>,
     /// The slot and id of the flow whose first bytes the last packet settled (see
     /// `seal_settled`).
     settled: Option<(usize, u32)>,
-    /// The TCP flow the last packet created with a SYN (see [`Self::seal_created_if`]).
+    /// The flow the last packet created with its roles final: a TCP flow by a SYN, or a UDP
+    /// flow (see [`Self::seal_created_if`]).
     created: Option<(usize, u32)>,
     next_id: u32,
     service_ports: Vec<u16>,
@@ -116,6 +119,7 @@ impl FlowTable {
             slot_place: Vec::new(),
             live_samples: None,
             trim: None,
+            datagram_probe: None,
             settled: None,
             created: None,
             next_id: first_id,
@@ -131,6 +135,12 @@ impl FlowTable {
     /// Lets the table drop first bytes that `trim` says nothing will read.
     pub fn set_trim(&mut self, trim: super::stream::TrimFn) {
         self.trim = Some(trim);
+    }
+
+    /// Lets the table drop the bytes of UDP datagrams that the inspection will not read: after
+    /// a direction's first, all but the first that `probe` says starts a header.
+    pub fn set_datagram_probe(&mut self, probe: super::DatagramProbe) {
+        self.datagram_probe = Some(probe);
     }
 
     pub fn set_max_live(&mut self, max_live: usize) {
@@ -172,12 +182,13 @@ impl FlowTable {
         }
     }
 
-    /// Whether the last packet created a TCP flow with a SYN (see [`Self::seal_created_if`]).
+    /// Whether the last packet created a TCP flow with a SYN, or a UDP flow (see
+    /// [`Self::seal_created_if`]).
     pub fn has_created(&self) -> bool {
         self.created.is_some()
     }
 
-    /// Seals the first bytes of the TCP flow the last packet created with a SYN, when `unkept`
+    /// Seals the first bytes (or datagrams) of the flow the last packet created, when `unkept`
     /// says nothing will read them (beyond `--max-flows`: the flow is only counted). Past that
     /// cut every new flow is such a one, and buffering their bytes until they close cost a busy
     /// capture most of its memory for nothing.
@@ -190,6 +201,7 @@ impl FlowTable {
                 for stream in &mut flow.streams {
                     stream.seal();
                 }
+                flow.datagrams = Default::default();
             }
         }
     }
@@ -456,19 +468,36 @@ impl FlowTable {
         let dst = SocketAddr::new(ip.dst, u.dst_port);
         let (key, src_is_lo) = FlowKey::oriented(Proto::Udp, src, dst);
         let hash = key.hash();
-        let idx = match self.find(&key, hash) {
-            Some(i) => i,
-            None => self.create((key, hash), raw, d, src, dst, 0),
+        let idx = if let Some(i) = self.find(&key, hash) {
+            i
+        } else {
+            let i = self.create((key, hash), raw, d, src, dst, 0);
+            // A UDP flow's roles never change: it may be sealed from its first datagram.
+            self.created = self.slots[i].as_ref().map(|f| (i, f.id));
+            i
         };
+        let probe = self.datagram_probe;
         let flow = self.flow_mut(idx);
         let dir = direction(flow, src_is_lo);
         count_packet(flow, raw, d, dir, u.wire_len);
-        if flow.datagrams[dir].len() < MAX_DATAGRAMS {
-            let head = u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)].to_vec();
+        let kept = &flow.datagrams[dir];
+        // Sealed (see `seal_created_if`): nothing will read its datagrams.
+        if kept.len() < MAX_DATAGRAMS && !flow.streams[TO_SERVER].is_sealed() {
+            let bytes = &u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)];
+            let header = probe.map(|probe| probe(bytes));
+            // The first datagram is always read; a later one only when it is the first to
+            // start a header (a later header is only counted).
+            let read = match header {
+                None => true,
+                Some(starts) => {
+                    kept.is_empty() || (starts && !kept.iter().any(|d| d.header == Some(true)))
+                }
+            };
             flow.datagrams[dir].push(Datagram {
                 packet: raw.index,
-                head,
+                head: if read { bytes.to_vec() } else { Vec::new() },
                 wire_len: u.wire_len,
+                header,
             });
         }
     }

@@ -1,5 +1,5 @@
-//! Test help: a TCP conversation between one client and one server, fed to a flow table a
-//! segment at a time.
+//! Test help: a TCP conversation (or UDP datagrams) between one client and one server, fed to a
+//! flow table a packet at a time.
 
 use super::{Flow, FlowTable};
 use crate::decode::tcp_flags;
@@ -61,6 +61,26 @@ impl Conversation {
         let tcp = tcp.options_raw(options).expect("options fit");
         let mut frame = Vec::new();
         tcp.write(&mut frame, payload).expect("a frame");
+        self.feed(&frame)
+    }
+
+    /// One UDP datagram between the same two ends, 1 ms after the last; gives its packet
+    /// number.
+    pub fn send_udp(&mut self, to_server: bool, payload: &[u8]) -> u64 {
+        let (src, dst) = if to_server {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        let udp = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src.0, dst.0, 64)
+            .udp(src.1, dst.1);
+        let mut frame = Vec::new();
+        udp.write(&mut frame, payload).expect("a frame");
+        self.feed(&frame)
+    }
+
+    fn feed(&mut self, frame: &[u8]) -> u64 {
         self.packets += 1;
         self.ts_nanos += 1_000_000;
         let raw = RawPacket {
@@ -69,7 +89,7 @@ impl Conversation {
             interface: 0,
             link_type: LinkType::ETHERNET,
             orig_len: frame.len() as u32,
-            data: &frame,
+            data: frame,
         };
         self.table.add(&raw, &crate::decode::decode(&raw));
         self.packets

@@ -291,10 +291,13 @@ fn inspect_tcp(f: &Flow, bytes: TcpBytes) -> FlowInspection {
 
 fn inspect_udp(f: &Flow) -> FlowInspection {
     let up = &f.datagrams[TO_SERVER];
-    let headers: Vec<Option<ProxyHeader>> = up.iter().map(|d| proxy::inspect(&d.head)).collect();
-    let with_header = headers.iter().filter(|h| h.is_some()).count();
+    let with_header = up
+        .iter()
+        .filter(|d| d.starts_header(proxy::starts_header))
+        .count();
     let first = up.first();
-    let header = headers.into_iter().flatten().next();
+    // The first datagram to start a header kept its bytes (see `Datagram::head`).
+    let header = up.iter().find_map(|d| proxy::inspect(&d.head));
     let spp = first.and_then(|d| spp::parse_spp(&d.head));
     let skip = header
         .as_ref()
@@ -422,6 +425,86 @@ mod tests {
         let mut flows = conversation.table.finish_all();
         assert_eq!(flows[0].streams[0].is_sealed(), seal);
         serde_json::to_value(crate::summary::flow_summary(0, &mut flows[0])).unwrap()
+    }
+
+    /// The JSON summary of a UDP flow whose datagrams are `script` (to server or not, bytes),
+    /// and the bytes the table held of them; `probe`: as the analyzer sets the table up.
+    fn udp_summary(script: &[(bool, &[u8])], probe: bool) -> (serde_json::Value, usize) {
+        let mut conversation = Conversation::new();
+        if probe {
+            conversation
+                .table
+                .set_datagram_probe(crate::inspect::proxy::starts_header);
+        }
+        for &(to_server, payload) in script {
+            conversation.send_udp(to_server, payload);
+        }
+        let mut flows = conversation.table.finish_all();
+        let held = flows[0]
+            .datagrams
+            .iter()
+            .flatten()
+            .map(|d| d.head.len())
+            .sum();
+        let summary = crate::summary::flow_summary(0, &mut flows[0]);
+        (serde_json::to_value(summary).unwrap(), held)
+    }
+
+    #[test]
+    fn udp_datagrams_that_nothing_reads_keep_no_bytes_and_change_nothing() {
+        const V1: &[u8] = b"PROXY UDP4 198.51.100.7 203.0.113.5 40000 53\r\nquery";
+        let v2 = {
+            let mut h = b"\r\n\r\n\0\r\nQUIT\n\x21\x12\0\x0c".to_vec();
+            h.extend_from_slice(&[198, 51, 100, 9, 203, 0, 113, 5, 0x9c, 0x41, 0, 53]);
+            h.extend_from_slice(b"query");
+            h
+        };
+        let big = [0xc3u8; 1200];
+        // The first client datagram has no header; the third is the first with one (its
+        // header is the one reported), the fourth has another (only counted).
+        let script: &[(bool, &[u8])] = &[
+            (true, &big),
+            (false, &big),
+            (true, b"plain"),
+            (false, &big),
+            (true, &v2),
+            (true, V1),
+            (false, &big),
+            (true, &big),
+        ];
+        let (probed, held) = udp_summary(script, true);
+        let (all, held_all) = udp_summary(script, false);
+        assert_eq!(probed, all);
+        assert_eq!(probed["proxy"]["version"], 2);
+        assert_eq!(probed["proxy"]["src"], "198.51.100.9");
+        assert_eq!(probed["proxy_datagrams"]["inspected"], 5);
+        assert_eq!(probed["proxy_datagrams"]["with_header"], 2);
+        assert_eq!(probed["first_bytes"]["to_client"]["captured"], 1200);
+        // Kept: each direction's first datagram and the first header; not the rest.
+        assert_eq!(held, 1200 + 1200 + v2.len());
+        assert_eq!(held_all, 1200 * 5 + 5 + v2.len() + V1.len());
+    }
+
+    #[test]
+    fn udp_flow_beyond_the_kept_ones_keeps_no_datagram() {
+        let mut c = Conversation::new();
+        c.send_udp(true, b"first");
+        assert!(
+            c.table.has_created(),
+            "a UDP flow is offered when it starts"
+        );
+        c.table.seal_created_if(|_| true);
+        c.send_udp(false, b"reply");
+        c.send_udp(true, b"again");
+        assert!(!c.table.has_created(), "only when it starts");
+        let f = c.flow();
+        assert!(f.datagrams.iter().all(Vec::is_empty));
+        assert_eq!(f.packets, [2, 1], "still counted");
+        let mut kept = Conversation::new();
+        kept.send_udp(true, b"first");
+        kept.table.seal_created_if(|_| false);
+        kept.send_udp(true, b"again");
+        assert_eq!(kept.flow().datagrams[0].len(), 2);
     }
 
     #[test]
