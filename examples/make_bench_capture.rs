@@ -41,6 +41,10 @@
 //! address:port of 198.18.0.0/15 (RFC 2544 benchmarking range) to the VIP 198.51.100.10:80,
 //! 1 µs apart. `--size` does not apply.
 //!
+//! **quic** is `--flows` UDP flows from such addresses to 198.51.100.10:443, all open at once:
+//! in each of 8 rounds every flow sends a 1,200-byte datagram (a QUIC long header, then filler)
+//! and gets one back, flows 10 µs apart. `--size` does not apply; 20,000 flows make 400 MB.
+//!
 //! MAC addresses follow testdata's convention (`02:00:` + the last four bytes of the IP).
 
 use std::collections::VecDeque;
@@ -77,6 +81,9 @@ pub enum Kind {
     /// A balancer's capture of `flows` proxied connections, both legs: client to VIP, then
     /// balancer to backend with X-Forwarded-For naming the client (a path each).
     Legs,
+    /// `flows` QUIC-like UDP flows to :443, all open at once: 8 rounds in which every flow
+    /// sends a 1,200-byte datagram each way (HTTP/3 behind a balancer that keeps UDP flows).
+    Quic,
 }
 
 /// What to write (tests/threads.rs builds one too: this file is also its module).
@@ -94,7 +101,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: make_bench_capture --out FILE [--size 100M] [--format pcap|pcapng] \
-[--seed 1] [--kind mixed|synflood|scan|backscatter|legs] [--flows 10000000] [--live 4000] [--gap-scale 1]";
+[--seed 1] [--kind mixed|synflood|scan|backscatter|legs|quic] [--flows 10000000] [--live 4000] [--gap-scale 1]";
 
 /// `100M`, `1G`, `512K`, `12345`: binary multiples (MiB, GiB).
 fn parse_size(text: &str) -> Result<u64> {
@@ -157,7 +164,8 @@ fn parse_args() -> Result<Args> {
                     "scan" => Kind::Scan,
                     "backscatter" => Kind::Backscatter,
                     "legs" => Kind::Legs,
-                    _ => bail!("--kind must be mixed, synflood, scan, backscatter or legs"),
+                    "quic" => Kind::Quic,
+                    _ => bail!("--kind must be mixed, synflood, scan, backscatter, legs or quic"),
                 }
             }
             "--flows" => args.flows = parse_size(&value)?,
@@ -1334,6 +1342,26 @@ fn legs(args: &Args, out: &mut Output) -> Result<u64> {
     Ok(args.flows * 2)
 }
 
+/// Datagrams each way per QUIC-like flow: as many as lbcheck keeps of a UDP flow.
+const QUIC_ROUNDS: u64 = 8;
+
+fn quic(args: &Args, out: &mut Output) -> Result<u64> {
+    let server = ep(VIP4, 443);
+    // A long-header packet (0xc3, version 1), then filler: the size of a QUIC Initial.
+    let mut payload = vec![b'Q'; 1200];
+    payload[..5].copy_from_slice(&[0xc3, 0, 0, 0, 1]);
+    let mut ts = FIRST_TS;
+    for _ in 0..QUIC_ROUNDS {
+        for n in 0..args.flows {
+            let client = spoofed_source(n)?;
+            out.write(ts, &udp_frame(client, server, &payload))?;
+            out.write(ts + 5_000, &udp_frame(server, client, &payload))?;
+            ts += 10_000;
+        }
+    }
+    Ok(args.flows)
+}
+
 /// Writes the capture `args` describes; returns its bytes, packets and flows.
 pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
     let mut out = Output::create(&args.out, args.format)?;
@@ -1343,6 +1371,7 @@ pub fn generate(args: &Args) -> Result<(u64, u64, u64)> {
         Kind::Scan => scan(args, &mut out)?,
         Kind::Backscatter => backscatter(args, &mut out)?,
         Kind::Legs => legs(args, &mut out)?,
+        Kind::Quic => quic(args, &mut out)?,
     };
     let (bytes, packets) = (out.bytes, out.packets);
     out.finish()?;
