@@ -47,26 +47,32 @@ pub struct Hop {
     pub synack_seen: Option<bool>,
 }
 
+/// A flow index as the indexes below hold it: four bytes, not eight (they hold one or more per
+/// TCP flow, and their peak is the checks' share of the peak memory).
+fn ix(i: usize) -> u32 {
+    u32::try_from(i).expect("flow ids are u32: fewer flows than that")
+}
+
 /// Union-find over flow indexes.
 struct Links {
-    parent: Vec<usize>,
+    parent: Vec<u32>,
     how: BTreeMap<usize, Vec<&'static str>>,
 }
 
 impl Links {
     fn find(&mut self, i: usize) -> usize {
         let mut r = i;
-        while self.parent[r] != r {
-            r = self.parent[r];
+        while self.parent[r] as usize != r {
+            r = self.parent[r] as usize;
         }
-        self.parent[i] = r;
+        self.parent[i] = ix(r);
         r
     }
 
     fn join(&mut self, a: usize, b: usize, how: &'static str) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
-            self.parent[rb] = ra;
+            self.parent[rb] = ix(ra);
             let moved = self.how.remove(&rb).unwrap_or_default();
             let e = self.how.entry(ra).or_default();
             e.extend(moved);
@@ -78,39 +84,52 @@ impl Links {
 }
 
 pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
-    let tcp: Vec<usize> = (0..flows.len())
+    let tcp: Vec<u32> = (0..flows.len())
         .filter(|&i| flows[i].proto == Proto::Tcp && flows[i].kind != "health-check")
+        .map(ix)
         .collect();
+    let tcp_flows = || tcp.iter().map(|&i| i as usize);
     let mut links = Links {
-        parent: (0..flows.len()).collect(),
+        parent: (0..ix(flows.len())).collect(),
         how: BTreeMap::new(),
     };
     let near =
         |a: usize, b: usize| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs() <= LEG_WINDOW_NS;
-    // Indexes, so that linking stays linear in the number of flows (hashed as the flow table
-    // hashes: tens of thousands of flows go through them).
-    let mut by_isn: HashMap<u32, Vec<usize>> = HashMap::default();
-    let mut by_endpoint: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::default();
-    let mut by_client_ip: HashMap<IpAddr, Vec<usize>> = HashMap::default();
-    for &i in &tcp {
-        if let Some(n) = flows[i].tcp.as_ref().and_then(|t| t.client_isn) {
-            by_isn.entry(n).or_default().push(i);
-        }
-        by_endpoint
-            .entry((flows[i].client.ip, flows[i].client.port))
+    // Indexes, so that linking stays linear in the number of flows. Sorted lists where a hash
+    // map would hold a list per key (nearly every flow has its own ISN and endpoint): 8 and 12
+    // bytes a flow, not ~70 and ~90; each key's flows stay in flow order.
+    let mut by_isn: Vec<(u32, u32)> = tcp_flows()
+        .filter_map(|i| flows[i].tcp.as_ref()?.client_isn.map(|n| (n, ix(i))))
+        .collect();
+    by_isn.sort_unstable();
+    let mut by_endpoint: Vec<(u64, u32)> = tcp_flows()
+        .map(|i| {
+            (
+                endpoint_hash(flows[i].client.ip, flows[i].client.port),
+                ix(i),
+            )
+        })
+        .collect();
+    by_endpoint.sort_unstable();
+    let mut by_client_ip: HashMap<IpAddr, Vec<u32>> = HashMap::default();
+    for i in tcp_flows() {
+        by_client_ip
+            .entry(flows[i].client.ip)
             .or_default()
-            .push(i);
-        by_client_ip.entry(flows[i].client.ip).or_default().push(i);
+            .push(ix(i));
     }
     // Made for the addresses looked up only (a header's client, a transparent leg's).
     let mut by_client_time = InTime::default();
     // The same client ISN, close in time, toward a different server or seen in another file.
+    // (Groups share no flow, so the order they are taken in does not change the links.)
     for group in by_isn
-        .values()
+        .chunk_by(|x, y| x.0 == y.0)
         .filter(|g| g.len() > 1 && g.len() <= MAX_GROUP)
     {
-        for (k, &a) in group.iter().enumerate() {
-            for &b in &group[k + 1..] {
+        for (k, &(_, a)) in group.iter().enumerate() {
+            let a = a as usize;
+            for &(_, b) in &group[k + 1..] {
+                let b = b as usize;
                 let distinct = flows[a].input != flows[b].input
                     || flows[a].server.ip != flows[b].server.ip
                     || flows[a].server.port != flows[b].server.port;
@@ -121,7 +140,7 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
         }
     }
     // A header naming a client endpoint that another flow starts from.
-    for &b in &tcp {
+    for b in tcp_flows() {
         let Some(c) = &flows[b].client_ip else {
             continue;
         };
@@ -134,13 +153,18 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
             "xff"
         };
         let front = match c.port {
-            Some(port) => by_endpoint
-                .get(&(c.ip, port))
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&a| a != b)
-                .min_by_key(|&a| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs()),
+            Some(port) => {
+                let h = endpoint_hash(c.ip, port);
+                let from = by_endpoint.partition_point(|&(x, _)| x < h);
+                by_endpoint[from..]
+                    .iter()
+                    .take_while(|&&(x, _)| x == h)
+                    .map(|&(_, a)| a as usize)
+                    .filter(|&a| {
+                        a != b && flows[a].client.ip == c.ip && flows[a].client.port == port
+                    })
+                    .min_by_key(|&a| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs())
+            }
             // A client address alone can have started thousands of flows (one client behind
             // an X-Forwarded-For balancer): looked up by time, not scanned for every header.
             None => by_client_time
@@ -154,12 +178,15 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
     transparent_legs(flows, &tcp, &by_client_ip, &mut by_client_time, &mut links);
     // Flows by their link root (roots ascending, flows in order within one): nearly all flows
     // are alone, so one sorted list, not a list per root.
-    let mut by_root: Vec<(usize, usize)> = tcp.iter().map(|&i| (links.find(i), i)).collect();
+    let mut by_root: Vec<(u32, u32)> = tcp_flows().map(|i| (ix(links.find(i)), ix(i))).collect();
     by_root.sort_unstable();
     let groups = by_root
         .chunk_by(|a, b| a.0 == b.0)
         .filter(|g| g.len() > 1)
-        .map(|g| (g[0].0, g.iter().map(|&(_, i)| i).collect::<Vec<usize>>()));
+        .map(|g| {
+            let members = g.iter().map(|&(_, i)| i as usize).collect::<Vec<usize>>();
+            (g[0].0 as usize, members)
+        });
     let mut paths = Vec::new();
     let mut findings = Vec::new();
     for (root, mut members) in groups {
@@ -181,10 +208,18 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
 /// connection from the same client toward another server. Only flows that began with a SYN
 /// (not an orphan SYN-ACK), nothing else linked yet, and a front leg whose path has no hop to
 /// that server already. Candidates come from the same client address, nearest first, bounded.
+/// Where an index looks a client endpoint up (FxHash, as the flow table hashes).
+fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    (ip, port).hash(&mut h);
+    h.finish()
+}
+
 fn transparent_legs(
     flows: &[FlowReport],
-    tcp: &[usize],
-    by_client_ip: &HashMap<IpAddr, Vec<usize>>,
+    tcp: &[u32],
+    by_client_ip: &HashMap<IpAddr, Vec<u32>>,
     by_client_time: &mut InTime,
     links: &mut Links,
 ) {
@@ -208,17 +243,17 @@ fn transparent_legs(
     };
     // Seen from one point only (one file, one interface), no two flows are legs of this kind:
     // nothing to look for (and a single client of tens of thousands of flows costs nothing).
-    let first = tcp.first().map(|&i| &flows[i]);
+    let first = tcp.first().map(|&i| &flows[i as usize]);
     let one_point = tcp.iter().all(|&i| {
         first.is_some_and(|f| {
-            let g = &flows[i];
+            let g = &flows[i as usize];
             (g.input, g.interface, g.ifindex) == (f.input, f.interface, f.ifindex)
         })
     });
     if one_point {
         return;
     }
-    for &b in tcp {
+    for b in tcp.iter().map(|&b| b as usize) {
         let root = links.find(b);
         if root != b || links.how.contains_key(&root) || !opened(b) || !bare(b) {
             continue;
@@ -253,8 +288,9 @@ fn transparent_legs(
             let ra = links.find(a);
             !same_client
                 .iter()
+                .map(|&x| x as usize)
                 .take(4 * MAX_GROUP)
-                .any(|&x| x != b && flows[x].server.ip == flows[b].server.ip && links.find(x) == ra)
+                .any(|x| x != b && flows[x].server.ip == flows[b].server.ip && links.find(x) == ra)
         });
         if let Some(a) = front {
             links.join(a, b, "transparent");
@@ -273,12 +309,15 @@ impl InTime {
     fn get(
         &mut self,
         flows: &[FlowReport],
-        by_client_ip: &HashMap<IpAddr, Vec<usize>>,
+        by_client_ip: &HashMap<IpAddr, Vec<u32>>,
         ip: IpAddr,
     ) -> Option<&ByTime> {
         let list = by_client_ip.get(&ip)?;
         Some(self.0.entry(ip).or_insert_with(|| {
-            let mut out: ByTime = list.iter().map(|&i| (flows[i].first_ts_ns, i)).collect();
+            let mut out: ByTime = list
+                .iter()
+                .map(|&i| (flows[i as usize].first_ts_ns, i as usize))
+                .collect();
             out.sort_unstable();
             out
         }))
