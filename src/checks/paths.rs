@@ -96,7 +96,7 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
     let near =
         |a: usize, b: usize| (flows[a].first_ts_ns - flows[b].first_ts_ns).abs() <= LEG_WINDOW_NS;
     // Indexes, so that linking stays linear in the number of flows. Sorted lists where a hash
-    // map would hold a list per key (nearly every flow has its own ISN and endpoint): 8 and 12
+    // map would hold a list per key (nearly every flow has its own ISN and endpoint): 8 and 16
     // bytes a flow, not ~70 and ~90; each key's flows stay in flow order.
     let mut by_isn: Vec<(u32, u32)> = tcp_flows()
         .filter_map(|i| flows[i].tcp.as_ref()?.client_isn.map(|n| (n, ix(i))))
