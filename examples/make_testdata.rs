@@ -1387,6 +1387,25 @@ fn icmp_port_unreachable() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// Syslog datagrams to a port nobody listens on, each answered by an ICMP port unreachable:
+/// more errors than a flow keeps.
+fn icmp_errors_past_the_cap() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    let (client, server) = (ep("192.0.2.31", 40514), ep("203.0.113.54", 514));
+    for n in 0..12 {
+        let line = format!("<13>Nov 27 02:40:{n:02} web1 app: request served");
+        let datagram = udp_packet(client, server, line.as_bytes());
+        cap.push(&datagram);
+        let mut icmp = Vec::new();
+        ip_start(server.ip, client.ip)
+            .icmpv4_raw(3, 3, [0; 4])
+            .write(&mut icmp, &datagram)?;
+        cap.push(&icmp);
+        cap.pause(SECOND_NS / 10);
+    }
+    cap.pcap(linktype::EN10MB)
+}
+
 fn icmpv6_errors() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     let client = ep("2001:db8:0:192::30", 53020);
@@ -2073,6 +2092,15 @@ fn scenarios() -> Vec<Scenario> {
                    unreachable) from 203.0.113.53 quoting the whole query; twice, 1 s apart",
             expect: "one UDP flow with no answer; 2 ICMP port-unreachable errors linked to it by the quoted 5-tuple",
             build: icmp_port_unreachable,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "icmp_port_unreachable_past_the_kept_errors.pcap",
+            made: "192.0.2.31:40514 → 203.0.113.54:514, 12 syslog datagrams 0.1 s apart, each answered by \
+                   ICMP type 3 code 3 (port unreachable) from 203.0.113.54 quoting it whole",
+            expect: "one UDP flow; its first 8 ICMP errors listed, the other 4 counted \
+                     (icmp_errors_not_kept); return-path.icmp-error says so in its detail",
+            build: icmp_errors_past_the_cap,
         },
         Scenario {
             section: CONTENT,

@@ -107,6 +107,10 @@ pub struct FlowReport {
     /// Boxed: rare, and flows are many.
     pub tunnel: Option<Box<Tunnel>>,
     pub icmp_errors: Box<[IcmpReport]>,
+    /// ICMP errors past the first [`crate::flow::MAX_ICMP_ERRORS`], counted only. Written only
+    /// when there are any.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub icmp_errors_not_kept: u32,
     /// client | health-check | unknown
     pub kind: &'static str,
     /// Why the flow was taken for a health check (mostly one of a few fixed sentences).
@@ -175,6 +179,7 @@ pub fn flow_summary(input: usize, f: &mut Flow) -> FlowReport {
                 toward: if e.toward_client { "client" } else { "server" },
             })
             .collect(),
+        icmp_errors_not_kept: f.icmp_errors_not_kept,
         kind: "unknown",
         kind_reason: None,
         lb_range: None,
@@ -202,6 +207,12 @@ fn shared_str<S: serde::Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     s.as_deref().serialize(serializer)
+}
+
+// serde's `skip_serializing_if` hands over a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 // serde's `serialize_with` hands over a reference.

@@ -453,6 +453,19 @@ fn icmp_errors(flows: &[&FlowReport], rp: &mut ReturnPath) {
             kinds.into_iter().collect::<Vec<_>>().join(", ")
         ),
     );
+    let not_kept: u64 = hits.iter().map(|f| u64::from(f.icmp_errors_not_kept)).sum();
+    if not_kept > 0 {
+        f.detail = Some(format!(
+            "{not_kept} more ICMP error{} about {} are counted, not listed: the first {} of each flow are kept",
+            s(not_kept as usize),
+            if hits.len() == 1 {
+                "this flow"
+            } else {
+                "these flows"
+            },
+            crate::flow::MAX_ICMP_ERRORS
+        ));
+    }
     f.confirm.tcpdump = Some("tcpdump -nn -v -r CAPTURE 'icmp or icmp6'".into());
     let packets = hits
         .iter()

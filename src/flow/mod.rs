@@ -48,6 +48,9 @@ pub enum RoleBy {
 pub const MAX_DATAGRAMS: usize = 8;
 /// Bytes kept of each such datagram.
 pub const DATAGRAM_HEAD_CAP: usize = 2048;
+/// ICMP errors kept per flow; the rest are counted. A stream of datagrams to a closed port
+/// draws one error per datagram: kept all, a flow's memory followed its packets.
+pub const MAX_ICMP_ERRORS: usize = 8;
 
 /// Tells whether a UDP datagram's bytes start a header that the inspection looks for in every
 /// datagram (PROXY). Given by the caller (the inspectors know protocols; this module does not):
@@ -141,7 +144,10 @@ pub struct Flow {
     pub tunnel: Option<Tunnel>,
     /// First datagrams per direction (UDP).
     pub datagrams: [Vec<Datagram>; 2],
+    /// The first [`MAX_ICMP_ERRORS`] ICMP errors about the flow's packets.
     pub icmp_errors: Vec<IcmpRef>,
+    /// ICMP errors past those, counted.
+    pub icmp_errors_not_kept: u32,
     /// The inspection of the first bytes, made when they settled and were dropped (TCP: see
     /// [`FlowTable::seal_settled`]); `None` while the streams still hold their bytes.
     pub inspected: Option<Inspected>,

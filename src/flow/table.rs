@@ -19,8 +19,8 @@ use super::index::{FlowIndex, prefetch};
 use super::key::{FLOW_GROUPS, flow_group};
 use super::stream::SegmentKind;
 use super::{
-    DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, Inspected, MAX_DATAGRAMS, Proto, RoleBy,
-    TO_CLIENT, TO_SERVER, TcpFacts,
+    DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, Inspected, MAX_DATAGRAMS, MAX_ICMP_ERRORS,
+    Proto, RoleBy, TO_CLIENT, TO_SERVER, TcpFacts,
 };
 use crate::decode::{Decoded, IcmpError, IpLayer, L4, TcpSegment, UdpDatagram, tcp_flags};
 use crate::source::RawPacket;
@@ -528,6 +528,10 @@ impl FlowTable {
         let flow = self.flow_mut(i);
         // The error goes back to whoever sent the quoted packet.
         let toward_client = quoted_src == flow.client;
+        if flow.icmp_errors.len() >= MAX_ICMP_ERRORS {
+            flow.icmp_errors_not_kept = flow.icmp_errors_not_kept.saturating_add(1);
+            return;
+        }
         flow.icmp_errors.push(IcmpRef {
             packet: raw.index,
             v6: e.v6,
@@ -573,6 +577,7 @@ impl FlowTable {
             streams: Default::default(),
             datagrams: Default::default(),
             icmp_errors: Vec::new(),
+            icmp_errors_not_kept: 0,
             inspected: None,
         };
         self.next_id += 1;

@@ -59,6 +59,7 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
         tcp,
         tunnel,
         icmp_errors,
+        icmp_errors_not_kept,
         kind,
         kind_reason,
         lb_range,
@@ -121,6 +122,10 @@ pub fn write_flow(out: &mut Vec<u8>, f: &FlowReport) -> Result {
     compact::write(out, tunnel)?;
     key!(out, "icmp_errors");
     compact::write(out, icmp_errors)?;
+    if *icmp_errors_not_kept > 0 {
+        key!(out, "icmp_errors_not_kept");
+        push_int(out, *icmp_errors_not_kept);
+    }
     key!(out, "kind");
     push_escaped(out, kind);
     key!(out, "kind_reason");
