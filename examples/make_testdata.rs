@@ -1387,19 +1387,28 @@ fn icmp_port_unreachable() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
-/// Syslog datagrams to a port nobody listens on, each answered by an ICMP port unreachable:
-/// more errors than a flow keeps.
+/// Syslog datagrams drawing more ICMP errors than a flow keeps: redirects from the first-hop
+/// router, then port unreachables once nothing listens any more (a kind that comes after the
+/// kept ones).
 fn icmp_errors_past_the_cap() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     let (client, server) = (ep("192.0.2.31", 40514), ep("203.0.113.54", 514));
+    let router: IpAddr = "192.0.2.1".parse()?;
     for n in 0..12 {
         let line = format!("<13>Nov 27 02:40:{n:02} web1 app: request served");
         let datagram = udp_packet(client, server, line.as_bytes());
         cap.push(&datagram);
         let mut icmp = Vec::new();
-        ip_start(server.ip, client.ip)
-            .icmpv4_raw(3, 3, [0; 4])
-            .write(&mut icmp, &datagram)?;
+        if n < 9 {
+            // Redirect for host (type 5 code 1), gateway 192.0.2.254.
+            ip_start(router, client.ip)
+                .icmpv4_raw(5, 1, [192, 0, 2, 254])
+                .write(&mut icmp, &datagram)?;
+        } else {
+            ip_start(server.ip, client.ip)
+                .icmpv4_raw(3, 3, [0; 4])
+                .write(&mut icmp, &datagram)?;
+        }
         cap.push(&icmp);
         cap.pause(SECOND_NS / 10);
     }
@@ -2096,10 +2105,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             section: CONTENT,
             file: "icmp_port_unreachable_past_the_kept_errors.pcap",
-            made: "192.0.2.31:40514 → 203.0.113.54:514, 12 syslog datagrams 0.1 s apart, each answered by \
-                   ICMP type 3 code 3 (port unreachable) from 203.0.113.54 quoting it whole",
-            expect: "one UDP flow; its first 8 ICMP errors listed, the other 4 counted \
-                     (icmp_errors_not_kept); return-path.icmp-error says so in its detail",
+            made: "192.0.2.31:40514 → 203.0.113.54:514, 12 syslog datagrams 0.1 s apart; the first 9 draw an \
+                   ICMP redirect (type 5 code 1) from the router 192.0.2.1, the last 3 a port unreachable \
+                   (type 3 code 3) from 203.0.113.54, each quoting the datagram whole",
+            expect: "one UDP flow; 9 ICMP errors listed (the first 8, and the first port unreachable: the first \
+                     of a new kind), the other 3 counted (icmp_errors_not_kept); return-path.icmp-error is an \
+                     error naming both kinds, says in its detail that 3 were not listed; return path broken",
             build: icmp_errors_past_the_cap,
         },
         Scenario {

@@ -204,10 +204,6 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
     (paths, findings)
 }
 
-/// Transparent proxy: the client's own address toward a backend, a new port, just after a
-/// connection from the same client toward another server. Only flows that began with a SYN
-/// (not an orphan SYN-ACK), nothing else linked yet, and a front leg whose path has no hop to
-/// that server already. Candidates come from the same client address, nearest first, bounded.
 /// Where an index looks a client endpoint up (FxHash, as the flow table hashes).
 fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -216,6 +212,10 @@ fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
     h.finish()
 }
 
+/// Transparent proxy: the client's own address toward a backend, a new port, just after a
+/// connection from the same client toward another server. Only flows that began with a SYN
+/// (not an orphan SYN-ACK), nothing else linked yet, and a front leg whose path has no hop to
+/// that server already. Candidates come from the same client address, nearest first, bounded.
 fn transparent_legs(
     flows: &[FlowReport],
     tcp: &[u32],

@@ -456,13 +456,14 @@ fn icmp_errors(flows: &[&FlowReport], rp: &mut ReturnPath) {
     let not_kept: u64 = hits.iter().map(|f| u64::from(f.icmp_errors_not_kept)).sum();
     if not_kept > 0 {
         f.detail = Some(format!(
-            "{not_kept} more ICMP error{} about {} are counted, not listed: the first {} of each flow are kept",
+            "{not_kept} more ICMP error{} about {} {} counted, not listed: the first {} of each flow are kept, and the first of each other type and code",
             s(not_kept as usize),
             if hits.len() == 1 {
                 "this flow"
             } else {
                 "these flows"
             },
+            if not_kept == 1 { "is" } else { "are" },
             crate::flow::MAX_ICMP_ERRORS
         ));
     }

@@ -48,8 +48,9 @@ pub enum RoleBy {
 pub const MAX_DATAGRAMS: usize = 8;
 /// Bytes kept of each such datagram.
 pub const DATAGRAM_HEAD_CAP: usize = 2048;
-/// ICMP errors kept per flow; the rest are counted. A stream of datagrams to a closed port
-/// draws one error per datagram: kept all, a flow's memory followed its packets.
+/// ICMP errors kept per flow (and, past them, up to as many more that are each the first of
+/// their type and code); the rest are counted. A stream of datagrams to a closed port draws one
+/// error per datagram: kept all, a flow's memory followed its packets.
 pub const MAX_ICMP_ERRORS: usize = 8;
 
 /// Tells whether a UDP datagram's bytes start a header that the inspection looks for in every
@@ -144,7 +145,8 @@ pub struct Flow {
     pub tunnel: Option<Tunnel>,
     /// First datagrams per direction (UDP).
     pub datagrams: [Vec<Datagram>; 2],
-    /// The first [`MAX_ICMP_ERRORS`] ICMP errors about the flow's packets.
+    /// The first [`MAX_ICMP_ERRORS`] ICMP errors about the flow's packets, then the first of
+    /// each further type and code (up to as many again).
     pub icmp_errors: Vec<IcmpRef>,
     /// ICMP errors past those, counted.
     pub icmp_errors_not_kept: u32,

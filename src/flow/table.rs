@@ -468,14 +468,15 @@ impl FlowTable {
         let dst = SocketAddr::new(ip.dst, u.dst_port);
         let (key, src_is_lo) = FlowKey::oriented(Proto::Udp, src, dst);
         let hash = key.hash();
-        let idx = if let Some(i) = self.find(&key, hash) {
-            i
-        } else {
-            let i = self.create((key, hash), raw, d, src, dst, 0);
-            // A UDP flow's roles never change: it may be sealed from its first datagram.
-            self.created = self.slots[i].as_ref().map(|f| (i, f.id));
-            i
+        let (idx, new) = match self.find(&key, hash) {
+            Some(i) => (i, false),
+            None => (self.create((key, hash), raw, d, src, dst, 0), true),
         };
+        // A UDP flow's roles never change: it may be sealed from its first datagram.
+        self.created = self.slots[idx]
+            .as_ref()
+            .filter(|_| new)
+            .map(|f| (idx, f.id));
         let probe = self.datagram_probe;
         let flow = self.flow_mut(idx);
         let dir = direction(flow, src_is_lo);
@@ -485,12 +486,16 @@ impl FlowTable {
         if kept.len() < MAX_DATAGRAMS && !flow.streams[TO_SERVER].is_sealed() {
             let bytes = &u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)];
             let header = probe.map(|probe| probe(bytes));
-            // The first datagram is always read; a later one only when it is the first to
-            // start a header (a later header is only counted).
+            // The first datagram is always read; a later one only when it is the client's
+            // first to start a header (the inspection looks for headers in the client's
+            // datagrams, and counts the later ones).
             let read = match header {
                 None => true,
                 Some(starts) => {
-                    kept.is_empty() || (starts && !kept.iter().any(|d| d.header == Some(true)))
+                    kept.is_empty()
+                        || (dir == TO_SERVER
+                            && starts
+                            && !kept.iter().any(|d| d.header == Some(true)))
                 }
             };
             flow.datagrams[dir].push(Datagram {
@@ -528,7 +533,16 @@ impl FlowTable {
         let flow = self.flow_mut(i);
         // The error goes back to whoever sent the quoted packet.
         let toward_client = quoted_src == flow.client;
-        if flow.icmp_errors.len() >= MAX_ICMP_ERRORS {
+        // Past the first few, an error is kept only when it is the first of its kind: what the
+        // checks make of a flow's errors (their kinds, and whether one says unreachable) is
+        // then what they would make of all of them.
+        let kept = &flow.icmp_errors;
+        let new_kind = || {
+            !kept
+                .iter()
+                .any(|k| (k.v6, k.icmp_type, k.code) == (e.v6, e.icmp_type, e.code))
+        };
+        if kept.len() >= MAX_ICMP_ERRORS && (kept.len() >= 2 * MAX_ICMP_ERRORS || !new_kind()) {
             flow.icmp_errors_not_kept = flow.icmp_errors_not_kept.saturating_add(1);
             return;
         }

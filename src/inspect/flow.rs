@@ -471,6 +471,8 @@ mod tests {
             (true, V1),
             (false, &big),
             (true, &big),
+            // A header toward the client: counted nowhere, so not kept either.
+            (false, V1),
         ];
         let (probed, held) = udp_summary(script, true);
         let (all, held_all) = udp_summary(script, false);
@@ -482,7 +484,7 @@ mod tests {
         assert_eq!(probed["first_bytes"]["to_client"]["captured"], 1200);
         // Kept: each direction's first datagram and the first header; not the rest.
         assert_eq!(held, 1200 + 1200 + v2.len());
-        assert_eq!(held_all, 1200 * 5 + 5 + v2.len() + V1.len());
+        assert_eq!(held_all, 1200 * 5 + 5 + v2.len() + 2 * V1.len());
     }
 
     #[test]

@@ -256,13 +256,13 @@ enum Version {
     V2,
 }
 
-/// Which signature `bytes` start with (at least [`MIN_SIGNATURE_PREFIX`] bytes of it).
 /// Whether `bytes` start with a PROXY header, or a prefix of at least 6 bytes of a signature:
 /// exactly when [`inspect`] returns one. The flow table's probe of UDP datagrams.
 pub fn starts_header(bytes: &[u8]) -> bool {
     detect(bytes).is_some()
 }
 
+/// Which signature `bytes` start with (at least [`MIN_SIGNATURE_PREFIX`] bytes of it).
 fn detect(bytes: &[u8]) -> Option<Version> {
     if bytes.len() < MIN_SIGNATURE_PREFIX {
         return None;
