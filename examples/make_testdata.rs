@@ -1102,6 +1102,29 @@ fn xff_same_host_both_legs() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// A client endpoint seen twice (its source port reused), one second before and one second
+/// after a balancer's connection whose PROXY v1 header names it: equally near in time, so
+/// the header is linked to the earlier flow (the first in flow order, as the scan did).
+fn proxy_client_port_reused_equally_near() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    let (client, vip) = (ep("192.0.2.10", 51000), ep("198.51.100.10", 80));
+    cap.exchange(&mut tcp(client, vip, 0), HTTP_REQUEST, HTTP_RESPONSE);
+    cap.pause(SECOND_NS);
+    let proxied = [
+        &b"PROXY TCP4 192.0.2.10 198.51.100.10 51000 80\r\n"[..],
+        HTTP_REQUEST,
+    ]
+    .concat();
+    cap.exchange(
+        &mut tcp(ep("10.0.0.2", 40000), ep("10.0.0.5", 80), 1),
+        &proxied,
+        HTTP_RESPONSE,
+    );
+    cap.pause(SECOND_NS);
+    cap.exchange(&mut tcp(client, vip, 2), HTTP_REQUEST, HTTP_RESPONSE);
+    cap.pcap(linktype::EN10MB)
+}
+
 /// Three TCP health checks (connect, close) from a private address, and nothing else.
 fn tcp_health_checks_only() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
@@ -1942,6 +1965,16 @@ fn scenarios() -> Vec<Scenario> {
             expect: "no PROXY header, TLS ClientHello with SNI www.example.com where a server expecting PROXY \
                      closed at once: finding proxy.expected-but-missing (with --expect or when the port expects PROXY)",
             build: tls_without_proxy,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "proxy_client_port_reused_equally_near.pcap",
+            made: "192.0.2.10:51000 → 198.51.100.10:80, then 1 s later 10.0.0.2:40000 → 10.0.0.5:80 with \
+                   `PROXY TCP4 192.0.2.10 198.51.100.10 51000 80`, then 1 s later 192.0.2.10:51000 → \
+                   198.51.100.10:80 again (the port reused); the three exchanges have the same packets",
+            expect: "one path linked by proxy-header: flow 1 (the earlier of the two flows from the named \
+                     endpoint, both 1 s away) then flow 2; flow 3 alone",
+            build: proxy_client_port_reused_equally_near,
         },
         Scenario {
             section: CONTENT,

@@ -215,3 +215,35 @@ fn balancer_capture_of_both_legs_keeps_the_backend_legs_header_without_an_lb_ran
         assert_eq!(ports, vec![80, 8080], "{p}");
     }
 }
+
+/// A header names a client endpoint that two flows started from (the port reused), one second
+/// before and one second after: the earlier, the first in flow order, is the front leg.
+#[test]
+fn equally_near_flows_of_a_named_endpoint_link_the_first() {
+    let r = report(
+        &["testdata/proxy_client_port_reused_equally_near.pcap"],
+        &[],
+    );
+    let flows = r["flows"].as_array().unwrap();
+    let t = |i: usize| {
+        flows[i]["first_ts"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert!(
+        ((t(1) - t(0)) - (t(2) - t(1))).abs() < 1e-6,
+        "the capture puts flows 1 and 3 equally far from flow 2"
+    );
+    let p = paths(&r);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0]["linked_by"], serde_json::json!(["proxy-header"]));
+    let hops: Vec<u64> = p[0]["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["flow"].as_u64().unwrap())
+        .collect();
+    assert_eq!(hops, [1, 2]);
+}
