@@ -62,8 +62,8 @@ pub type DatagramProbe = fn(&[u8]) -> bool;
 pub struct Datagram {
     pub packet: u64,
     /// Its first [`DATAGRAM_HEAD_CAP`] bytes. With a probe set, only the first datagram of a
-    /// direction and the first to start a header keep theirs: the inspection reads no other
-    /// (a QUIC flow's 16 datagrams of 1,200 bytes each cost 19 KB per open flow).
+    /// direction and the client's first to start a header keep theirs: the inspection reads no
+    /// other (a QUIC flow's 16 datagrams of 1,200 bytes each cost 19 KB per open flow).
     pub head: Vec<u8>,
     pub wire_len: u32,
     /// What the probe said of its bytes (`None`: no probe set, the head is kept).

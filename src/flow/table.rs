@@ -138,7 +138,7 @@ impl FlowTable {
     }
 
     /// Lets the table drop the bytes of UDP datagrams that the inspection will not read: after
-    /// a direction's first, all but the first that `probe` says starts a header.
+    /// a direction's first, all but the client's first that `probe` says starts a header.
     pub fn set_datagram_probe(&mut self, probe: super::DatagramProbe) {
         self.datagram_probe = Some(probe);
     }
