@@ -167,9 +167,9 @@ pub fn flow_summary(input: usize, f: &mut Flow) -> FlowReport {
             out_of_order: t.out_of_order,
             started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
         }),
-        tunnel: f.tunnel.map(Box::new),
+        tunnel: f.tunnel().copied().map(Box::new),
         icmp_errors: f
-            .icmp_errors
+            .icmp_errors()
             .iter()
             .map(|e| IcmpReport {
                 packet: e.packet,
@@ -179,7 +179,7 @@ pub fn flow_summary(input: usize, f: &mut Flow) -> FlowReport {
                 toward: if e.toward_client { "client" } else { "server" },
             })
             .collect(),
-        icmp_errors_not_kept: f.icmp_errors_not_kept,
+        icmp_errors_not_kept: f.icmp_errors_not_kept(),
         kind: "unknown",
         kind_reason: None,
         lb_range: None,

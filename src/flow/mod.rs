@@ -142,6 +142,18 @@ pub struct Flow {
     pub ttl: [Option<u8>; 2],
     /// Link facts of the first packet in each direction (VLANs, MACs, SLL2 interface index).
     pub link: [Option<LinkInfo>; 2],
+    /// What few flows have (see [`Rare`]); `None` for most TCP flows.
+    rare: Option<Box<Rare>>,
+    /// The inspection of the first bytes, made when they settled and were dropped (TCP: see
+    /// [`FlowTable::seal_settled`]); `None` while the streams still hold their bytes.
+    pub inspected: Option<Inspected>,
+}
+
+/// What only some flows have, boxed apart: tens of thousands of flows are open on a busy
+/// balancer, and inline these took ~110 bytes of every one (a TCP flow outside a tunnel that
+/// draws no ICMP error needs none of them).
+#[derive(Debug, Default)]
+pub struct Rare {
     pub tunnel: Option<Tunnel>,
     /// First datagrams per direction (UDP).
     pub datagrams: [Vec<Datagram>; 2],
@@ -150,9 +162,6 @@ pub struct Flow {
     pub icmp_errors: Vec<IcmpRef>,
     /// ICMP errors past those, counted.
     pub icmp_errors_not_kept: u32,
-    /// The inspection of the first bytes, made when they settled and were dropped (TCP: see
-    /// [`FlowTable::seal_settled`]); `None` while the streams still hold their bytes.
-    pub inspected: Option<Inspected>,
 }
 
 impl Flow {
@@ -162,6 +171,28 @@ impl Flow {
 
     pub fn key(&self) -> FlowKey {
         self.key
+    }
+
+    pub fn tunnel(&self) -> Option<&Tunnel> {
+        self.rare.as_ref()?.tunnel.as_ref()
+    }
+
+    /// The first datagrams of a direction (UDP).
+    pub fn datagrams(&self, dir: usize) -> &[Datagram] {
+        self.rare.as_ref().map_or(&[], |r| &r.datagrams[dir])
+    }
+
+    pub fn icmp_errors(&self) -> &[IcmpRef] {
+        self.rare.as_ref().map_or(&[], |r| &r.icmp_errors)
+    }
+
+    pub fn icmp_errors_not_kept(&self) -> u32 {
+        self.rare.as_ref().map_or(0, |r| r.icmp_errors_not_kept)
+    }
+
+    /// The flow's rare parts, made on first use.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     /// The client and server were decided from a weak clue and a stronger one says otherwise.
@@ -175,13 +206,15 @@ impl Flow {
         self.packets.swap(0, 1);
         self.bytes.swap(0, 1);
         self.streams.swap(0, 1);
-        self.datagrams.swap(0, 1);
         let t = &mut self.tcp;
         t.isn.swap(0, 1);
         t.fin.swap(0, 1);
         t.rst.swap(0, 1);
-        for e in &mut self.icmp_errors {
-            e.toward_client = !e.toward_client;
+        if let Some(rare) = &mut self.rare {
+            rare.datagrams.swap(0, 1);
+            for e in &mut rare.icmp_errors {
+                e.toward_client = !e.toward_client;
+            }
         }
     }
 }

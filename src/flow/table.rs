@@ -20,7 +20,7 @@ use super::key::{FLOW_GROUPS, flow_group};
 use super::stream::SegmentKind;
 use super::{
     DATAGRAM_HEAD_CAP, Datagram, Flow, FlowKey, IcmpRef, Inspected, MAX_DATAGRAMS, MAX_ICMP_ERRORS,
-    Proto, RoleBy, TO_CLIENT, TO_SERVER, TcpFacts,
+    Proto, Rare, RoleBy, TO_CLIENT, TO_SERVER, TcpFacts,
 };
 use crate::decode::{Decoded, IcmpError, IpLayer, L4, TcpSegment, UdpDatagram, tcp_flags};
 use crate::source::RawPacket;
@@ -171,8 +171,7 @@ impl FlowTable {
         for mut flow in done.drain(..).take(room) {
             // A spare box holds no buffers (they would wait for its reuse).
             flow.streams = Default::default();
-            flow.datagrams = Default::default();
-            flow.icmp_errors = Vec::new();
+            flow.rare = None;
             flow.inspected = None;
             self.spare.push(flow);
         }
@@ -201,7 +200,9 @@ impl FlowTable {
                 for stream in &mut flow.streams {
                     stream.seal();
                 }
-                flow.datagrams = Default::default();
+                if let Some(rare) = &mut flow.rare {
+                    rare.datagrams = Default::default();
+                }
             }
         }
     }
@@ -481,7 +482,7 @@ impl FlowTable {
         let flow = self.flow_mut(idx);
         let dir = direction(flow, src_is_lo);
         count_packet(flow, raw, d, dir, u.wire_len);
-        let kept = &flow.datagrams[dir];
+        let kept = flow.datagrams(dir);
         // Sealed (see `seal_created_if`): nothing will read its datagrams.
         if kept.len() < MAX_DATAGRAMS && !flow.streams[TO_SERVER].is_sealed() {
             let bytes = &u.payload[..u.payload.len().min(DATAGRAM_HEAD_CAP)];
@@ -498,9 +499,10 @@ impl FlowTable {
                             && !kept.iter().any(|d| d.header == Some(true)))
                 }
             };
-            flow.datagrams[dir].push(Datagram {
+            let head = if read { bytes.to_vec() } else { Vec::new() };
+            flow.rare_mut().datagrams[dir].push(Datagram {
                 packet: raw.index,
-                head: if read { bytes.to_vec() } else { Vec::new() },
+                head,
                 wire_len: u.wire_len,
                 header,
             });
@@ -536,17 +538,18 @@ impl FlowTable {
         // Past the first few, an error is kept only when it is the first of its kind: what the
         // checks make of a flow's errors (their kinds, and whether one says unreachable) is
         // then what they would make of all of them.
-        let kept = &flow.icmp_errors;
+        let rare = flow.rare_mut();
+        let kept = &rare.icmp_errors;
         let new_kind = || {
             !kept
                 .iter()
                 .any(|k| (k.v6, k.icmp_type, k.code) == (e.v6, e.icmp_type, e.code))
         };
         if kept.len() >= MAX_ICMP_ERRORS && (kept.len() >= 2 * MAX_ICMP_ERRORS || !new_kind()) {
-            flow.icmp_errors_not_kept = flow.icmp_errors_not_kept.saturating_add(1);
+            rare.icmp_errors_not_kept = rare.icmp_errors_not_kept.saturating_add(1);
             return;
         }
-        flow.icmp_errors.push(IcmpRef {
+        rare.icmp_errors.push(IcmpRef {
             packet: raw.index,
             v6: e.v6,
             icmp_type: e.icmp_type,
@@ -582,16 +585,18 @@ impl FlowTable {
             last_ts: raw.ts_nanos,
             interface: raw.interface,
             link: [None, None],
-            tunnel: d.tunnel,
             packets: [0, 0],
             bytes: [0, 0],
             truncated_packets: 0,
             ttl: [None, None],
             tcp: TcpFacts::default(),
             streams: Default::default(),
-            datagrams: Default::default(),
-            icmp_errors: Vec::new(),
-            icmp_errors_not_kept: 0,
+            rare: d.tunnel.map(|tunnel| {
+                Box::new(Rare {
+                    tunnel: Some(tunnel),
+                    ..Rare::default()
+                })
+            }),
             inspected: None,
         };
         self.next_id += 1;

@@ -290,7 +290,7 @@ fn inspect_tcp(f: &Flow, bytes: TcpBytes) -> FlowInspection {
 }
 
 fn inspect_udp(f: &Flow) -> FlowInspection {
-    let up = &f.datagrams[TO_SERVER];
+    let up = f.datagrams(TO_SERVER);
     let with_header = up
         .iter()
         .filter(|d| d.starts_header(proxy::starts_header))
@@ -352,7 +352,7 @@ fn direction(stream: &Stream, seen: BytesSeen) -> DirectionBytes {
 }
 
 fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
-    let d = f.datagrams[dir].first();
+    let d = f.datagrams(dir).first();
     let head = d.map_or(&[][..], |d| &d.head[skip.min(d.head.len())..]);
     let end = match d {
         Some(d) if (d.head.len() as u32) < d.wire_len => StreamEnd::NotCaptured,
@@ -365,7 +365,7 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
         end,
         segment_ends: SegmentEnds::default(),
         first_data_packet: packet_number(
-            f.datagrams[dir]
+            f.datagrams(dir)
                 .iter()
                 .find(|d| d.wire_len > 0)
                 .map(|d| d.packet),
@@ -378,6 +378,7 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
 #[cfg(test)]
 mod tests {
     use crate::flow::testing::{ACK, Conversation, FIN, SYN};
+    use crate::flow::{TO_CLIENT, TO_SERVER};
 
     const REQUEST: &[u8] =
         b"PROXY TCP4 198.51.100.7 203.0.113.5 40000 80\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -440,10 +441,9 @@ mod tests {
             conversation.send_udp(to_server, payload);
         }
         let mut flows = conversation.table.finish_all();
-        let held = flows[0]
-            .datagrams
+        let held = [TO_SERVER, TO_CLIENT]
             .iter()
-            .flatten()
+            .flat_map(|&dir| flows[0].datagrams(dir))
             .map(|d| d.head.len())
             .sum();
         let summary = crate::summary::flow_summary(0, &mut flows[0]);
@@ -500,13 +500,13 @@ mod tests {
         c.send_udp(true, b"again");
         assert!(!c.table.has_created(), "only when it starts");
         let f = c.flow();
-        assert!(f.datagrams.iter().all(Vec::is_empty));
+        assert!(f.datagrams(TO_SERVER).is_empty() && f.datagrams(TO_CLIENT).is_empty());
         assert_eq!(f.packets, [2, 1], "still counted");
         let mut kept = Conversation::new();
         kept.send_udp(true, b"first");
         kept.table.seal_created_if(|_| false);
         kept.send_udp(true, b"again");
-        assert_eq!(kept.flow().datagrams[0].len(), 2);
+        assert_eq!(kept.flow().datagrams(TO_SERVER).len(), 2);
     }
 
     #[test]
