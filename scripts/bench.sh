@@ -2,7 +2,8 @@
 # lbcheck benchmark (issue 9): times lbcheck against tshark, tcpdump and cat on the same
 # generated captures, in the same run, and prints one table per file. See bench/README.md.
 #
-#   scripts/bench.sh [--size 100M,1G] [--runs N] [--quick] [--synflood N] [--scan N] [--dir DIR]
+#   scripts/bench.sh [--size 100M,1G] [--runs N] [--quick] [--synflood N] [--scan N] [--quic N]
+#                    [--dir DIR]
 #
 #   --size LIST     mixed captures to make and time, pcap (default 100M,1G); the largest one is
 #                   also made and timed as pcapng
@@ -11,7 +12,9 @@
 #   --synflood N    SYN-flood capture of N one-packet flows (default 10000000, 0 = none)
 #   --scan N        port-scan capture: one scanner, N ports, a SYN and a RST each (default
 #                   60000, 0 = none): a service per port and one client of N flows
-#   --quick         smoke test: 100M pcap only, 1 run, no pcapng, no SYN flood, no scan
+#   --quic N        N QUIC-like UDP flows open at once, 16 datagrams of 1,200 bytes each
+#                   (default 20000, 400 MB; 0 = none): memory per open UDP flow
+#   --quick         smoke test: 100M pcap only, 1 run, no pcapng, no SYN flood, no scan, no quic
 #   --dir DIR       where captures and results go (default /tmp/lbcheck-bench)
 #   --report DIR    only print the tables again from the results directory DIR of a past run
 #                   (a file DIR/FILE/COMMAND.note is printed under that row, marked (*))
@@ -23,6 +26,7 @@ SIZES="100M,1G"
 RUNS=3
 SYNFLOOD=10000000
 SCAN=60000
+QUIC=20000
 QUICK=0
 DIR=/tmp/lbcheck-bench
 SEED=1
@@ -36,10 +40,11 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift 2 ;;
         --synflood) SYNFLOOD=$2; shift 2 ;;
         --scan) SCAN=$2; shift 2 ;;
+        --quic) QUIC=$2; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --dir) DIR=$2; shift 2 ;;
         --report) REPORT=$2; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -184,7 +189,7 @@ if [ -n "$REPORT" ]; then
     exit 0
 fi
 if [ "$QUICK" = 1 ]; then
-    SIZES=100M RUNS=1 SYNFLOOD=0 SCAN=0
+    SIZES=100M RUNS=1 SYNFLOOD=0 SCAN=0 QUIC=0
 fi
 
 for tool in cargo hyperfine tshark tcpdump capinfos python3 /usr/bin/time timeout; do
@@ -229,6 +234,9 @@ if [ "$SYNFLOOD" != 0 ]; then
 fi
 if [ "$SCAN" != 0 ]; then
     make_capture "$DIR/scan-$SCAN-s$SEED.pcap" --kind scan --flows "$SCAN" --format pcap
+fi
+if [ "$QUIC" != 0 ]; then
+    make_capture "$DIR/quic-$QUIC-s$SEED.pcap" --kind quic --flows "$QUIC" --format pcap
 fi
 
 # ---- machine
