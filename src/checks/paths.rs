@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use super::{Finding, Severity};
-use crate::flow::Proto;
+use crate::flow::{Proto, endpoint_hash};
 use crate::summary::{Endpoint, FlowReport};
 
 /// Legs of one proxied connection start within this window of each other.
@@ -202,14 +202,6 @@ pub fn correlate(flows: &[FlowReport]) -> (Vec<Path>, Vec<Finding>) {
         });
     }
     (paths, findings)
-}
-
-/// Where an index looks a client endpoint up (FxHash, as the flow table hashes).
-fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    (ip, port).hash(&mut h);
-    h.finish()
 }
 
 /// Transparent proxy: the client's own address toward a backend, a new port, just after a

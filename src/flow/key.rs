@@ -79,6 +79,12 @@ pub fn pair_hash(a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
     mix(end_hash(bits(a.0), a.1) ^ end_hash(bits(b.0), b.1))
 }
 
+/// A hash of one endpoint, as [`pair_hash`] hashes each end (an IPv4 address and its
+/// IPv4-mapped form alike): for indexes of flows by their client endpoint.
+pub fn endpoint_hash(ip: IpAddr, port: u16) -> u64 {
+    mix(end_hash(bits(ip), port))
+}
+
 /// Flows fall into this many groups by their hash. The open-flow limit is kept per group, and
 /// the analysis threads of one file each own whole groups, so which flows are evicted depends
 /// on the capture alone, never on how many threads read it.

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use crate::decode::{LinkInfo, Tunnel};
 
 pub use index::prefetch;
-pub use key::{FLOW_GROUPS, FlowKey, Proto, flow_group, pair_hash};
+pub use key::{FLOW_GROUPS, FlowKey, Proto, endpoint_hash, flow_group, pair_hash};
 pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
 pub use table::{
     CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, MAINTAIN_EVERY, TableStats, per_group_cap,
