@@ -63,6 +63,22 @@ impl FlowKey {
         self.proto
     }
 
+    /// The lower (`lo`) or higher end, as an IPv6 address when `v6` (the flow's packets carry
+    /// IPv6) and as IPv4 otherwise (the key holds IPv4 addresses mapped into IPv6).
+    pub fn end(&self, lo: bool, v6: bool) -> SocketAddr {
+        let (bytes, port) = if lo {
+            (self.lo, self.lo_port)
+        } else {
+            (self.hi, self.hi_port)
+        };
+        let v6addr = std::net::Ipv6Addr::from(bytes);
+        let ip = match v6addr.to_ipv4_mapped() {
+            Some(v4) if !v6 => IpAddr::V4(v4),
+            _ => IpAddr::V6(v6addr),
+        };
+        SocketAddr::new(ip, port)
+    }
+
     /// [`pair_hash`] of the key's two ends.
     pub fn hash(&self) -> u64 {
         let (lo, hi) = (u128::from_be_bytes(self.lo), u128::from_be_bytes(self.hi));

@@ -10,6 +10,7 @@ mod table;
 pub(crate) mod testing;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU64;
 
 use crate::decode::{LinkInfo, Tunnel};
 
@@ -89,21 +90,23 @@ pub struct IcmpRef {
 
 #[derive(Debug, Clone, Default)]
 pub struct TcpFacts {
-    /// Packet numbers of the first SYN, SYN-ACK, and the ACK completing the handshake.
-    pub syn: Option<u64>,
-    pub synack: Option<u64>,
-    pub handshake_ack: Option<u64>,
+    /// Packet numbers of the first SYN, SYN-ACK, and the ACK completing the handshake. Packets
+    /// are numbered from 1, so `None` costs no extra word: with plain `u64`s the seven packet
+    /// numbers here took 56 bytes more in every open flow.
+    pub syn: Option<NonZeroU64>,
+    pub synack: Option<NonZeroU64>,
+    pub handshake_ack: Option<NonZeroU64>,
     pub syn_count: u32,
     pub synack_count: u32,
     /// Initial sequence numbers per direction.
     pub isn: [Option<u32>; 2],
     /// First FIN and RST per direction.
-    pub fin: [Option<u64>; 2],
-    pub rst: [Option<u64>; 2],
+    pub fin: [Option<NonZeroU64>; 2],
+    pub rst: [Option<NonZeroU64>; 2],
     pub retransmissions: u32,
     pub out_of_order: u32,
-    /// The first TCP option of kind 254 (TOA) and its packet, raw.
-    pub toa_option: Option<(u64, Vec<u8>)>,
+    /// The first TCP option of kind 254 (TOA) and its packet, raw. Boxed: few flows have one.
+    pub toa_option: Option<Box<(u64, Vec<u8>)>>,
 }
 
 /// `repr(C)`, hot fields first: what every packet reads and writes (key, counters, TCP state,
@@ -118,6 +121,8 @@ pub struct Flow {
     /// The client is the lower end of the flow key (tells directions apart without comparing
     /// addresses on every packet).
     pub client_is_lo: bool,
+    /// The first packet carried IPv6: the key's ends are written back as IPv6 addresses.
+    v6: bool,
     pub role_by: RoleBy,
     pub id: u32,
     /// `key.hash()`, the index files the flow under it.
@@ -131,9 +136,8 @@ pub struct Flow {
     pub tcp: TcpFacts,
     /// First bytes per direction (TCP).
     pub streams: [Stream; 2],
-    // Cold from here on.
-    pub client: SocketAddr,
-    pub server: SocketAddr,
+    // Cold from here on. (The client and server addresses are the key's ends, not fields of
+    // their own: two `SocketAddr`s cost every open flow 64 bytes.)
     pub first_packet: u64,
     pub first_ts: i64,
     pub interface: u32,
@@ -173,6 +177,15 @@ impl Flow {
         self.key
     }
 
+    /// The end that opened the connection (or was taken for the client).
+    pub fn client(&self) -> SocketAddr {
+        self.key.end(self.client_is_lo, self.v6)
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.key.end(!self.client_is_lo, self.v6)
+    }
+
     pub fn tunnel(&self) -> Option<&Tunnel> {
         self.rare.as_ref()?.tunnel.as_ref()
     }
@@ -199,7 +212,6 @@ impl Flow {
     fn swap_roles(&mut self) {
         // Streams are sealed only once the roles are final (see `FlowTable::seal_settled`).
         debug_assert!(!self.streams.iter().any(Stream::is_sealed));
-        std::mem::swap(&mut self.client, &mut self.server);
         self.client_is_lo = !self.client_is_lo;
         self.link.swap(0, 1);
         self.ttl.swap(0, 1);

@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
+use std::num::NonZeroU64;
 
 use super::index::{FlowIndex, prefetch};
 use super::key::{FLOW_GROUPS, flow_group};
@@ -405,13 +406,18 @@ impl FlowTable {
         count_packet(flow, raw, d, dir, seg.wire_len);
         let t = &mut flow.tcp;
         let packet = raw.index;
+        let number = NonZeroU64::new(packet);
         if syn_only || synack {
             if syn_only {
                 t.syn_count += 1;
-                t.syn.get_or_insert(packet);
+                if t.syn.is_none() {
+                    t.syn = number;
+                }
             } else {
                 t.synack_count += 1;
-                t.synack.get_or_insert(packet);
+                if t.synack.is_none() {
+                    t.synack = number;
+                }
             }
             t.isn[dir].get_or_insert(seg.seq);
             flow.streams[dir].set_isn(seg.seq);
@@ -420,13 +426,13 @@ impl FlowTable {
             && t.synack.is_some()
             && t.handshake_ack.is_none()
         {
-            t.handshake_ack = Some(packet);
+            t.handshake_ack = number;
         }
-        if flags & tcp_flags::FIN != 0 {
-            t.fin[dir].get_or_insert(packet);
+        if flags & tcp_flags::FIN != 0 && t.fin[dir].is_none() {
+            t.fin[dir] = number;
         }
-        if flags & tcp_flags::RST != 0 {
-            t.rst[dir].get_or_insert(packet);
+        if flags & tcp_flags::RST != 0 && t.rst[dir].is_none() {
+            t.rst[dir] = number;
         }
         // Only the sender's FIN says where its bytes end. A RST may come from a middlebox that
         // resets both ends at once, while the other side's real data is still on its way.
@@ -438,7 +444,7 @@ impl FlowTable {
         // balancers put on the ACK that completes the handshake or on the first data).
         if t.toa_option.is_none() && flags & tcp_flags::SYN == 0 {
             if let Some(value) = find_option(seg.options, TCP_OPTION_TOA) {
-                t.toa_option = Some((packet, value.to_vec()));
+                t.toa_option = Some(Box::new((packet, value.to_vec())));
             }
         }
         if seg.header_complete && seg.wire_len > 0 {
@@ -534,7 +540,7 @@ impl FlowTable {
         };
         let flow = self.flow_mut(i);
         // The error goes back to whoever sent the quoted packet.
-        let toward_client = quoted_src == flow.client;
+        let toward_client = quoted_src == flow.client();
         // Past the first few, an error is kept only when it is the first of its kind: what the
         // checks make of a flow's errors (their kinds, and whether one says unreachable) is
         // then what they would make of all of them.
@@ -575,9 +581,8 @@ impl FlowTable {
             key,
             hash,
             proto: key.proto(),
-            client,
-            server,
             client_is_lo,
+            v6: client.is_ipv6(),
             role_by,
             first_packet: raw.index,
             last_packet: raw.index,
@@ -600,6 +605,7 @@ impl FlowTable {
             inspected: None,
         };
         self.next_id += 1;
+        debug_assert_eq!((flow.client(), flow.server()), (client, server));
         let flow = match self.spare.pop() {
             Some(mut spare) => {
                 *spare = flow;

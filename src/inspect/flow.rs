@@ -12,10 +12,8 @@ use super::proxy::{self, ProxyHeader};
 use super::spp::{self, SppHeader};
 use super::tls::{self, ClientHello, TlsParse};
 use super::toa::{self, Toa};
-use crate::flow::stream::MAX_SEGMENT_ENDS;
-use crate::flow::{
-    FIRST_BYTES_CAP, Flow, Inspected, Proto, Stream, StreamEnd, TO_CLIENT, TO_SERVER,
-};
+pub use crate::flow::stream::SegmentEnds;
+use crate::flow::{Flow, Inspected, Proto, Stream, StreamEnd, TO_CLIENT, TO_SERVER};
 use crate::summary::packet_number;
 
 /// Tens of thousands are kept at once: the large parts that most flows lack are boxed, so that
@@ -80,41 +78,6 @@ pub struct DirectionBytes {
     pub kind: PayloadKind,
     /// One escaped line describing them.
     pub summary: Cow<'static, str>,
-}
-
-/// Where the first segments of a direction ended: at most [`MAX_SEGMENT_ENDS`] offsets within
-/// the first [`FIRST_BYTES_CAP`] bytes, so held inline as `u16`s (a list on the heap cost an
-/// allocation per direction of every kept flow). Written as the list of numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SegmentEnds {
-    len: u8,
-    ends: [u16; MAX_SEGMENT_ENDS],
-}
-
-const _: () = assert!(FIRST_BYTES_CAP <= u16::MAX as usize && MAX_SEGMENT_ENDS <= 255);
-
-impl SegmentEnds {
-    /// The first [`MAX_SEGMENT_ENDS`] of `ends` (offsets within the first bytes).
-    fn new(ends: &[u32]) -> Self {
-        let mut out = Self::default();
-        for (slot, &end) in out.ends.iter_mut().zip(ends) {
-            *slot = u16::try_from(end).unwrap_or(u16::MAX);
-            out.len += 1;
-        }
-        out
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.ends[..usize::from(self.len)]
-            .iter()
-            .map(|&end| u32::from(end))
-    }
-}
-
-impl Serialize for SegmentEnds {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
-    }
 }
 
 /// Summaries that tens of thousands of flows share: borrowed, not allocated once per flow.
@@ -267,7 +230,7 @@ fn inspect_tcp(f: &Flow, bytes: TcpBytes) -> FlowInspection {
                 + 1;
             (spanned > 1).then_some(spanned)
         });
-    let toa = f.tcp.toa_option.as_ref().and_then(|(packet, value)| {
+    let toa = f.tcp.toa_option.as_deref().and_then(|(packet, value)| {
         toa::parse_toa(toa::TOA_KIND, value).map(|toa| ToaSeen {
             packet: *packet,
             toa,
@@ -335,7 +298,7 @@ fn bytes_seen(bytes: &[u8], stream: &Stream, parsed: payload::Parsed<'_>) -> Byt
     BytesSeen {
         kind: fb.kind,
         summary: summary(fb.summary),
-        segment_ends: SegmentEnds::new(&stream.segment_ends),
+        segment_ends: stream.segment_ends,
     }
 }
 
