@@ -62,7 +62,7 @@ fn lbcheck_and_ppp_agree_on_every_proxy_command_header_in_the_lab_captures() {
             if flow.proto != Proto::Tcp {
                 continue;
             }
-            let bytes = flow.streams[TO_SERVER].bytes();
+            let bytes = &*flow.streams[TO_SERVER].bytes();
             let Some(ours) = lbcheck::inspect::proxy::inspect(bytes) else {
                 continue;
             };

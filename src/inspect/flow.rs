@@ -158,12 +158,13 @@ struct BytesSeen {
 
 fn tcp_bytes(streams: &[Stream; 2]) -> TcpBytes {
     let (up, down) = (&streams[TO_SERVER], &streams[TO_CLIENT]);
-    let header = proxy::inspect(up.bytes());
+    let (up_bytes, down_bytes) = (up.bytes(), down.bytes());
+    let header = proxy::inspect(&up_bytes);
     let after = header
         .as_ref()
-        .map_or(0, |h| h.payload_offset.min(up.bytes().len()));
-    let client_bytes = &up.bytes()[after..];
-    let server_bytes = down.bytes();
+        .map_or(0, |h| h.payload_offset.min(up_bytes.len()));
+    let client_bytes = &up_bytes[after..];
+    let server_bytes: &[u8] = &down_bytes;
     let requests =
         http::looks_like_request(client_bytes).then(|| http::parse_requests(client_bytes));
     let responses =
@@ -470,6 +471,83 @@ mod tests {
         kept.table.seal_created_if(|_| false);
         kept.send_udp(true, b"again");
         assert_eq!(kept.flow().datagrams(TO_SERVER).len(), 2);
+    }
+
+    /// A keep-alive connection still open at the end: a PROXY header, a POST with a body, two
+    /// GETs; responses with bodies of a declared length, sent in 700-byte segments with one
+    /// retransmitted. Gives its JSON summary and the bytes both streams held, with the table
+    /// trimming as the analyzer does and, unless `drop_unread`, keeping the bodies between the
+    /// heads.
+    fn keep_alive_summary(drop_unread: bool) -> (serde_json::Value, usize) {
+        use crate::inspect::trim::worth_keeping;
+        fn keeps_bodies(
+            b: &[u8],
+            cap: usize,
+            _: &mut Vec<std::ops::Range<usize>>,
+        ) -> Option<usize> {
+            worth_keeping(b, cap, &mut Vec::new())
+        }
+        let mut up = b"PROXY TCP4 198.51.100.7 203.0.113.5 40000 80\r\n".to_vec();
+        up.extend_from_slice(b"POST /upload HTTP/1.1\r\nContent-Length: 900\r\n\r\n");
+        up.extend_from_slice(&[b'u'; 900]);
+        up.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+        up.extend_from_slice(b"GET /b HTTP/1.1\r\nX-Forwarded-For: 192.0.2.77\r\n\r\n");
+        let mut down = Vec::new();
+        for (status, body) in [("200 OK", 1000), ("404 Not Found", 20), ("200 OK", 1500)] {
+            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {body}\r\n\r\n");
+            down.extend_from_slice(head.as_bytes());
+            down.extend(std::iter::repeat_n(b'd', body));
+        }
+        let mut c = Conversation::new();
+        c.table.set_trim(if drop_unread {
+            worth_keeping
+        } else {
+            keeps_bodies
+        });
+        let (cs, ss) = (1000u32, 5000u32);
+        c.send_with(true, cs, SYN, &[], b"");
+        c.send_with(false, ss, SYN | ACK, &[], b"");
+        c.send_with(true, cs + 1, ACK, &[], b"");
+        for (i, part) in up.chunks(700).enumerate() {
+            c.send_with(true, cs + 1 + 700 * i as u32, ACK, &[], part);
+        }
+        for (i, part) in down.chunks(700).enumerate() {
+            c.send_with(false, ss + 1 + 700 * i as u32, ACK, &[], part);
+        }
+        // Again, over the first response's body.
+        c.send_with(false, ss + 1, ACK, &[], &down[..1400]);
+        let held = c
+            .flow()
+            .streams
+            .iter()
+            .map(crate::flow::stream::Stream::held_bytes)
+            .sum();
+        let mut flows = c.table.finish_all();
+        let summary = crate::summary::flow_summary(0, &mut flows[0]);
+        (serde_json::to_value(summary).unwrap(), held)
+    }
+
+    #[test]
+    fn bodies_between_heads_leave_memory_and_change_nothing() {
+        let (dropped, held) = keep_alive_summary(true);
+        let (kept, held_all) = keep_alive_summary(false);
+        assert_eq!(dropped, kept);
+        let http = &dropped["http"];
+        let requests = http["requests"].as_array().unwrap();
+        assert_eq!(requests.len(), 3);
+        assert_eq!(requests[2]["x_forwarded_for"][0]["raw"], "192.0.2.77");
+        let statuses: Vec<_> = http["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].clone())
+            .collect();
+        assert_eq!(statuses, [200, 404, 200]);
+        assert_eq!(dropped["proxy"]["src"], "198.51.100.7");
+        // Every byte counts, dropped or not: three heads and 2,520 bytes of bodies.
+        assert_eq!(dropped["first_bytes"]["to_client"]["captured"], 2648);
+        // Measured: 396 bytes against 4,200.
+        assert!(held * 4 < held_all, "held {held} against {held_all}");
     }
 
     #[test]

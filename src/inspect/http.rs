@@ -15,6 +15,7 @@
 //! Never panics, on any input; no input makes it loop or allocate beyond a few times its size.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -169,37 +170,58 @@ pub struct HttpResponse {
     pub complete: bool,
 }
 
-/// True when `bytes` start with a known method followed by a space.
 /// How many of `bytes` (a direction's first bytes, starting with an HTTP message) are worth
 /// keeping when at most `cap` will ever be kept: all of them while another message may still
 /// start inside the cap (None: keep going), or the end of the last head once the body that
-/// follows runs past the cap or to the close (nothing more can be learned after it).
-pub fn worth_keeping(bytes: &[u8], cap: usize, requests: bool) -> Option<usize> {
+/// follows runs past the cap or to the close (nothing more can be learned after it). While
+/// going on, the bodies it steps over (as far as `bytes` hold them) are added to `unread`,
+/// moved by `offset`: the parsers step over them by their declared length and never read them.
+pub fn worth_keeping(
+    bytes: &[u8],
+    cap: usize,
+    requests: bool,
+    offset: usize,
+    unread: &mut Vec<Range<usize>>,
+) -> Option<usize> {
     let mut pos = skip_empty_lines(bytes, 0);
-    loop {
-        let head = read_head(bytes.get(pos..)?);
+    let mut bodies = Vec::new();
+    let keep = loop {
+        let Some(rest) = bytes.get(pos..) else {
+            break None;
+        };
+        let head = read_head(rest);
         if !head.complete {
-            return None;
+            break None;
         }
         let head_end = pos + head.len;
         let body = match declared_body(&head.headers) {
             // A response without framing headers runs to the close.
-            Body::None if !requests => return Some(head_end),
+            Body::None if !requests => break Some(head_end),
             Body::None => 0,
             Body::Length(n) => n,
-            Body::Unknown => return Some(head_end),
+            Body::Unknown => break Some(head_end),
         };
-        let next = head_end.checked_add(body)?;
+        let Some(next) = head_end.checked_add(body) else {
+            break None;
+        };
         if next >= cap {
-            return Some(head_end);
+            break Some(head_end);
+        }
+        if body > 0 {
+            bodies.push(offset + head_end..offset + next.min(bytes.len()));
         }
         if next >= bytes.len() {
-            return None;
+            break None;
         }
         pos = skip_empty_lines(bytes, next);
+    };
+    if keep.is_none() {
+        unread.append(&mut bodies);
     }
+    keep
 }
 
+/// True when `bytes` start with a known method followed by a space.
 pub fn looks_like_request(bytes: &[u8]) -> bool {
     KNOWN_METHODS.iter().any(|method| {
         bytes.len() > method.len()

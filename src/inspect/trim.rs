@@ -4,6 +4,8 @@
 //! can still start inside the cap, a TLS handshake record — the rest is dropped and the buffer
 //! shrunk, so memory follows the flows open at once, not their traffic.
 
+use std::ops::Range;
+
 use super::{http, proxy, tls};
 
 /// Bytes kept of a stream that is neither HTTP nor TLS: enough to name what it is.
@@ -12,8 +14,10 @@ const OTHER_KEEP: usize = 256;
 const TLS_RECORD_HEADER: usize = 5;
 
 /// `Some(n)`: the first `n` bytes hold everything the inspectors will read; `None`: not yet
-/// known, keep buffering. `cap` is the most that would ever be kept.
-pub fn worth_keeping(bytes: &[u8], cap: usize) -> Option<usize> {
+/// known, keep buffering, and `unread` gets the ranges of `bytes` that no inspector reads
+/// (HTTP bodies of a declared length before the end: the parsers step over them by their
+/// length). `cap` is the most that would ever be kept. A `flow::stream::TrimFn`.
+pub fn worth_keeping(bytes: &[u8], cap: usize, unread: &mut Vec<Range<usize>>) -> Option<usize> {
     let mut offset = 0;
     if bytes.starts_with(&proxy::V2_SIGNATURE[..1]) || bytes.starts_with(b"P") {
         if let Some(h) = proxy::inspect(bytes) {
@@ -30,10 +34,10 @@ pub fn worth_keeping(bytes: &[u8], cap: usize) -> Option<usize> {
     }
     let cap_rest = cap.saturating_sub(offset);
     if http::looks_like_request(rest) {
-        return http::worth_keeping(rest, cap_rest, true).map(|n| offset + n);
+        return http::worth_keeping(rest, cap_rest, true, offset, unread).map(|n| offset + n);
     }
     if http::looks_like_response(rest) {
-        return http::worth_keeping(rest, cap_rest, false).map(|n| offset + n);
+        return http::worth_keeping(rest, cap_rest, false, offset, unread).map(|n| offset + n);
     }
     if tls::looks_like_tls(rest).is_some() {
         // The first record holds the ClientHello or ServerHello in practice; a hello that
@@ -53,6 +57,10 @@ mod tests {
     use super::*;
 
     const CAP: usize = 4096;
+
+    fn worth_keeping(bytes: &[u8], cap: usize) -> Option<usize> {
+        super::worth_keeping(bytes, cap, &mut Vec::new())
+    }
 
     #[test]
     fn a_download_keeps_its_response_head_only() {
