@@ -35,10 +35,11 @@ pub enum StreamEnd {
 }
 
 /// Tells how many of a stream's first bytes are worth keeping (None: not known yet), given the
-/// bytes and the cap; while not known, it adds to the list the ranges of them that nothing
-/// will read (message bodies of a known length between HTTP heads), which the stream drops
-/// from memory and keeps as zeros (see [`Stream::bytes`]). Given by the caller (the inspectors
-/// know protocols; this module does not).
+/// bytes and the cap; while not known, it adds to the list the ranges of them that no
+/// inspector will read (HTTP bodies that the parsers step over by their length), which the
+/// stream drops from memory and gives back as zeros (see [`Stream::bytes`]). Given by the
+/// caller (the inspectors know protocols; this module does not). Once a stream has dropped
+/// ranges, each call is given a copy of its bytes (at most 4 KiB, once per KiB it grows).
 pub type TrimFn = fn(&[u8], usize, &mut Vec<Range<usize>>) -> Option<usize>;
 
 /// A range nothing will read is dropped only from this length on: shorter ones would cost
@@ -102,7 +103,7 @@ pub enum SegmentKind {
 pub struct Stream {
     /// Sequence number of stream byte 0 (ISN + 1, or the first data seen mid-stream).
     base: Option<u32>,
-    /// The contiguous first bytes.
+    /// The contiguous first bytes, less the ranges in `hollows`.
     data: Vec<u8>,
     /// Boxed: most streams never hold a segment out of order, and an empty `Vec` costs 24
     /// bytes inline where the box costs 8 (in every direction of every open flow).
@@ -117,7 +118,7 @@ pub struct Stream {
     hollows: Option<Box<Vec<(u32, u32)>>>,
     /// Stream offset one past the highest byte seen on the wire.
     highest_end: u32,
-    /// Set when a snaplen cut stops the contiguous bytes at `data.len()`.
+    /// Set when a snaplen cut stops the contiguous bytes at `len()`.
     cut: bool,
     /// True when no SYN fixed byte 0: the capture started mid-stream.
     pub started_mid_stream: bool,
@@ -372,12 +373,18 @@ impl Stream {
         self.hollows = (!hollows.is_empty()).then(|| Box::new(hollows));
     }
 
+    #[cfg(test)]
+    pub(crate) fn has_hollows(&self) -> bool {
+        self.hollows.is_some()
+    }
+
     /// Heap bytes the stream holds.
     #[cfg(test)]
     pub(crate) fn held_bytes(&self) -> usize {
         self.data.capacity()
             + self.hollows.as_ref().map_or(0, |h| {
-                std::mem::size_of::<Vec<(u32, u32)>>() + h.capacity() * 8
+                std::mem::size_of::<Vec<(u32, u32)>>()
+                    + h.capacity() * std::mem::size_of::<(u32, u32)>()
             })
             + self.pending.as_ref().map_or(0, |p| {
                 std::mem::size_of::<Vec<Pending>>()

@@ -339,6 +339,15 @@ fn datagram(f: &Flow, dir: usize, skip: usize) -> DirectionBytes {
     }
 }
 
+/// For tests: the analyzer's trimming, without dropping any range (as before stop 20).
+#[cfg(test)]
+fn keeps_bodies(bytes: &[u8], cap: usize, _: &mut Vec<std::ops::Range<usize>>) -> Option<usize> {
+    crate::inspect::trim::worth_keeping(bytes, cap, &mut Vec::new())
+}
+
+#[cfg(test)]
+mod fuzz_tests;
+
 #[cfg(test)]
 mod tests {
     use crate::flow::testing::{ACK, Conversation, FIN, SYN};
@@ -473,36 +482,17 @@ mod tests {
         assert_eq!(kept.flow().datagrams(TO_SERVER).len(), 2);
     }
 
-    /// A keep-alive connection still open at the end: a PROXY header, a POST with a body, two
-    /// GETs; responses with bodies of a declared length, sent in 700-byte segments with one
-    /// retransmitted. Gives its JSON summary and the bytes both streams held, with the table
-    /// trimming as the analyzer does and, unless `drop_unread`, keeping the bodies between the
-    /// heads.
-    fn keep_alive_summary(drop_unread: bool) -> (serde_json::Value, usize) {
+    /// The JSON summary of a connection still open at the end whose client sent `up` and whose
+    /// server sent `down`, each in 700-byte segments (the server's first 1,400 bytes twice),
+    /// and the bytes both streams held; the table trims as the analyzer does and, unless
+    /// `drop_unread`, keeps the bodies between HTTP heads.
+    fn open_flow_summary(up: &[u8], down: &[u8], drop_unread: bool) -> (serde_json::Value, usize) {
         use crate::inspect::trim::worth_keeping;
-        fn keeps_bodies(
-            b: &[u8],
-            cap: usize,
-            _: &mut Vec<std::ops::Range<usize>>,
-        ) -> Option<usize> {
-            worth_keeping(b, cap, &mut Vec::new())
-        }
-        let mut up = b"PROXY TCP4 198.51.100.7 203.0.113.5 40000 80\r\n".to_vec();
-        up.extend_from_slice(b"POST /upload HTTP/1.1\r\nContent-Length: 900\r\n\r\n");
-        up.extend_from_slice(&[b'u'; 900]);
-        up.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
-        up.extend_from_slice(b"GET /b HTTP/1.1\r\nX-Forwarded-For: 192.0.2.77\r\n\r\n");
-        let mut down = Vec::new();
-        for (status, body) in [("200 OK", 1000), ("404 Not Found", 20), ("200 OK", 1500)] {
-            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {body}\r\n\r\n");
-            down.extend_from_slice(head.as_bytes());
-            down.extend(std::iter::repeat_n(b'd', body));
-        }
         let mut c = Conversation::new();
         c.table.set_trim(if drop_unread {
             worth_keeping
         } else {
-            keeps_bodies
+            super::keeps_bodies
         });
         let (cs, ss) = (1000u32, 5000u32);
         c.send_with(true, cs, SYN, &[], b"");
@@ -514,8 +504,7 @@ mod tests {
         for (i, part) in down.chunks(700).enumerate() {
             c.send_with(false, ss + 1 + 700 * i as u32, ACK, &[], part);
         }
-        // Again, over the first response's body.
-        c.send_with(false, ss + 1, ACK, &[], &down[..1400]);
+        c.send_with(false, ss + 1, ACK, &[], &down[..down.len().min(1400)]);
         let held = c
             .flow()
             .streams
@@ -527,27 +516,122 @@ mod tests {
         (serde_json::to_value(summary).unwrap(), held)
     }
 
+    /// A response: status line, declared length, body bytes sent.
+    type Response<'a> = (&'a str, Option<usize>, usize);
+
+    /// The responses one after another.
+    fn responses(list: &[Response<'_>]) -> Vec<u8> {
+        let mut down = Vec::new();
+        for &(status, declared, body) in list {
+            down.extend_from_slice(format!("{status}\r\n").as_bytes());
+            if let Some(n) = declared {
+                down.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+            }
+            down.extend_from_slice(b"\r\n");
+            down.extend(std::iter::repeat_n(b'd', body));
+        }
+        down
+    }
+
+    fn statuses(summary: &serde_json::Value) -> Vec<u64> {
+        summary["http"]["responses"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|r| r["status"].as_u64()).collect())
+            .unwrap_or_default()
+    }
+
     #[test]
     fn bodies_between_heads_leave_memory_and_change_nothing() {
-        let (dropped, held) = keep_alive_summary(true);
-        let (kept, held_all) = keep_alive_summary(false);
+        let mut up = b"PROXY TCP4 198.51.100.7 203.0.113.5 40000 80\r\n".to_vec();
+        up.extend_from_slice(b"POST /upload HTTP/1.1\r\nContent-Length: 900\r\n\r\n");
+        up.extend_from_slice(&[b'u'; 900]);
+        up.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+        up.extend_from_slice(b"GET /b HTTP/1.1\r\nX-Forwarded-For: 192.0.2.77\r\n\r\n");
+        let down = responses(&[
+            ("HTTP/1.1 200 OK", Some(1000), 1000),
+            ("HTTP/1.1 404 Not Found", Some(20), 20),
+            ("HTTP/1.1 200 OK", Some(1500), 1500),
+        ]);
+        let (dropped, held) = open_flow_summary(&up, &down, true);
+        let (kept, held_all) = open_flow_summary(&up, &down, false);
         assert_eq!(dropped, kept);
-        let http = &dropped["http"];
-        let requests = http["requests"].as_array().unwrap();
+        let requests = dropped["http"]["requests"].as_array().unwrap();
         assert_eq!(requests.len(), 3);
         assert_eq!(requests[2]["x_forwarded_for"][0]["raw"], "192.0.2.77");
-        let statuses: Vec<_> = http["responses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["status"].clone())
-            .collect();
-        assert_eq!(statuses, [200, 404, 200]);
+        assert_eq!(statuses(&dropped), [200, 404, 200]);
         assert_eq!(dropped["proxy"]["src"], "198.51.100.7");
         // Every byte counts, dropped or not: three heads and 2,520 bytes of bodies.
         assert_eq!(dropped["first_bytes"]["to_client"]["captured"], 2648);
         // Measured: 396 bytes against 4,200.
         assert!(held * 4 < held_all, "held {held} against {held_all}");
+    }
+
+    /// Responses without a body that announce a length (RFC 9110 allows it for 304, and a
+    /// server may send it for 1xx and 204) are framed as the parsers frame them: as having
+    /// none. Framed by the length, the next response's head was dropped for a body (review of
+    /// stop 20), and a bare `100 Continue` ended the listing once the bytes passed 1 KiB.
+    #[test]
+    fn responses_without_a_body_are_framed_as_the_parsers_frame_them() {
+        let up = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let cases: [(&[Response<'_>], &[u64]); 3] = [
+            (
+                &[
+                    ("HTTP/1.1 200 OK", Some(700), 700),
+                    ("HTTP/1.1 304 Not Modified", Some(300), 0),
+                    ("HTTP/1.1 200 OK", Some(500), 500),
+                    ("HTTP/1.1 404 Not Found", Some(100), 100),
+                    ("HTTP/1.1 200 OK", Some(300), 300),
+                ],
+                &[200, 304, 200, 404, 200],
+            ),
+            (
+                &[
+                    ("HTTP/1.1 200 OK", Some(900), 900),
+                    ("HTTP/1.1 204 No Content", Some(400), 0),
+                    ("HTTP/1.1 200 OK", Some(400), 400),
+                    ("HTTP/1.1 200 OK", Some(100), 100),
+                ],
+                &[200, 204, 200, 200],
+            ),
+            (
+                &[
+                    ("HTTP/1.1 100 Continue", None, 0),
+                    ("HTTP/1.1 200 OK", Some(1500), 1500),
+                    ("HTTP/1.1 201 Created", Some(10), 10),
+                ],
+                &[100, 200, 201],
+            ),
+        ];
+        for (list, expected) in cases {
+            let down = responses(list);
+            let (dropped, _) = open_flow_summary(up, &down, true);
+            let (kept, _) = open_flow_summary(up, &down, false);
+            assert_eq!(dropped, kept);
+            assert_eq!(statuses(&dropped), expected);
+        }
+    }
+
+    /// When the server's first bytes are not taken for HTTP after all, their summary is made
+    /// from the raw bytes, which must still be there.
+    #[test]
+    fn raw_summaries_of_the_first_bytes_read_kept_bytes() {
+        let up = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        // Short enough that the 64-byte probe reaches into the first body.
+        let mut proxy_first = b"PROXY UNKNOWN\r\n".to_vec();
+        proxy_first.extend(responses(&[
+            ("HTTP/1.1 200 OK", Some(800), 800),
+            ("HTTP/1.1 200 OK", Some(800), 800),
+        ]));
+        let bad_status = responses(&[
+            ("HTTP/1.1 2x0 OK", Some(800), 800),
+            ("HTTP/1.1 200 OK", Some(800), 800),
+        ]);
+        for (down, kind) in [(proxy_first, "text"), (bad_status, "text")] {
+            let (dropped, _) = open_flow_summary(up, &down, true);
+            let (kept, _) = open_flow_summary(up, &down, false);
+            assert_eq!(dropped, kept);
+            assert_eq!(dropped["first_bytes"]["to_client"]["kind"], kind);
+        }
     }
 
     #[test]

@@ -173,9 +173,13 @@ pub struct HttpResponse {
 /// How many of `bytes` (a direction's first bytes, starting with an HTTP message) are worth
 /// keeping when at most `cap` will ever be kept: all of them while another message may still
 /// start inside the cap (None: keep going), or the end of the last head once the body that
-/// follows runs past the cap or to the close (nothing more can be learned after it). While
-/// going on, the bodies it steps over (as far as `bytes` hold them) are added to `unread`,
-/// moved by `offset`: the parsers step over them by their declared length and never read them.
+/// follows runs past the cap or to the close (nothing more can be learned after it).
+///
+/// While going on, it adds to `unread` (moved by `offset`) the bodies that the parsers step
+/// over by their length, as far as `bytes` hold them: only those of messages the parsers list
+/// and go on after (`listed_body`), so that the parsers never read a byte of them. A response
+/// the parsers list is framed as they frame it (1xx, 204 and 304 have no body: framed by a
+/// `Content-Length` they announce, the next response's head was taken for a body).
 pub fn worth_keeping(
     bytes: &[u8],
     cap: usize,
@@ -185,6 +189,8 @@ pub fn worth_keeping(
 ) -> Option<usize> {
     let mut pos = skip_empty_lines(bytes, 0);
     let mut bodies = Vec::new();
+    // Whether the parsers still list the messages, and how many they listed.
+    let (mut listing, mut listed) = (true, 0);
     let keep = loop {
         let Some(rest) = bytes.get(pos..) else {
             break None;
@@ -194,9 +200,22 @@ pub fn worth_keeping(
             break None;
         }
         let head_end = pos + head.len;
-        let body = match declared_body(&head.headers) {
-            // A response without framing headers runs to the close.
-            Body::None if !requests => break Some(head_end),
+        let parsers = if listing && listed < MAX_MESSAGES {
+            listed_body(rest, &head, requests)
+        } else {
+            None
+        };
+        listed += 1;
+        listing = parsers.is_some();
+        let body = match parsers {
+            Some(body) if !requests => body,
+            _ => match declared_body(&head.headers) {
+                // A response without framing headers runs to the close.
+                Body::None if !requests => Body::Unknown,
+                other => other,
+            },
+        };
+        let body = match body {
             Body::None => 0,
             Body::Length(n) => n,
             Body::Unknown => break Some(head_end),
@@ -207,7 +226,7 @@ pub fn worth_keeping(
         if next >= cap {
             break Some(head_end);
         }
-        if body > 0 {
+        if listing && body > 0 {
             bodies.push(offset + head_end..offset + next.min(bytes.len()));
         }
         if next >= bytes.len() {
@@ -248,17 +267,57 @@ pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {
         }
         let head = read_head(rest);
         let line = parse_request_line(head.start_line);
-        let is_connect = head.start_line.starts_with(b"CONNECT ");
         requests.push(build_request(&head, line));
-        if !head.complete || is_connect {
+        let Some(body) = after_request(&head) else {
             break;
-        }
-        match next_message(pos, &head, &declared_body(&head.headers), bytes.len()) {
+        };
+        match next_message(pos, &head, &body, bytes.len()) {
             Some(next) => pos = next,
             None => break,
         }
     }
     requests
+}
+
+/// How the listing of requests goes on after a request's head: over its body (`Some`), or
+/// not at all (a cut head; CONNECT, after which the bytes are the tunnel's).
+fn after_request(head: &Head<'_>) -> Option<Body> {
+    if !head.complete || head.start_line.starts_with(b"CONNECT ") {
+        return None;
+    }
+    Some(declared_body(&head.headers))
+}
+
+/// How the listing of responses goes on after the head of a response with `status`: over its
+/// body (`Some`), or not at all (a cut head; 101, after which the bytes are another
+/// protocol's). 1xx, 204 and 304 have no body whatever they declare; a response that declares
+/// no length runs to the close.
+fn after_response(head: &Head<'_>, status: u16) -> Option<Body> {
+    if !head.complete || status == 101 {
+        return None;
+    }
+    if (100..200).contains(&status) || status == 204 || status == 304 {
+        return Some(Body::None);
+    }
+    Some(match declared_body(&head.headers) {
+        Body::None => Body::Unknown,
+        other => other,
+    })
+}
+
+/// The body after the message at the start of `rest` (whose head is `head`), as the parsers
+/// step over it; `None` when they do not list this message or stop after it.
+fn listed_body(rest: &[u8], head: &Head<'_>, requests: bool) -> Option<Body> {
+    if requests {
+        return starts_like_request(rest)
+            .then(|| after_request(head))
+            .flatten();
+    }
+    if !looks_like_response(rest) {
+        return None;
+    }
+    let (_, status, _) = parse_status_line(head.start_line, head.start_line_complete)?;
+    after_response(head, status)
 }
 
 /// Every response in one direction of a connection, in order. See the module doc for where the
@@ -285,17 +344,8 @@ pub fn parse_responses(bytes: &[u8]) -> Vec<HttpResponse> {
             reason: escape_common(reason, MAX_TOKEN_CHARS, COMMON_REASONS),
             complete: head.complete,
         });
-        if !head.complete || status == 101 {
+        let Some(body) = after_response(&head, status) else {
             break;
-        }
-        let body = if (100..200).contains(&status) || status == 204 || status == 304 {
-            Body::None
-        } else {
-            match declared_body(&head.headers) {
-                // Without a length, the body runs to the close.
-                Body::None => Body::Unknown,
-                other => other,
-            }
         };
         match next_message(pos, &head, &body, bytes.len()) {
             Some(next) => pos = next,

@@ -12,6 +12,11 @@ use super::{http, proxy, tls};
 const OTHER_KEEP: usize = 256;
 /// TLS record header: type, version, length.
 const TLS_RECORD_HEADER: usize = 5;
+/// Bytes after a PROXY header never listed as unread: the inspection skips a PROXY header only
+/// in the client's bytes, and a server's bytes that start with one are summarised from the raw
+/// bytes, which reads at most a 64-byte probe and 80 characters. (Without a header, unread
+/// ranges follow a head that the parsers listed, so the first bytes are taken for HTTP.)
+const KEPT_AFTER_HEADER: usize = 512;
 
 /// `Some(n)`: the first `n` bytes hold everything the inspectors will read; `None`: not yet
 /// known, keep buffering, and `unread` gets the ranges of `bytes` that no inspector reads
@@ -33,11 +38,17 @@ pub fn worth_keeping(bytes: &[u8], cap: usize, unread: &mut Vec<Range<usize>>) -
         return None;
     }
     let cap_rest = cap.saturating_sub(offset);
-    if http::looks_like_request(rest) {
-        return http::worth_keeping(rest, cap_rest, true, offset, unread).map(|n| offset + n);
-    }
-    if http::looks_like_response(rest) {
-        return http::worth_keeping(rest, cap_rest, false, offset, unread).map(|n| offset + n);
+    let requests = http::looks_like_request(rest);
+    if requests || http::looks_like_response(rest) {
+        let from = unread.len();
+        let keep = http::worth_keeping(rest, cap_rest, requests, offset, unread);
+        if offset > 0 {
+            for range in &mut unread[from..] {
+                range.start = range.start.max(KEPT_AFTER_HEADER);
+            }
+            unread.retain(|r| !r.is_empty());
+        }
+        return keep.map(|n| offset + n);
     }
     if tls::looks_like_tls(rest).is_some() {
         // The first record holds the ClientHello or ServerHello in practice; a hello that
