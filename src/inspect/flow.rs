@@ -569,11 +569,12 @@ mod tests {
     /// Responses without a body that announce a length (RFC 9110 allows it for 304, and a
     /// server may send it for 1xx and 204) are framed as the parsers frame them: as having
     /// none. Framed by the length, the next response's head was dropped for a body (review of
-    /// stop 20), and a bare `100 Continue` ended the listing once the bytes passed 1 KiB.
+    /// stop 20); before stop 20, a bare 1xx, 204 or 304, or one announcing a length past the
+    /// cap, ended the listing once the bytes passed 1 KiB.
     #[test]
     fn responses_without_a_body_are_framed_as_the_parsers_frame_them() {
         let up = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-        let cases: [(&[Response<'_>], &[u64]); 3] = [
+        let cases: [(&[Response<'_>], &[u64]); 5] = [
             (
                 &[
                     ("HTTP/1.1 200 OK", Some(700), 700),
@@ -600,6 +601,23 @@ mod tests {
                     ("HTTP/1.1 201 Created", Some(10), 10),
                 ],
                 &[100, 200, 201],
+            ),
+            // A bare 304, and one announcing the whole file's length (RFC 9110 §8.6).
+            (
+                &[
+                    ("HTTP/1.1 200 OK", Some(700), 700),
+                    ("HTTP/1.1 304 Not Modified", None, 0),
+                    ("HTTP/1.1 200 OK", Some(500), 500),
+                ],
+                &[200, 304, 200],
+            ),
+            (
+                &[
+                    ("HTTP/1.1 200 OK", Some(700), 700),
+                    ("HTTP/1.1 304 Not Modified", Some(50_000), 0),
+                    ("HTTP/1.1 200 OK", Some(500), 500),
+                ],
+                &[200, 304, 200],
             ),
         ];
         for (list, expected) in cases {
