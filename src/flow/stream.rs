@@ -125,7 +125,7 @@ pub struct Stream {
     /// End offsets of the first segments that built `data`.
     pub segment_ends: SegmentEnds,
     /// Packet number of the first segment carrying data (numbers start at 1: `None` costs no
-    /// extra word, and keeps the stream at 128 bytes).
+    /// extra word).
     pub first_data_packet: Option<NonZeroU64>,
     /// Payload bytes this direction carried on the wire (all of them, not capped).
     pub wire_bytes: u64,

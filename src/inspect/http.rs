@@ -189,7 +189,7 @@ pub fn worth_keeping(
 ) -> Option<usize> {
     let mut pos = skip_empty_lines(bytes, 0);
     let mut bodies = Vec::new();
-    // Whether the parsers still list the messages, and how many they listed.
+    // Whether the parsers still list the messages, and how many heads came before.
     let (mut listing, mut listed) = (true, 0);
     let keep = loop {
         let Some(rest) = bytes.get(pos..) else {
