@@ -323,28 +323,8 @@ impl Stream {
     /// dropped already and is worth it ([`HOLLOW_FROM`]).
     fn hollow(&mut self, range: Range<usize>) {
         debug_assert!(range.end <= self.len());
+        let parts = self.kept_parts(range);
         let mut hollows = self.hollows.take().map(|h| *h).unwrap_or_default();
-        // The parts of `range` not yet dropped, and the bytes dropped before each.
-        let mut parts = Vec::new();
-        let (mut at, mut before) = (range.start, 0);
-        for &(start, len) in &hollows {
-            let (start, end) = (start as usize, (start + len) as usize);
-            if end <= at {
-                before += len as usize;
-                continue;
-            }
-            if start >= range.end {
-                break;
-            }
-            if at < start {
-                parts.push((at..start, before));
-            }
-            at = at.max(end);
-            before += len as usize;
-        }
-        if at < range.end {
-            parts.push((at..range.end, before));
-        }
         // From the last, so that the earlier parts' places in `data` stay put.
         let mut changed = false;
         for (part, before) in parts.into_iter().rev() {
@@ -456,33 +436,42 @@ impl Stream {
     /// Whether `bytes`, at stream offset `off` (within the bytes), differ from the bytes kept
     /// there; dropped ranges (see [`TrimFn`]) are not compared.
     fn differs(&self, off: usize, bytes: &[u8]) -> bool {
-        let end = off + bytes.len();
-        let Some(hollows) = &self.hollows else {
-            return bytes != &self.data[off..end];
-        };
-        let (mut at, mut before) = (off, 0);
-        for &(start, len) in hollows.iter() {
-            let (start, stop) = (start as usize, (start + len) as usize);
-            if stop <= at {
+        if self.hollows.is_none() {
+            return bytes != &self.data[off..off + bytes.len()];
+        }
+        self.kept_parts(off..off + bytes.len())
+            .into_iter()
+            .any(|(part, before)| {
+                bytes[part.start - off..part.end - off]
+                    != self.data[part.start - before..part.end - before]
+            })
+    }
+
+    /// The parts of `range` (stream offsets, within the bytes) outside the dropped ranges, in
+    /// order, each with how many bytes were dropped before it (so `part - before` is where it
+    /// lies in `data`).
+    fn kept_parts(&self, range: Range<usize>) -> Vec<(Range<usize>, usize)> {
+        let mut parts = Vec::new();
+        let (mut at, mut before) = (range.start, 0);
+        for &(start, len) in self.hollows.iter().flat_map(|h| h.iter()) {
+            let (start, end) = (start as usize, (start + len) as usize);
+            if end <= at {
                 before += len as usize;
                 continue;
             }
-            let kept_end = start.min(end);
-            if at < kept_end
-                && bytes[at - off..kept_end - off] != self.data[at - before..kept_end - before]
-            {
-                return true;
+            if start >= range.end {
+                break;
             }
-            if start >= end {
-                return false;
+            if at < start {
+                parts.push((at..start, before));
             }
-            at = at.max(stop);
+            at = at.max(end);
             before += len as usize;
-            if at >= end {
-                return false;
-            }
         }
-        bytes[at - off..] != self.data[at - before..end - before]
+        if at < range.end {
+            parts.push((at..range.end, before));
+        }
+        parts
     }
 
     fn drain_pending(&mut self) {
