@@ -1317,6 +1317,30 @@ fn retransmit_reorder_overlap() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// The first copy of the request is lost past the capture point; the resent copy names another
+/// client in the same bytes (what a rewriting middlebox would send).
+fn retransmit_conflicting_proxy_v1() -> Result<Vec<u8>> {
+    let first = cat(&[&proxy_v1_tcp4_line(), HTTP_REQUEST]);
+    let resent = cat(&[
+        b"PROXY TCP4 192.0.2.99 198.51.100.10 51000 80\r\n",
+        HTTP_REQUEST,
+    ]);
+    assert_eq!(first.len(), resent.len());
+    let mut cap = Capture::ether();
+    let mut t = tcp(ep("100.64.0.2", 40051), backend_http(), 0);
+    cap.handshake(&mut t);
+    let base = t.client_next;
+    cap.push(&t.segment(true, base, PSH | ACK, &[], &first));
+    cap.pause(200 * STEP_NS);
+    cap.push(&t.segment(true, base, PSH | ACK, &[], &resent)); // same bytes' place, other client
+    t.client_next = base.wrapping_add(first.len() as u32);
+    cap.push(&t.server(ACK, b""));
+    cap.push(&t.server(PSH | ACK, HTTP_RESPONSE));
+    cap.push(&t.client(ACK, b""));
+    cap.close_client_first(&mut t);
+    cap.pcap(linktype::EN10MB)
+}
+
 fn midstream_no_syn() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     let mut t = tcp(ep("192.0.2.40", 52000), backend_http(), 0);
@@ -2093,6 +2117,16 @@ fn scenarios() -> Vec<Scenario> {
             expect: "reassembled client bytes are the exact request: proxy v1 client 192.0.2.10:51000, HTTP GET /; \
                      retransmissions counted (at least 1)",
             build: retransmit_reorder_overlap,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "tcp_retransmission_conflicting_proxy_v1.pcap",
+            made: "LB 100.64.0.2:40051 → 203.0.113.10:80; packet 4 = PROXY v1 TCP4 line naming client 192.0.2.10:51000 \
+                   + HTTP request; packet 5, 200 ms later, resends the same sequence numbers with the line naming \
+                   192.0.2.99 (same length); then server ACK, 200 response and FINs",
+            expect: "the first copy is decoded (proxy v1 client 192.0.2.10:51000); tcp.overlap_conflicts 1 and \
+                     finding tcp.overlap-conflict on packet 5",
+            build: retransmit_conflicting_proxy_v1,
         },
         Scenario {
             section: CONTENT,

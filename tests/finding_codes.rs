@@ -36,6 +36,7 @@ const ROWS: &[(&str, &[&str], &[&str])] = &[
     ("return-path.synack-reset", &["testdata/lab/asymmetric-leak/backend.pcap"], &[]),
     ("snat.detected", &["testdata/proxy_v1_tcp4_http.pcap"], &[]),
     ("snat.undecided", &["testdata/lab/snat-private-no-proxy/backend.pcap"], &[]),
+    ("tcp.overlap-conflict", &["testdata/tcp_retransmission_conflicting_proxy_v1.pcap"], &[]),
     ("trust.header-from-untrusted-source", &["testdata/proxy_v1_tcp4_http.pcap"], &["--trusted-lb", "10.0.0.0/8"]),
     ("xff.invalid-entry", &["testdata/xff_leading_zero_octets_entry.pcap"], &[]),
     ("xff.multiple-entries", &["testdata/lab/xff-two-hop/backend.pcap"], &[]),

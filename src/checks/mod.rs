@@ -6,6 +6,7 @@ pub mod expect;
 pub mod flows;
 mod headers;
 pub mod lb_ranges;
+mod overlap;
 pub mod paths;
 pub mod return_path;
 pub mod service;
@@ -17,6 +18,7 @@ use ipnet::IpNet;
 
 pub use capture::capture_findings;
 pub use headers::header_findings;
+pub use overlap::overlap_findings;
 pub use verdict::{ClientIpVerdict, ProxyVerdict, ReturnPathVerdict, SnatVerdict, Verdicts};
 
 /// What the user told us that the packets cannot.

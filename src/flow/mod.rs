@@ -166,6 +166,9 @@ pub struct Rare {
     pub icmp_errors: Vec<IcmpRef>,
     /// ICMP errors past those, counted.
     pub icmp_errors_not_kept: u32,
+    /// Per direction, the first segment whose bytes disagreed with the kept bytes it overlaps
+    /// (see [`Stream::overlap_conflicts`]).
+    pub overlap_conflict: [Option<NonZeroU64>; 2],
 }
 
 impl Flow {
@@ -201,6 +204,11 @@ impl Flow {
 
     pub fn icmp_errors_not_kept(&self) -> u32 {
         self.rare.as_ref().map_or(0, |r| r.icmp_errors_not_kept)
+    }
+
+    /// The first segment of direction `dir` whose bytes disagreed with the first copy.
+    pub fn first_overlap_conflict(&self, dir: usize) -> Option<NonZeroU64> {
+        self.rare.as_ref()?.overlap_conflict[dir]
     }
 
     /// The flow's rare parts, made on first use.

@@ -129,7 +129,8 @@ pub struct Stream {
     pub first_data_packet: Option<NonZeroU64>,
     /// Payload bytes this direction carried on the wire (all of them, not capped).
     pub wire_bytes: u64,
-    /// Overlapping segments whose bytes disagreed with the first copy.
+    /// Segments whose bytes disagreed with the first copy of the kept bytes they overlap
+    /// (compared until the stream is sealed; bytes past the kept ones are not compared).
     pub overlap_conflicts: u32,
     /// The bytes that matter are all here and the rest was dropped (see [`TrimFn`]).
     trimmed: bool,
@@ -374,15 +375,21 @@ impl Stream {
     }
 
     fn place(&mut self, off: u32, captured: &[u8], cut_here: bool) {
-        if self.trimmed
-            || self.sealed
-            || self.cut
-            || self.len() >= FIRST_BYTES_CAP
-            || off as usize >= FIRST_BYTES_CAP
-        {
+        let have = self.len();
+        if self.trimmed || self.sealed || self.cut || have >= FIRST_BYTES_CAP {
+            // Nothing more is kept, but a copy of bytes that are (the typical retransmission,
+            // one timeout after the first copy) is still compared with them.
+            if !self.sealed && (off as usize) < have {
+                let overlap = &captured[..captured.len().min(have - off as usize)];
+                if self.differs(off as usize, overlap) {
+                    self.overlap_conflicts += 1;
+                }
+            }
             return;
         }
-        let have = self.len();
+        if off as usize >= FIRST_BYTES_CAP {
+            return;
+        }
         if off as usize > have {
             let pending = self.pending.get_or_insert_default();
             if pending.len() < MAX_PENDING {
@@ -564,6 +571,35 @@ mod tests {
         assert_eq!(s.add(11, b"XXXXXX\r\nHo", 10, 5), SegmentKind::New);
         assert_eq!(s.overlap_conflicts, 1);
         assert_eq!(&*s.bytes(), b"GET / HTTP/1.1\r\n\r\nHo");
+    }
+
+    #[test]
+    fn a_resent_copy_is_compared_after_trimming_until_sealed() {
+        #[allow(clippy::unnecessary_wraps)] // a TrimFn
+        fn keep_first_100(_: &[u8], _: usize, _: &mut Vec<Range<usize>>) -> Option<usize> {
+            Some(100)
+        }
+        let mut s = stream_after_syn(0);
+        let whole: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+        s.add(1, &whole, 2000, 3);
+        s.trim(keep_first_100);
+        assert_eq!((s.len(), s.end()), (100, StreamEnd::Capped));
+        assert_eq!(s.add(1, &whole, 2000, 4), SegmentKind::Retransmission);
+        assert_eq!(s.overlap_conflicts, 0);
+        let mut changed = whole.clone();
+        changed[500] ^= 1; // past the kept bytes: nothing to compare with
+        s.add(1, &changed, 2000, 5);
+        assert_eq!(s.overlap_conflicts, 0);
+        changed[50] ^= 1;
+        s.add(41, &changed[40..], 1960, 6);
+        assert_eq!(s.overlap_conflicts, 1);
+        assert_eq!(&s.bytes()[..], &whole[..100], "the first copy stays");
+        s.seal();
+        s.add(1, &changed, 2000, 7);
+        assert_eq!(
+            s.overlap_conflicts, 1,
+            "a sealed stream holds no bytes to compare"
+        );
     }
 
     #[test]

@@ -448,10 +448,15 @@ impl FlowTable {
             }
         }
         if seg.header_complete && seg.wire_len > 0 {
+            let conflicts = flow.streams[dir].overlap_conflicts;
             match flow.streams[dir].add(data_seq(seg, flags), seg.payload, seg.wire_len, packet) {
                 SegmentKind::New => {}
                 SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
                 SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
+            }
+            if flow.streams[dir].overlap_conflicts != conflicts {
+                let first = &mut flow.rare_mut().overlap_conflict[dir];
+                *first = first.or(number);
             }
             if let Some(trim) = self.trim {
                 flow.streams[dir].trim(trim);

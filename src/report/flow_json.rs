@@ -377,6 +377,8 @@ fn write_tcp(out: &mut Vec<u8>, t: &TcpReport) {
         rst_from_server,
         retransmissions,
         out_of_order,
+        overlap_conflicts,
+        first_overlap_conflict: _,
         started_mid_stream,
         client_isn,
         server_isn,
@@ -403,6 +405,8 @@ fn write_tcp(out: &mut Vec<u8>, t: &TcpReport) {
     push_int(out, *retransmissions);
     key!(out, "out_of_order");
     push_int(out, *out_of_order);
+    key!(out, "overlap_conflicts");
+    push_int(out, *overlap_conflicts);
     key!(out, "started_mid_stream");
     boolean(out, *started_mid_stream);
     key!(out, "client_isn");

@@ -318,6 +318,7 @@ fn judge_services(
             .findings
             .into_iter()
             .chain(checks::header_findings(&members, &config.check))
+            .chain(checks::overlap_findings(&members))
         {
             f.service = Some(name.clone());
             f.input = Some(s.input);

@@ -406,6 +406,9 @@ fn tcp_state(f: &FlowReport) -> String {
     if t.retransmissions > 0 {
         parts.push(format!("{} retx", t.retransmissions));
     }
+    if t.overlap_conflicts > 0 {
+        parts.push(format!("{} retx differ", t.overlap_conflicts));
+    }
     parts.join(" ")
 }
 
