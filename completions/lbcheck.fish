@@ -44,7 +44,7 @@ json\t''"
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l color -d 'Colour in the text report' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l max-flows -d 'Flows summarised per file or live capture, the earliest first (about 1 KiB of memory each); flows beyond are counted, and the report says verdicts cover the first N' -r
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l max-flows -d 'Flows summarised per file or live capture, the earliest first (about 1.5 KiB of memory each); flows beyond are counted, and the report says verdicts cover the first N' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l max-open-flows -d 'Flows open at once (held per group of 1/64 of them, by address); beyond, the longest idle are summarised early and the report says so. Bounds memory in a SYN flood' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l no-progress -d 'No progress bar on stderr (it is only drawn on a terminal, for files over 64 MiB)'
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand pcap" -l flows -d 'List everything in the text report: every flow, one-line service, path and finding (default: 20 flows, 20 services, 10 paths, 5 findings of one code, then counts)'
@@ -69,7 +69,7 @@ json\t''"
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l color -d 'Colour in the text report' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l max-flows -d 'Flows summarised per file or live capture, the earliest first (about 1 KiB of memory each); flows beyond are counted, and the report says verdicts cover the first N' -r
+complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l max-flows -d 'Flows summarised per file or live capture, the earliest first (about 1.5 KiB of memory each); flows beyond are counted, and the report says verdicts cover the first N' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l max-open-flows -d 'Flows open at once (held per group of 1/64 of them, by address); beyond, the longest idle are summarised early and the report says so. Bounds memory in a SYN flood' -r
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -l flows -d 'List everything in the text report: every flow, one-line service, path and finding (default: 20 flows, 20 services, 10 paths, 5 findings of one code, then counts)'
 complete -c lbcheck -n "__fish_lbcheck_using_subcommand live" -s v -l verbose -d 'More detail: every flow, and the decoded first bytes of each'

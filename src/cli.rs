@@ -159,7 +159,7 @@ pub struct AnalysisArgs {
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// Flows summarised per file or live capture, the earliest first (about 1 KiB of memory
+    /// Flows summarised per file or live capture, the earliest first (about 1.5 KiB of memory
     /// each); flows beyond are counted, and the report says verdicts cover the first N.
     #[arg(long, value_name = "N", default_value_t = crate::analyze::DEFAULT_MAX_FLOWS_KEPT as u32,
           value_parser = clap::value_parser!(u32).range(1..))]
