@@ -225,3 +225,56 @@ fn every_confirm_command_runs_and_shows_packets() {
     assert!(ran >= 20, "only {ran} confirm commands");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The connect-then-close probes' confirm command shows the probes and not the balancer's
+/// forwarded connections, which come from the same address (real HAProxy in the lab).
+#[test]
+fn connect_then_close_confirm_shows_only_the_probes() {
+    if Command::new("tshark").arg("--version").output().is_err() {
+        assert!(std::env::var_os("LBCHECK_REQUIRE_TOOLS").is_none());
+        eprintln!("tshark missing: not run");
+        return;
+    }
+    let file = "testdata/lab/snat-no-proxy/backend.pcap";
+    let json = report_of(&[file], &[]);
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "health-check.flows")
+        .expect("health-check.flows");
+    assert!(
+        finding["summary"]
+            .as_str()
+            .unwrap()
+            .contains("connect-then-close")
+    );
+    let cmd = finding["confirm"]["tshark"]
+        .as_str()
+        .unwrap()
+        .replace("CAPTURE", file);
+    let out = Command::new("sh")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["-c", &cmd])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{cmd}");
+    let mut shown: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').nth(2).unwrap_or("").to_string())
+        .collect();
+    shown.sort();
+    let port = |f: &serde_json::Value| f["client"]["port"].to_string();
+    let flows = json["flows"].as_array().unwrap();
+    let mut probes: Vec<String> = flows
+        .iter()
+        .filter(|f| f["kind"] == "health-check")
+        .map(port)
+        .collect();
+    probes.sort();
+    assert_eq!(shown, probes, "{cmd}");
+    assert!(
+        flows.iter().any(|f| f["kind"] == "client"),
+        "the capture also holds forwarded connections from the same address"
+    );
+}

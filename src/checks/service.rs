@@ -121,9 +121,21 @@ fn health_check_confirm(reason: &str, example: &FlowReport) -> super::Confirm {
         c.tshark = Some(format!(
             "tshark -r CAPTURE -Y 'http.request.uri contains \"{path}\"' -T fields -e frame.number -e ip.src -e http.request.uri"
         ));
+    } else if reason.starts_with("connect-then-close") {
+        // The probe closes before sending a byte, so its FIN or RST has relative sequence
+        // number 1; the balancer's forwarded connections from the same address sent data.
+        let ip = if example.client.ip.is_ipv6() {
+            "ipv6"
+        } else {
+            "ip"
+        };
+        c.tshark = Some(format!(
+            "tshark -r CAPTURE -Y '{ip}.src == {} and tcp.dstport == {} and (tcp.flags.fin == 1 or tcp.flags.reset == 1) and tcp.seq == 1' -T fields -e frame.number -e {ip}.src -e tcp.srcport",
+            example.client.ip, example.server.port
+        ));
     } else {
-        // Connect-then-close, or a source in a health-check range: the probes' handshakes
-        // and closes from the first probing source.
+        // A source in a health-check range: the probes' handshakes and closes from the first
+        // probing source.
         c.tcpdump = Some(format!(
             "tcpdump -nn -r CAPTURE '{} and src host {} and dst port {}'",
             super::tcpdump_flags(
