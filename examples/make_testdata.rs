@@ -1280,6 +1280,40 @@ fn udp_proxy_v2() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// Cloudflare Spectrum's Simple Proxy Protocol: a 38-byte header before every datagram to the
+/// origin (magic 0x56EC, client and proxy addresses as IPv6, IPv4 mapped, then their ports).
+fn udp_cloudflare_spp() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    let (edge, backend) = (ep("162.158.1.2", 40060), ep("203.0.113.53", 53));
+    let mapped = |ip: [u8; 4]| {
+        let mut a = [0u8; 16];
+        a[10..12].copy_from_slice(&[0xff, 0xff]);
+        a[12..].copy_from_slice(&ip);
+        a
+    };
+    let header = cat(&[
+        &[0x56, 0xec],
+        &mapped([192, 0, 2, 31]),
+        &mapped([198, 51, 100, 53]),
+        &53001u16.to_be_bytes(),
+        &53u16.to_be_bytes(),
+    ]);
+    assert_eq!(header.len(), 38);
+    for id in [0x3101, 0x3102] {
+        cap.push(&udp_packet(
+            edge,
+            backend,
+            &cat(&[&header, &dns_query(id, "www.example.com")]),
+        ));
+        cap.push(&udp_packet(
+            backend,
+            edge,
+            &dns_answer(id, "www.example.com", [198, 51, 100, 10]),
+        ));
+    }
+    cap.pcap(linktype::EN10MB)
+}
+
 fn toa_option() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     let mut t = tcp(ep("100.64.0.4", 40040), backend_http(), 0);
@@ -2067,6 +2101,16 @@ fn scenarios() -> Vec<Scenario> {
             expect: "one UDP flow; proxy v2 UDP4 in every request datagram (2 of 2); client_ip proxy-v2 = \
                      192.0.2.30:53000; snat yes",
             build: udp_proxy_v2,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "udp_cloudflare_spp_dns.pcap",
+            made: "UDP from a Cloudflare address 162.158.1.2:40060 to 203.0.113.53:53: two DNS queries, each \
+                   datagram starting with a 38-byte Simple Proxy Protocol header (magic 0x56EC, client \
+                   ::ffff:192.0.2.31 port 53001, proxy ::ffff:198.51.100.53 port 53); the answers carry none",
+            expect: "one UDP flow; client_ip spp = 192.0.2.31:53001; snat yes, with a tshark command that \
+                     lists the SPP datagrams",
+            build: udp_cloudflare_spp,
         },
         Scenario {
             section: CONTENT,

@@ -185,13 +185,21 @@ fn every_confirm_command_runs_and_shows_packets() {
     }
     let mut failures = Vec::new();
     let mut ran = 0;
-    // Beside the rows: an IPv6 range (libpcap's `tcp[tcpflags]` matches nothing on IPv6).
-    let ipv6: &[(&str, &[&str], &[&str])] = &[(
-        "lb-range.source",
-        &["testdata/ipv6_http_two_clients.pcap"],
-        &["--lb-range", "lb6=2001:db8::/32"],
-    )];
-    for (_, files, extra) in ROWS.iter().chain(ipv6).filter(|r| r.1.len() == 1) {
+    // Beside the rows: an IPv6 range (libpcap's `tcp[tcpflags]` matches nothing on IPv6), and
+    // the client conveyed by Cloudflare's SPP (tshark has no dissector for it).
+    let beside: &[(&str, &[&str], &[&str])] = &[
+        (
+            "lb-range.source",
+            &["testdata/ipv6_http_two_clients.pcap"],
+            &["--lb-range", "lb6=2001:db8::/32"],
+        ),
+        (
+            "snat.detected",
+            &["testdata/udp_cloudflare_spp_dns.pcap"],
+            &[],
+        ),
+    ];
+    for (_, files, extra) in ROWS.iter().chain(beside).filter(|r| r.1.len() == 1) {
         let json = report_of(files, extra);
         for f in json["findings"].as_array().unwrap() {
             for tool in ["tcpdump", "tshark"] {

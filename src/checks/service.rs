@@ -384,7 +384,7 @@ fn conveyed_confirm(flows: &[&FlowReport]) -> super::Confirm {
         "xff" => "tshark -r CAPTURE -Y 'http.x_forwarded_for' -T fields -e frame.number -e ip.src -e http.x_forwarded_for".into(),
         "forwarded" => "tshark -r CAPTURE -Y 'http.request.line contains \"Forwarded:\"' -T fields -e frame.number -e ip.src -e http.request.line".into(),
         "toa" => "tshark -r CAPTURE -Y 'tcp.option_kind == 254' -T fields -e frame.number -e ip.src -e tcp.options".into(),
-        "spp" => "tshark -r CAPTURE -Y udp -T fields -e frame.number -e ip.src -e udp.payload # Cloudflare SPP: the client address is in the first 38 bytes".into(),
+        "spp" => "tshark -r CAPTURE -Y 'udp.payload[0:2] == 56:ec' -T fields -e frame.number -e ip.src -e udp.payload # Cloudflare SPP: after the magic 56ec, 16 bytes of client address (IPv4 as ::ffff:a.b.c.d: hex digits 29-36), 16 of proxy address, then the client port (hex digits 69-72)".into(),
         _ => format!(
             "{} -Y proxy -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.src.ipv6",
             super::tshark_proxy(flows.first().map_or(crate::flow::Proto::Tcp, |f| f.proto))
