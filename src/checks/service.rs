@@ -257,7 +257,9 @@ pub fn side(flows: &[&FlowReport], given: Option<SideValue>, cfg: &CheckConfig) 
     Side {
         value: SideValue::Unknown,
         inferred: true,
-        reason: Some("no header, LB range or --vip tells where this capture was taken".into()),
+        // The verdicts then read the sources as what the servers see; in front of a balancer
+        // they are only what the balancer sees (lab captures client.pcap and lb.pcap).
+        reason: Some("no header, LB range or --vip tells where this capture was taken: the verdicts hold if it is a backend's; for one taken on a client or in front of a balancer, give --side".into()),
     }
 }
 
