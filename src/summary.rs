@@ -57,9 +57,10 @@ pub struct TcpReport {
     pub rst_from_server: Option<NonZeroU64>,
     pub retransmissions: u32,
     pub out_of_order: u32,
-    /// Segments, both ways, whose bytes disagreed with the first copy of the bytes held to be
-    /// read (PROXY header, HTTP heads, TLS hello; not the bodies dropped between heads): the
-    /// report shows the first copy, while the receiver may have kept the other.
+    /// Copies of stream bytes, both ways, that said otherwise than the bytes held to be read
+    /// (PROXY header, HTTP heads, TLS hello; not bodies of 64 bytes or more, which are dropped
+    /// between heads; at most 8 each way): the report decodes one version, the receiver may
+    /// have kept the other.
     pub overlap_conflicts: u32,
     /// The first of them (the finding lists it; the flow's JSON has the count only).
     #[serde(skip)]
@@ -172,14 +173,14 @@ pub fn flow_summary(input: usize, f: &mut Flow) -> FlowReport {
             rst_from_server: t.rst[TO_CLIENT],
             retransmissions: t.retransmissions,
             out_of_order: t.out_of_order,
-            overlap_conflicts: f.streams[TO_SERVER]
-                .overlap_conflicts
-                .saturating_add(f.streams[TO_CLIENT].overlap_conflicts),
+            overlap_conflicts: (f.conflicts(TO_SERVER).count() + f.conflicts(TO_CLIENT).count())
+                as u32,
             first_overlap_conflict: f
-                .first_overlap_conflict(TO_SERVER)
-                .into_iter()
-                .chain(f.first_overlap_conflict(TO_CLIENT))
-                .min(),
+                .conflicts(TO_SERVER)
+                .chain(f.conflicts(TO_CLIENT))
+                .map(|c| c.packet)
+                .min()
+                .and_then(NonZeroU64::new),
             started_mid_stream: t.syn.is_none() && f.streams[TO_SERVER].started_mid_stream,
         }),
         tunnel: f.tunnel().copied().map(Box::new),

@@ -1,7 +1,8 @@
-//! A resent TCP segment that carries other bytes than the first copy, inside the first bytes
-//! the report reads (PROXY header, HTTP head, TLS ClientHello). The report decodes the first
-//! copy; the receiver may have kept the other, so what lbcheck shows need not be what the
-//! server parsed. Wireshark marks such a copy as a plain retransmission when the first fits in
+//! Two copies of the same TCP stream bytes that differ, inside the first bytes the report
+//! reads (PROXY header, HTTP head, TLS ClientHello). The report decodes one version (the
+//! bytes a Linux receiver keeps: what arrived in order, else the first to wait); the
+//! receiver may have kept the other, so what lbcheck shows need not be what the server
+//! parsed. Wireshark marks such a copy as a plain retransmission when the first fits in
 //! one segment (tshark 4.0 on `testdata/tcp_retransmission_conflicting_proxy_v1.pcap`); its
 //! `tcp.segment.overlap.conflict` is about segments it reassembles.
 
@@ -17,18 +18,17 @@ pub fn overlap_findings(flows: &[&FlowReport]) -> Option<Finding> {
             (t.overlap_conflicts > 0).then(|| (*f, t.first_overlap_conflict.map_or(0, u64::from)))
         })
         .collect();
-    let (first, packet) = *hits.first()?;
+    let &(first, packet) = hits.iter().min_by_key(|&&(_, p)| p)?;
     let n = hits.len();
+    let end = |e: &crate::summary::Endpoint| std::net::SocketAddr::new(e.ip, e.port);
     let mut f = Finding::new(
         "tcp.overlap-conflict",
         Severity::Warning,
         format!(
-            "{n} connection{s} resent bytes that differ from the first copy (first: packet {packet}, {c}:{cp} → {sv}:{sp}): the report decodes the first copy, the receiver may have kept the other",
+            "{n} connection{s} carried two versions of the same bytes (first: packet {packet}, {} → {}): the report decodes one, the receiver may have kept the other",
+            end(&first.client),
+            end(&first.server),
             s = if n == 1 { "" } else { "s" },
-            c = first.client.ip,
-            cp = first.client.port,
-            sv = first.server.ip,
-            sp = first.server.port,
         ),
     );
     f.detail = Some(

@@ -16,7 +16,7 @@ use crate::decode::{LinkInfo, Tunnel};
 
 pub use index::prefetch;
 pub use key::{FLOW_GROUPS, FlowKey, Proto, endpoint_hash, flow_group, pair_hash};
-pub use stream::{FIRST_BYTES_CAP, Stream, StreamEnd};
+pub use stream::{Conflict, FIRST_BYTES_CAP, Stream, StreamEnd};
 pub use table::{
     CLOSE_LINGER_NS, DEFAULT_MAX_LIVE, FlowTable, MAINTAIN_EVERY, TableStats, per_group_cap,
 };
@@ -166,10 +166,14 @@ pub struct Rare {
     pub icmp_errors: Vec<IcmpRef>,
     /// ICMP errors past those, counted.
     pub icmp_errors_not_kept: u32,
-    /// Per direction, the first segment whose bytes disagreed with the kept bytes it overlaps
-    /// (see [`Stream::overlap_conflicts`]).
-    pub overlap_conflict: [Option<NonZeroU64>; 2],
+    /// Per direction, the first [`MAX_CONFLICTS_KEPT`] copies of held bytes that said
+    /// otherwise (see [`Stream::add_segment`]).
+    pub conflicts: [Vec<Conflict>; 2],
 }
+
+/// Conflicting copies kept per direction: one is a finding; a flow with more is rewritten
+/// throughout, and the count says "at least".
+pub const MAX_CONFLICTS_KEPT: usize = 8;
 
 impl Flow {
     /// The bytes every packet of the flow may touch: up to the end of the first bytes.
@@ -206,9 +210,33 @@ impl Flow {
         self.rare.as_ref().map_or(0, |r| r.icmp_errors_not_kept)
     }
 
-    /// The first segment of direction `dir` whose bytes disagreed with the first copy.
-    pub fn first_overlap_conflict(&self, dir: usize) -> Option<NonZeroU64> {
-        self.rare.as_ref()?.overlap_conflict[dir]
+    /// The copies of direction `dir` that said otherwise, where the bytes they differ in are
+    /// still held: a difference in a body dropped between HTTP heads, or past a trim, says
+    /// nothing of what the report reads, whenever it was seen.
+    pub fn conflicts(&self, dir: usize) -> impl Iterator<Item = &Conflict> {
+        let stream = &self.streams[dir];
+        // A sealed stream's were sorted out before its bytes went (`keep_held_conflicts`).
+        let kept = self
+            .rare
+            .as_ref()
+            .map_or(&[][..], |r| &r.conflicts[dir][..]);
+        kept.iter()
+            .filter(move |c| stream.is_sealed() || stream.holds(c.offset))
+    }
+
+    fn note_conflicts(&mut self, dir: usize, found: &[Conflict]) {
+        let kept = &mut self.rare_mut().conflicts[dir];
+        let room = MAX_CONFLICTS_KEPT.saturating_sub(kept.len());
+        kept.extend(found.iter().take(room));
+    }
+
+    /// Before the streams are sealed: keeps the conflicts in bytes still held.
+    fn keep_held_conflicts(&mut self) {
+        if let Some(rare) = &mut self.rare {
+            for (dir, kept) in rare.conflicts.iter_mut().enumerate() {
+                kept.retain(|c| self.streams[dir].holds(c.offset));
+            }
+        }
     }
 
     /// The flow's rare parts, made on first use.
@@ -232,6 +260,7 @@ impl Flow {
         t.rst.swap(0, 1);
         if let Some(rare) = &mut self.rare {
             rare.datagrams.swap(0, 1);
+            rare.conflicts.swap(0, 1);
             for e in &mut rare.icmp_errors {
                 e.toward_client = !e.toward_client;
             }

@@ -2,7 +2,7 @@
 //!
 //! Only the first [`FIRST_BYTES_CAP`] bytes are kept: that is where PROXY headers, HTTP request
 //! heads and TLS ClientHellos live. Handles segments arriving out of order, retransmissions,
-//! overlaps (first copy wins, conflicts counted) and snaplen-cut segments (the contiguous bytes
+//! overlaps (bytes already held stay, conflicts reported) and snaplen-cut segments (the contiguous bytes
 //! stop where the capture lost bytes, and say so).
 //!
 //! Once a flow has closed and its bytes can no longer change, the caller may inspect them and
@@ -19,6 +19,14 @@ pub const FIRST_BYTES_CAP: usize = 4096;
 const MAX_PENDING: usize = 16;
 /// How many segment boundaries are remembered (to tell a header split across segments).
 pub const MAX_SEGMENT_ENDS: usize = 8;
+
+/// A copy of bytes already here (or waiting) that said otherwise: the stream offset of its
+/// first differing byte, and the packet that carried it (the later copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conflict {
+    pub offset: u32,
+    pub packet: u64,
+}
 
 /// Why the contiguous first bytes end where they do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -129,9 +137,6 @@ pub struct Stream {
     pub first_data_packet: Option<NonZeroU64>,
     /// Payload bytes this direction carried on the wire (all of them, not capped).
     pub wire_bytes: u64,
-    /// Segments whose bytes disagreed with the first copy of the kept bytes they overlap
-    /// (compared until the stream is sealed; bytes past the kept ones are not compared).
-    pub overlap_conflicts: u32,
     /// The bytes that matter are all here and the rest was dropped (see [`TrimFn`]).
     trimmed: bool,
     /// The bytes were inspected and dropped (see [`Self::seal`]); they were this many.
@@ -201,8 +206,23 @@ impl Stream {
         }
     }
 
-    /// Adds one data segment: `payload` as captured, `wire_len` bytes on the wire.
+    /// [`Self::add_segment`], for tests that do not look at conflicts.
+    #[cfg(test)]
     pub fn add(&mut self, seq: u32, payload: &[u8], wire_len: u32, packet: u64) -> SegmentKind {
+        self.add_segment(seq, payload, wire_len, packet, &mut Vec::new())
+    }
+
+    /// Adds one data segment: `payload` as captured, `wire_len` bytes on the wire. A copy of
+    /// held bytes that says otherwise is added to `conflicts` (compared until the stream is
+    /// sealed, and only where bytes are held).
+    pub fn add_segment(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        wire_len: u32,
+        packet: u64,
+        conflicts: &mut Vec<Conflict>,
+    ) -> SegmentKind {
         if wire_len == 0 {
             return SegmentKind::New;
         }
@@ -235,11 +255,28 @@ impl Stream {
         } else {
             SegmentKind::New
         };
+        if wire_len == 1 && end == self.highest_end {
+            // A keep-alive probe: one byte, already sent, often garbage (RFC 1122 4.2.3.6;
+            // Wireshark's "TCP Keep-Alive"). Not a copy to compare.
+            return kind;
+        }
         self.highest_end = self.highest_end.max(end);
         let captured = &payload[..payload.len().min(wire_len as usize)];
         let cut_here = (captured.len() as u32) < wire_len;
-        self.place(off, captured, cut_here);
+        self.place(off, captured, cut_here, packet, conflicts);
         kind
+    }
+
+    /// Whether the byte at stream offset `offset` is held (not sealed, not dropped as unread,
+    /// not past a trim).
+    pub fn holds(&self, offset: u32) -> bool {
+        !self.sealed
+            && (offset as usize) < self.len()
+            && !self
+                .hollows
+                .iter()
+                .flat_map(|h| h.iter())
+                .any(|&(start, len)| (start..start + len).contains(&offset))
     }
 
     /// The sender ended its bytes with a FIN at `seq`, one past its last byte (the first FIN
@@ -374,16 +411,21 @@ impl Stream {
             })
     }
 
-    fn place(&mut self, off: u32, captured: &[u8], cut_here: bool) {
+    fn place(
+        &mut self,
+        off: u32,
+        captured: &[u8],
+        cut_here: bool,
+        packet: u64,
+        conflicts: &mut Vec<Conflict>,
+    ) {
         let have = self.len();
         if self.trimmed || self.sealed || self.cut || have >= FIRST_BYTES_CAP {
             // Nothing more is kept, but a copy of bytes that are (the typical retransmission,
             // one timeout after the first copy) is still compared with them.
             if !self.sealed && (off as usize) < have {
                 let overlap = &captured[..captured.len().min(have - off as usize)];
-                if self.differs(off as usize, overlap) {
-                    self.overlap_conflicts += 1;
-                }
+                self.compare(off as usize, overlap, packet, conflicts);
             }
             return;
         }
@@ -397,22 +439,30 @@ impl Stream {
                     off,
                     bytes: captured.to_vec(),
                     cut: cut_here,
+                    packet,
                 });
             }
             return;
         }
-        self.append_at(off, captured, cut_here);
-        self.drain_pending();
+        // In order, its bytes go in even where a segment waiting after a hole has others:
+        // Linux drops the waiting one then (covered by what arrived in order).
+        self.append_at(off, captured, cut_here, packet, conflicts);
+        self.drain_pending(conflicts);
     }
 
-    fn append_at(&mut self, off: u32, captured: &[u8], cut_here: bool) {
+    fn append_at(
+        &mut self,
+        off: u32,
+        captured: &[u8],
+        cut_here: bool,
+        packet: u64,
+        conflicts: &mut Vec<Conflict>,
+    ) {
         let have = self.len();
         let skip = have - off as usize;
-        // Bytes we already have: first copy wins, disagreements are counted.
+        // Bytes we already have: they stay, a disagreement is reported.
         let overlap = &captured[..skip.min(captured.len())];
-        if self.differs(off as usize, overlap) {
-            self.overlap_conflicts += 1;
-        }
+        self.compare(off as usize, overlap, packet, conflicts);
         if skip >= captured.len() {
             if cut_here && off as usize + captured.len() == have {
                 self.cut = true;
@@ -440,17 +490,36 @@ impl Stream {
         }
     }
 
-    /// Whether `bytes`, at stream offset `off` (within the bytes), differ from the bytes kept
-    /// there; dropped ranges (see [`TrimFn`]) are not compared.
-    fn differs(&self, off: usize, bytes: &[u8]) -> bool {
+    /// Reports `bytes` (a copy from `packet`, at stream offset `off`, within the bytes) if
+    /// they differ from the bytes kept there.
+    fn compare(&self, off: usize, bytes: &[u8], packet: u64, conflicts: &mut Vec<Conflict>) {
+        if let Some(at) = self.first_difference(off, bytes) {
+            conflicts.push(Conflict {
+                offset: at as u32,
+                packet,
+            });
+        }
+    }
+
+    /// The stream offset of the first byte of `bytes` (at stream offset `off`, within the
+    /// bytes) that differs from the byte kept there; dropped ranges (see [`TrimFn`]) are not
+    /// compared.
+    fn first_difference(&self, off: usize, bytes: &[u8]) -> Option<usize> {
+        fn first(a: &[u8], b: &[u8]) -> Option<usize> {
+            // Equal copies (nearly all) are told by one memcmp.
+            (a != b).then(|| a.iter().zip(b).position(|(x, y)| x != y))?
+        }
         if self.hollows.is_none() {
-            return bytes != &self.data[off..off + bytes.len()];
+            return first(bytes, &self.data[off..off + bytes.len()]).map(|i| off + i);
         }
         self.kept_parts(off..off + bytes.len())
             .into_iter()
-            .any(|(part, before)| {
-                bytes[part.start - off..part.end - off]
-                    != self.data[part.start - before..part.end - before]
+            .find_map(|(part, before)| {
+                first(
+                    &bytes[part.start - off..part.end - off],
+                    &self.data[part.start - before..part.end - before],
+                )
+                .map(|i| part.start + i)
             })
     }
 
@@ -481,7 +550,10 @@ impl Stream {
         parts
     }
 
-    fn drain_pending(&mut self) {
+    /// Appends the waiting segments that now join the bytes, the first to arrive first: of
+    /// two waiting copies of the same bytes the first stays (as in Linux's out-of-order
+    /// queue), and the other is the one reported if they differ.
+    fn drain_pending(&mut self, conflicts: &mut Vec<Conflict>) {
         while !self.cut {
             let have = self.len() as u32;
             let Some(pending) = &mut self.pending else {
@@ -490,12 +562,13 @@ impl Stream {
             let Some(i) = pending.iter().position(|p| p.off <= have) else {
                 break;
             };
-            let p = pending.swap_remove(i);
+            // `remove`, not `swap_remove`: the list stays in arrival order.
+            let p = pending.remove(i);
             if pending.is_empty() {
                 // `None` means none is waiting (see `end`).
                 self.pending = None;
             }
-            self.append_at(p.off, &p.bytes, p.cut);
+            self.append_at(p.off, &p.bytes, p.cut, p.packet, conflicts);
         }
     }
 }
@@ -507,6 +580,7 @@ struct Pending {
     bytes: Vec<u8>,
     /// The capture cut this segment: the stream cannot grow past its end.
     cut: bool,
+    packet: u64,
 }
 
 #[cfg(test)]
@@ -558,6 +632,23 @@ mod tests {
         assert_eq!(s.end(), StreamEnd::Complete);
     }
 
+    /// The conflicts one segment reports.
+    fn conflicts(
+        s: &mut Stream,
+        seq: u32,
+        payload: &[u8],
+        wire_len: u32,
+        packet: u64,
+    ) -> Vec<Conflict> {
+        let mut found = Vec::new();
+        s.add_segment(seq, payload, wire_len, packet, &mut found);
+        found
+    }
+
+    fn conflict(offset: u32, packet: u64) -> Vec<Conflict> {
+        vec![Conflict { offset, packet }]
+    }
+
     #[test]
     fn retransmission_is_counted_and_first_copy_wins_on_conflict() {
         let mut s = stream_after_syn(0);
@@ -566,11 +657,47 @@ mod tests {
             s.add(1, b"GET / HTTP/1.1\r\n", 16, 4),
             SegmentKind::Retransmission
         );
-        assert_eq!(s.overlap_conflicts, 0);
-        // Overlap: offsets 10..16 again (different bytes) plus 4 new ones.
-        assert_eq!(s.add(11, b"XXXXXX\r\nHo", 10, 5), SegmentKind::New);
-        assert_eq!(s.overlap_conflicts, 1);
+        assert_eq!(conflicts(&mut s, 1, b"GET / HTTP/1.1\r\n", 16, 5), []);
+        // Overlap: offsets 10..16 again (different from offset 11 on) plus 4 new ones.
+        assert_eq!(
+            conflicts(&mut s, 11, b"/XXXXX\r\nHo", 10, 6),
+            conflict(11, 6)
+        );
         assert_eq!(&*s.bytes(), b"GET / HTTP/1.1\r\n\r\nHo");
+    }
+
+    #[test]
+    fn of_two_waiting_copies_the_first_stays_and_the_second_is_reported() {
+        let mut s = stream_after_syn(0);
+        assert_eq!(conflicts(&mut s, 11, b"first", 5, 3), []);
+        assert_eq!(conflicts(&mut s, 21, b"tail", 4, 4), []);
+        assert_eq!(conflicts(&mut s, 11, b"secnd", 5, 5), []);
+        // The hole is filled by packet 6: the copies are placed in arrival order.
+        assert_eq!(conflicts(&mut s, 1, b"0123456789", 10, 6), conflict(10, 5));
+        assert_eq!(&*s.bytes(), b"0123456789first");
+        assert_eq!(s.end(), StreamEnd::Hole, "bytes 15..20 are missing");
+    }
+
+    #[test]
+    fn a_keepalive_probe_is_no_copy() {
+        let mut s = stream_after_syn(0);
+        s.add(1, b"GET / HTTP/1.1\r\n\r\n", 18, 3);
+        // One garbage byte at the last sequence number sent (Windows and BSD send 0).
+        assert_eq!(conflicts(&mut s, 18, b"\0", 1, 4), []);
+        // A real one-byte copy of an earlier byte is compared.
+        assert_eq!(conflicts(&mut s, 1, b"P", 1, 5), conflict(0, 5));
+        assert_eq!(&*s.bytes(), b"GET / HTTP/1.1\r\n\r\n");
+    }
+
+    #[test]
+    fn held_bytes_are_those_not_dropped() {
+        let mut s = stream_after_syn(0);
+        s.add(1, &[7; 300], 300, 3);
+        s.hollow(100..200);
+        assert!(s.holds(0) && s.holds(99) && s.holds(200) && s.holds(299));
+        assert!(!s.holds(100) && !s.holds(199) && !s.holds(300));
+        s.seal();
+        assert!(!s.holds(0));
     }
 
     #[test]
@@ -585,19 +712,19 @@ mod tests {
         s.trim(keep_first_100);
         assert_eq!((s.len(), s.end()), (100, StreamEnd::Capped));
         assert_eq!(s.add(1, &whole, 2000, 4), SegmentKind::Retransmission);
-        assert_eq!(s.overlap_conflicts, 0);
         let mut changed = whole.clone();
         changed[500] ^= 1; // past the kept bytes: nothing to compare with
-        s.add(1, &changed, 2000, 5);
-        assert_eq!(s.overlap_conflicts, 0);
+        assert_eq!(conflicts(&mut s, 1, &changed, 2000, 5), []);
         changed[50] ^= 1;
-        s.add(41, &changed[40..], 1960, 6);
-        assert_eq!(s.overlap_conflicts, 1);
+        assert_eq!(
+            conflicts(&mut s, 41, &changed[40..], 1960, 6),
+            conflict(50, 6)
+        );
         assert_eq!(&s.bytes()[..], &whole[..100], "the first copy stays");
         s.seal();
-        s.add(1, &changed, 2000, 7);
         assert_eq!(
-            s.overlap_conflicts, 1,
+            conflicts(&mut s, 1, &changed, 2000, 7),
+            [],
             "a sealed stream holds no bytes to compare"
         );
     }
@@ -710,11 +837,9 @@ mod tests {
         // A retransmission is compared with what is kept, not with the dropped bytes.
         let mut changed = whole[50..1600].to_vec();
         changed[200..400].fill(0xee); // inside the first dropped range
-        assert_eq!(s.add(51, &changed, 1550, 7), SegmentKind::Retransmission);
-        assert_eq!(s.overlap_conflicts, 0);
+        assert_eq!(conflicts(&mut s, 51, &changed, 1550, 7), []);
         changed[10] ^= 1; // before it
-        s.add(51, &changed, 1550, 8);
-        assert_eq!(s.overlap_conflicts, 1);
+        assert_eq!(conflicts(&mut s, 51, &changed, 1550, 8), conflict(60, 8));
         // New bytes go on at the stream offset, after the dropped ones.
         s.add(3201, b"more", 4, 9);
         assert_eq!(s.len(), 3204);

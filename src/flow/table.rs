@@ -88,6 +88,8 @@ pub struct FlowTable {
     live_samples: Option<Vec<u32>>,
     /// Given by the caller: drops first bytes nothing will read (see `Stream::trim`).
     trim: Option<super::stream::TrimFn>,
+    /// What the last segment's copies said otherwise (reused: no allocation per packet).
+    conflicts: Vec<super::Conflict>,
     /// Given by the caller: tells the datagrams whose bytes the inspection reads.
     datagram_probe: Option<super::DatagramProbe>,
     /// The slot and id of the flow whose first bytes the last packet settled (see
@@ -120,6 +122,7 @@ impl FlowTable {
             slot_place: Vec::new(),
             live_samples: None,
             trim: None,
+            conflicts: Vec::new(),
             datagram_probe: None,
             settled: None,
             created: None,
@@ -228,6 +231,7 @@ impl FlowTable {
             return;
         };
         flow.inspected = inspect(flow);
+        flow.keep_held_conflicts();
         for stream in &mut flow.streams {
             stream.seal();
         }
@@ -448,15 +452,16 @@ impl FlowTable {
             }
         }
         if seg.header_complete && seg.wire_len > 0 {
-            let conflicts = flow.streams[dir].overlap_conflicts;
-            match flow.streams[dir].add(data_seq(seg, flags), seg.payload, seg.wire_len, packet) {
+            let seq = data_seq(seg, flags);
+            let found = &mut self.conflicts;
+            match flow.streams[dir].add_segment(seq, seg.payload, seg.wire_len, packet, found) {
                 SegmentKind::New => {}
                 SegmentKind::Retransmission => flow.tcp.retransmissions += 1,
                 SegmentKind::OutOfOrder => flow.tcp.out_of_order += 1,
             }
-            if flow.streams[dir].overlap_conflicts != conflicts {
-                let first = &mut flow.rare_mut().overlap_conflict[dir];
-                *first = first.or(number);
+            if !found.is_empty() {
+                flow.note_conflicts(dir, found);
+                found.clear();
             }
             if let Some(trim) = self.trim {
                 flow.streams[dir].trim(trim);

@@ -407,7 +407,7 @@ fn tcp_state(f: &FlowReport) -> String {
         parts.push(format!("{} retx", t.retransmissions));
     }
     if t.overlap_conflicts > 0 {
-        parts.push(format!("{} retx differ", t.overlap_conflicts));
+        parts.push(format!("{} conflicting", t.overlap_conflicts));
     }
     parts.join(" ")
 }
