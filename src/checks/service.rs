@@ -386,7 +386,15 @@ fn conveyed_confirm(flows: &[&FlowReport]) -> super::Confirm {
         "xff" => "tshark -r CAPTURE -Y 'http.x_forwarded_for' -T fields -e frame.number -e ip.src -e http.x_forwarded_for".into(),
         "forwarded" => "tshark -r CAPTURE -Y 'http.request.line contains \"Forwarded:\"' -T fields -e frame.number -e ip.src -e http.request.line".into(),
         "toa" => "tshark -r CAPTURE -Y 'tcp.option_kind == 254' -T fields -e frame.number -e ip.src -e tcp.options".into(),
-        "spp" => "tshark -r CAPTURE -Y 'udp.payload[0:2] == 56:ec' -T fields -e frame.number -e ip.src -e udp.payload # Cloudflare SPP: after the magic 56ec, 16 bytes of client address (IPv4 as ::ffff:a.b.c.d: hex digits 29-36), 16 of proxy address, then the client port (hex digits 69-72)".into(),
+        "spp" => {
+            // The outer family of the first flow that conveys the client this way.
+            let v6 = flows
+                .iter()
+                .find(|f| f.client_ip.as_ref().is_some_and(|c| c.by == "spp"))
+                .is_some_and(|f| f.client.ip.is_ipv6());
+            let ip = if v6 { "ipv6" } else { "ip" };
+            format!("tshark -r CAPTURE -Y 'udp.payload[0:2] == 56:ec' -T fields -e frame.number -e {ip}.src -e udp.payload # Cloudflare SPP: after the magic 56ec, the client address in hex digits 5-36 (an IPv4 one as ::ffff:a.b.c.d: digits 29-36), the proxy's in 37-68, the client port in 69-72")
+        }
         _ => format!(
             "{} -Y proxy -T fields -e frame.number -e ip.src -e proxy.src.ipv4 -e proxy.src.ipv6",
             super::tshark_proxy(flows.first().map_or(crate::flow::Proto::Tcp, |f| f.proto))

@@ -221,11 +221,16 @@ impl Flow {
             .as_ref()
             .map_or(&[][..], |r| &r.conflicts[dir][..]);
         kept.iter()
-            .filter(move |c| stream.is_sealed() || stream.holds(c.offset))
+            .filter(move |c| stream.is_sealed() || c.is_held(stream))
     }
 
     fn note_conflicts(&mut self, dir: usize, found: &[Conflict]) {
-        let kept = &mut self.rare_mut().conflicts[dir];
+        let kept = &mut self.rare.get_or_insert_with(Box::default).conflicts[dir];
+        if kept.len() + found.len() > MAX_CONFLICTS_KEPT {
+            // Make room: those in bytes dropped since will not be counted.
+            let stream = &self.streams[dir];
+            kept.retain(|c| c.is_held(stream));
+        }
         let room = MAX_CONFLICTS_KEPT.saturating_sub(kept.len());
         kept.extend(found.iter().take(room));
     }
@@ -234,7 +239,7 @@ impl Flow {
     fn keep_held_conflicts(&mut self) {
         if let Some(rare) = &mut self.rare {
             for (dir, kept) in rare.conflicts.iter_mut().enumerate() {
-                kept.retain(|c| self.streams[dir].holds(c.offset));
+                kept.retain(|c| c.is_held(&self.streams[dir]));
             }
         }
     }

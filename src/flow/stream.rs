@@ -20,12 +20,21 @@ const MAX_PENDING: usize = 16;
 /// How many segment boundaries are remembered (to tell a header split across segments).
 pub const MAX_SEGMENT_ENDS: usize = 8;
 
-/// A copy of bytes already here (or waiting) that said otherwise: the stream offset of its
-/// first differing byte, and the packet that carried it (the later copy).
+/// A copy of bytes already here that said otherwise: the stream offsets of its first and
+/// last differing bytes, and the packet that carried it (the version the bytes do not hold).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conflict {
-    pub offset: u32,
+    pub first: u32,
+    pub last: u32,
     pub packet: u64,
+}
+
+impl Conflict {
+    /// Whether the copy still differs from bytes `stream` holds (at either end of where it
+    /// differed: a copy that changes a body dropped since and the next head counts).
+    pub fn is_held(&self, stream: &Stream) -> bool {
+        stream.holds(self.first) || stream.holds(self.last)
+    }
 }
 
 /// Why the contiguous first bytes end where they do.
@@ -255,9 +264,10 @@ impl Stream {
         } else {
             SegmentKind::New
         };
-        if wire_len == 1 && end == self.highest_end {
-            // A keep-alive probe: one byte, already sent, often garbage (RFC 1122 4.2.3.6;
-            // Wireshark's "TCP Keep-Alive"). Not a copy to compare.
+        if wire_len == 1 && end == self.highest_end && (off as usize) < self.len() {
+            // A keep-alive probe: the last byte sent, held already, often garbage (RFC 1122
+            // 4.2.3.6; Wireshark's "TCP Keep-Alive" is the same test). Not a copy to compare;
+            // the resend of a last byte sent alone looks the same and is not compared either.
             return kind;
         }
         self.highest_end = self.highest_end.max(end);
@@ -444,8 +454,8 @@ impl Stream {
             }
             return;
         }
-        // In order, its bytes go in even where a segment waiting after a hole has others:
-        // Linux drops the waiting one then (covered by what arrived in order).
+        // In order, its bytes go in even where a segment waiting after a hole has others
+        // (Linux too drops a waiting segment that what arrived in order covers).
         self.append_at(off, captured, cut_here, packet, conflicts);
         self.drain_pending(conflicts);
     }
@@ -493,34 +503,44 @@ impl Stream {
     /// Reports `bytes` (a copy from `packet`, at stream offset `off`, within the bytes) if
     /// they differ from the bytes kept there.
     fn compare(&self, off: usize, bytes: &[u8], packet: u64, conflicts: &mut Vec<Conflict>) {
-        if let Some(at) = self.first_difference(off, bytes) {
+        if let Some((first, last)) = self.differences(off, bytes) {
             conflicts.push(Conflict {
-                offset: at as u32,
+                first: first as u32,
+                last: last as u32,
                 packet,
             });
         }
     }
 
-    /// The stream offset of the first byte of `bytes` (at stream offset `off`, within the
-    /// bytes) that differs from the byte kept there; dropped ranges (see [`TrimFn`]) are not
-    /// compared.
-    fn first_difference(&self, off: usize, bytes: &[u8]) -> Option<usize> {
-        fn first(a: &[u8], b: &[u8]) -> Option<usize> {
+    /// The stream offsets of the first and last bytes of `bytes` (at stream offset `off`,
+    /// within the bytes) that differ from the bytes kept there; dropped ranges (see
+    /// [`TrimFn`]) are not compared.
+    fn differences(&self, off: usize, bytes: &[u8]) -> Option<(usize, usize)> {
+        fn ends(a: &[u8], b: &[u8]) -> Option<(usize, usize)> {
             // Equal copies (nearly all) are told by one memcmp.
-            (a != b).then(|| a.iter().zip(b).position(|(x, y)| x != y))?
+            if a == b {
+                return None;
+            }
+            let differ = |(x, y): (&u8, &u8)| x != y;
+            let first = a.iter().zip(b).position(differ)?;
+            let last = a.iter().zip(b).rposition(differ)?;
+            Some((first, last))
         }
         if self.hollows.is_none() {
-            return first(bytes, &self.data[off..off + bytes.len()]).map(|i| off + i);
+            let (first, last) = ends(bytes, &self.data[off..off + bytes.len()])?;
+            return Some((off + first, off + last));
         }
-        self.kept_parts(off..off + bytes.len())
-            .into_iter()
-            .find_map(|(part, before)| {
-                first(
-                    &bytes[part.start - off..part.end - off],
-                    &self.data[part.start - before..part.end - before],
-                )
-                .map(|i| part.start + i)
-            })
+        let mut found: Option<(usize, usize)> = None;
+        for (part, before) in self.kept_parts(off..off + bytes.len()) {
+            let theirs = &bytes[part.start - off..part.end - off];
+            if let Some((first, last)) =
+                ends(theirs, &self.data[part.start - before..part.end - before])
+            {
+                let first = found.map_or(part.start + first, |(f, _)| f);
+                found = Some((first, part.start + last));
+            }
+        }
+        found
     }
 
     /// The parts of `range` (stream offsets, within the bytes) outside the dropped ranges, in
@@ -551,8 +571,9 @@ impl Stream {
     }
 
     /// Appends the waiting segments that now join the bytes, the first to arrive first: of
-    /// two waiting copies of the same bytes the first stays (as in Linux's out-of-order
-    /// queue), and the other is the one reported if they differ.
+    /// two waiting copies of the same bytes the first stays, and the other is the one
+    /// reported if they differ. (Linux keeps the first too, unless a later one covers more
+    /// than it: the report then decodes the version Linux dropped, and says that two differ.)
     fn drain_pending(&mut self, conflicts: &mut Vec<Conflict>) {
         while !self.cut {
             let have = self.len() as u32;
@@ -645,8 +666,12 @@ mod tests {
         found
     }
 
-    fn conflict(offset: u32, packet: u64) -> Vec<Conflict> {
-        vec![Conflict { offset, packet }]
+    fn conflict(first: u32, last: u32, packet: u64) -> Vec<Conflict> {
+        vec![Conflict {
+            first,
+            last,
+            packet,
+        }]
     }
 
     #[test]
@@ -661,7 +686,7 @@ mod tests {
         // Overlap: offsets 10..16 again (different from offset 11 on) plus 4 new ones.
         assert_eq!(
             conflicts(&mut s, 11, b"/XXXXX\r\nHo", 10, 6),
-            conflict(11, 6)
+            conflict(11, 15, 6)
         );
         assert_eq!(&*s.bytes(), b"GET / HTTP/1.1\r\n\r\nHo");
     }
@@ -673,7 +698,10 @@ mod tests {
         assert_eq!(conflicts(&mut s, 21, b"tail", 4, 4), []);
         assert_eq!(conflicts(&mut s, 11, b"secnd", 5, 5), []);
         // The hole is filled by packet 6: the copies are placed in arrival order.
-        assert_eq!(conflicts(&mut s, 1, b"0123456789", 10, 6), conflict(10, 5));
+        assert_eq!(
+            conflicts(&mut s, 1, b"0123456789", 10, 6),
+            conflict(10, 14, 5)
+        );
         assert_eq!(&*s.bytes(), b"0123456789first");
         assert_eq!(s.end(), StreamEnd::Hole, "bytes 15..20 are missing");
     }
@@ -685,8 +713,39 @@ mod tests {
         // One garbage byte at the last sequence number sent (Windows and BSD send 0).
         assert_eq!(conflicts(&mut s, 18, b"\0", 1, 4), []);
         // A real one-byte copy of an earlier byte is compared.
-        assert_eq!(conflicts(&mut s, 1, b"P", 1, 5), conflict(0, 5));
+        assert_eq!(conflicts(&mut s, 1, b"P", 1, 5), conflict(0, 0, 5));
         assert_eq!(&*s.bytes(), b"GET / HTTP/1.1\r\n\r\n");
+    }
+
+    #[test]
+    fn the_last_byte_never_held_is_placed_when_it_comes_again() {
+        let mut s = stream_after_syn(0);
+        for i in 0..MAX_PENDING as u32 {
+            s.add(11 + i, b"b", 1, 3 + u64::from(i));
+        }
+        // A 17th segment after the hole finds no room: dropped, but seen on the wire.
+        s.add(11 + MAX_PENDING as u32, b"Z", 1, 20);
+        s.add(1, b"0123456789", 10, 21);
+        assert_eq!((s.len(), s.end()), (26, StreamEnd::Hole));
+        // Its resend has the shape of a keep-alive probe, but its byte is not held yet.
+        s.add(11 + MAX_PENDING as u32, b"Z", 1, 22);
+        assert_eq!((s.len(), s.end()), (27, StreamEnd::Complete));
+        assert_eq!(s.bytes().last(), Some(&b'Z'));
+    }
+
+    #[test]
+    fn a_conflict_counts_while_either_end_of_it_is_held() {
+        let mut s = stream_after_syn(0);
+        s.add(1, &[7; 300], 300, 3);
+        s.hollow(100..200);
+        let c = |first, last| Conflict {
+            first,
+            last,
+            packet: 4,
+        };
+        assert!(c(150, 250).is_held(&s), "a dropped body and the next head");
+        assert!(c(50, 150).is_held(&s));
+        assert!(!c(150, 190).is_held(&s), "only in the dropped body");
     }
 
     #[test]
@@ -718,7 +777,7 @@ mod tests {
         changed[50] ^= 1;
         assert_eq!(
             conflicts(&mut s, 41, &changed[40..], 1960, 6),
-            conflict(50, 6)
+            conflict(50, 50, 6)
         );
         assert_eq!(&s.bytes()[..], &whole[..100], "the first copy stays");
         s.seal();
@@ -839,7 +898,10 @@ mod tests {
         changed[200..400].fill(0xee); // inside the first dropped range
         assert_eq!(conflicts(&mut s, 51, &changed, 1550, 7), []);
         changed[10] ^= 1; // before it
-        assert_eq!(conflicts(&mut s, 51, &changed, 1550, 8), conflict(60, 8));
+        assert_eq!(
+            conflicts(&mut s, 51, &changed, 1550, 8),
+            conflict(60, 60, 8)
+        );
         // New bytes go on at the stream offset, after the dropped ones.
         s.add(3201, b"more", 4, 9);
         assert_eq!(s.len(), 3204);
