@@ -2,8 +2,9 @@
 //! reads (PROXY header, HTTP head, TLS ClientHello). The report decodes one version (what
 //! arrived in order, else the first to wait after a hole); the receiver may have kept the
 //! other, so what lbcheck shows need not be what the server parsed. The packet named is
-//! that of the version not decoded. Wireshark marks such a copy as a plain retransmission when the first fits in
-//! one segment (tshark 4.0 on `testdata/tcp_retransmission_conflicting_proxy_v1.pcap`); its
+//! that of the version not decoded. Wireshark marks such a copy as a plain retransmission
+//! when the first fits in one segment (tshark 4.0 on
+//! `testdata/tcp_retransmission_conflicting_proxy_v1.pcap`); its
 //! `tcp.segment.overlap.conflict` is about segments it reassembles.
 
 use super::{Finding, Severity};

@@ -2,8 +2,8 @@
 //!
 //! Only the first [`FIRST_BYTES_CAP`] bytes are kept: that is where PROXY headers, HTTP request
 //! heads and TLS ClientHellos live. Handles segments arriving out of order, retransmissions,
-//! overlaps (bytes already held stay, conflicts reported) and snaplen-cut segments (the contiguous bytes
-//! stop where the capture lost bytes, and say so).
+//! overlaps (bytes already held stay, conflicts reported) and snaplen-cut segments (the
+//! contiguous bytes stop where the capture lost bytes, and say so).
 //!
 //! Once a flow has closed and its bytes can no longer change, the caller may inspect them and
 //! drop them ([`Stream::seal`]): the counters go on as before, only the bytes are gone.
