@@ -93,6 +93,13 @@ const COMMON_SUMMARIES: &[&str] = &[
     "TLS handshake record (cut)",
 ];
 
+/// Keeps the first [`http::LISTED_MESSAGES`] of `messages`; returns how many went.
+fn not_listed<T>(messages: &mut Vec<T>) -> u32 {
+    let past = messages.len().saturating_sub(http::LISTED_MESSAGES);
+    messages.truncate(http::LISTED_MESSAGES);
+    past as u32
+}
+
 fn summary(text: String) -> Cow<'static, str> {
     match COMMON_SUMMARIES.iter().find(|c| **c == text) {
         Some(c) => Cow::Borrowed(c),
@@ -102,8 +109,12 @@ fn summary(text: String) -> Cow<'static, str> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpFacts {
+    /// The first [`http::LISTED_MESSAGES`] of them.
     pub requests: Box<[HttpRequest]>,
     pub responses: Box<[HttpResponse]>,
+    /// Messages parsed past those listed.
+    pub requests_not_listed: u32,
+    pub responses_not_listed: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,11 +205,16 @@ fn tcp_bytes(streams: &[Stream; 2]) -> TcpBytes {
         TlsParse::ClientHello(hello) => Some(hello),
         _ => None,
     };
+    let (mut requests, mut responses) = (requests, responses);
+    let requests_not_listed = not_listed(&mut requests);
+    let responses_not_listed = not_listed(&mut responses);
     TcpBytes {
         proxy: header.map(Box::new),
         http: (!requests.is_empty() || !responses.is_empty()).then(|| HttpFacts {
             requests: requests.into(),
             responses: responses.into(),
+            requests_not_listed,
+            responses_not_listed,
         }),
         tls: tls.map(Box::new),
         to_server,
@@ -564,6 +580,26 @@ mod tests {
         assert_eq!(dropped["first_bytes"]["to_client"]["captured"], 2648);
         // Measured: 396 bytes against 4,200.
         assert!(held * 4 < held_all, "held {held} against {held_all}");
+    }
+
+    /// A summary lists the first 16 messages each way and counts the rest: 4 KiB of pipelined
+    /// tiny requests are ~150, and every summary is held until the checks end.
+    #[test]
+    fn messages_past_the_listed_ones_are_counted() {
+        const LISTED: usize = crate::inspect::http::LISTED_MESSAGES;
+        let up = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(40);
+        let down = responses(&[("HTTP/1.1 204 No Content", None, 0); 20]);
+        let (summary, _) = open_flow_summary(&up, &down, true);
+        let http = &summary["http"];
+        assert_eq!(http["requests"].as_array().unwrap().len(), LISTED);
+        assert_eq!(http["requests_not_listed"], 40 - LISTED);
+        assert_eq!(statuses(&summary).len(), LISTED);
+        assert_eq!(http["responses_not_listed"], 20 - LISTED);
+        let first = &summary["first_bytes"]["to_server"]["summary"];
+        assert_eq!(
+            first, "GET / HTTP/1.1 (Host: a) +39 more",
+            "counts them all"
+        );
     }
 
     /// Responses without a body that announce a length (RFC 9110 allows it for 304, and a

@@ -564,11 +564,21 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                     }
                 }
             }
-            let statuses: Vec<String> = http
+            if http.requests_not_listed > 0 {
+                writeln!(
+                    w,
+                    "  … {} more requests, not listed",
+                    http.requests_not_listed
+                )?;
+            }
+            let mut statuses: Vec<String> = http
                 .responses
                 .iter()
                 .map(|r| r.status.to_string())
                 .collect();
+            if http.responses_not_listed > 0 {
+                statuses.push(format!("… {} more, not listed", http.responses_not_listed));
+            }
             if !statuses.is_empty() {
                 writeln!(w, "  responses: {}", statuses.join(", "))?;
             }

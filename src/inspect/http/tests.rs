@@ -774,6 +774,8 @@ fn written_as_serde_writes(bytes: &[u8]) {
     let facts = crate::inspect::flow::HttpFacts {
         requests: parse_requests(bytes).into(),
         responses: parse_responses(bytes).into(),
+        requests_not_listed: 3,
+        responses_not_listed: 0,
     };
     crate::report::flow_json::assert_written_as_serde(&facts, crate::report::flow_json::write_http);
 }

@@ -12,11 +12,17 @@ pub(crate) fn write_http(out: &mut Vec<u8>, http: &HttpFacts) {
     let HttpFacts {
         requests,
         responses,
+        requests_not_listed,
+        responses_not_listed,
     } = http;
     out.extend_from_slice(b"{\"requests\":");
     list(out, requests, request);
     key!(out, "responses");
     list(out, responses, response);
+    key!(out, "requests_not_listed");
+    push_int(out, *requests_not_listed);
+    key!(out, "responses_not_listed");
+    push_int(out, *responses_not_listed);
     out.push(b'}');
 }
 
