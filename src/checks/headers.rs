@@ -328,25 +328,36 @@ fn xff_findings(flows: &[&FlowReport], out: &mut Vec<Finding>) {
         let Some(req) = f.inspection.http.as_ref().and_then(|h| h.requests.first()) else {
             continue;
         };
-        let count: usize = req.x_forwarded_for.iter().map(|h| h.entries.len()).sum();
-        if req.x_forwarded_for.len() > 1 {
+        let count: usize = req
+            .x_forwarded_for
+            .iter()
+            .map(|h| h.entries.len() + h.entries_not_listed as usize)
+            .sum();
+        if req.x_forwarded_for.len() > 1 || req.x_forwarded_for_not_listed() > 0 {
             headers.push(*f);
         } else if count > 1 {
             entries.push(*f);
         }
         if count > 1 && example.is_none() {
-            let all: Vec<&str> = req
+            // Long lists are shown by their ends, as they are kept.
+            let lines: Vec<String> = req
                 .x_forwarded_for
                 .iter()
-                .flat_map(|h| h.entries.iter().map(|e| &*e.raw))
+                .map(|h| {
+                    let mut all: Vec<&str> = h.entries.iter().map(|e| &*e.raw).collect();
+                    let more = format!("… {} more", h.entries_not_listed);
+                    if h.entries_not_listed > 0 {
+                        all.insert(crate::inspect::http::ENDS_KEPT, &more);
+                    }
+                    all.join(", ")
+                })
                 .collect();
-            example = Some(all.join(", "));
+            example = Some(lines.join(", "));
         }
         if req
             .x_forwarded_for
             .iter()
-            .flat_map(|h| &h.entries)
-            .any(|e| !e.valid)
+            .any(|h| h.invalid_not_listed || h.entries.iter().any(|e| !e.valid))
         {
             invalid.push(*f);
         }

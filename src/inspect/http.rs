@@ -26,7 +26,7 @@ mod framing;
 #[cfg(test)]
 mod tests;
 
-pub use addr::{ForwardedAddr, ForwardedElement, XffHeader};
+pub use addr::{ENDS_KEPT, ForwardedAddr, ForwardedElement, XffHeader};
 use addr::{parse_forwarded, parse_xff};
 use framing::{Body, Head, declared_body, first_line, next_message, read_head, skip_empty_lines};
 
@@ -128,6 +128,9 @@ pub struct OtherClientIp {
     pub true_client_ip: Option<Box<str>>,
     /// First `CF-Connecting-IP` (Cloudflare), escaped.
     pub cf_connecting_ip: Option<Box<str>>,
+    /// `X-Forwarded-For` lines and `Forwarded` elements not listed (see [`addr::ENDS_KEPT`]).
+    pub x_forwarded_for_not_listed: u32,
+    pub forwarded_not_listed: u32,
 }
 
 impl HttpRequest {
@@ -142,12 +145,24 @@ impl HttpRequest {
     pub fn cf_connecting_ip(&self) -> Option<&str> {
         self.other_client_ip.as_ref()?.cf_connecting_ip.as_deref()
     }
+
+    pub fn x_forwarded_for_not_listed(&self) -> u32 {
+        self.other_client_ip
+            .as_ref()
+            .map_or(0, |o| o.x_forwarded_for_not_listed)
+    }
+
+    pub fn forwarded_not_listed(&self) -> u32 {
+        self.other_client_ip
+            .as_ref()
+            .map_or(0, |o| o.forwarded_not_listed)
+    }
 }
 
 impl Serialize for HttpRequest {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("HttpRequest", 10)?;
+        let mut s = serializer.serialize_struct("HttpRequest", 12)?;
         s.serialize_field("method", &self.method)?;
         s.serialize_field("uri", &self.uri)?;
         s.serialize_field("version", &self.version)?;
@@ -158,6 +173,11 @@ impl Serialize for HttpRequest {
         s.serialize_field("true_client_ip", &self.true_client_ip())?;
         s.serialize_field("cf_connecting_ip", &self.cf_connecting_ip())?;
         s.serialize_field("complete", &self.complete)?;
+        s.serialize_field(
+            "x_forwarded_for_not_listed",
+            &self.x_forwarded_for_not_listed(),
+        )?;
+        s.serialize_field("forwarded_not_listed", &self.forwarded_not_listed())?;
         s.end()
     }
 }
@@ -448,6 +468,8 @@ fn build_request(head: &Head<'_>, (method, uri, version): (&[u8], &[u8], &[u8]))
             first(&mut other.cf_connecting_ip);
         }
     }
+    other.x_forwarded_for_not_listed = addr::keep_ends(&mut x_forwarded_for);
+    other.forwarded_not_listed = addr::keep_ends(&mut forwarded);
     HttpRequest {
         method: escape_common(method, MAX_TOKEN_CHARS, KNOWN_METHODS),
         uri: escape_bytes(uri, MAX_URI_CHARS).into(),

@@ -535,7 +535,7 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                     r.host.as_deref().unwrap_or("-")
                 )?;
                 for x in &r.x_forwarded_for {
-                    let entries: Vec<String> = x
+                    let mut entries: Vec<String> = x
                         .entries
                         .iter()
                         .map(|e| {
@@ -546,7 +546,15 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                             }
                         })
                         .collect();
+                    if x.entries_not_listed > 0 {
+                        let more = format!("… {} more", x.entries_not_listed);
+                        entries.insert(crate::inspect::http::ENDS_KEPT, more);
+                    }
                     writeln!(w, "    X-Forwarded-For: {}", entries.join(", "))?;
+                }
+                if r.x_forwarded_for_not_listed() > 0 {
+                    let n = r.x_forwarded_for_not_listed();
+                    writeln!(w, "    … {n} more X-Forwarded-For lines, not listed")?;
                 }
                 for fw in &r.forwarded {
                     let by = |a: &Option<crate::inspect::http::ForwardedAddr>| {

@@ -36,13 +36,34 @@ pub struct ForwardedAddr {
     pub note: Option<Box<str>>,
 }
 
+/// Of a long address list (the elements of an `X-Forwarded-For` line, its lines in a request,
+/// the elements of `Forwarded`), the first and the last this many are kept and the ones
+/// between counted: the left-most is the claimed client, the right-most are the hops that
+/// vouch for it. 430 elements in one line took 40 KB of every such flow's summary.
+pub const ENDS_KEPT: usize = 4;
+
+/// Keeps the first and last [`ENDS_KEPT`] of `list`; returns how many went from between.
+pub fn keep_ends<T>(list: &mut Vec<T>) -> u32 {
+    let Some(between) = list.len().checked_sub(2 * ENDS_KEPT).filter(|&n| n > 0) else {
+        return 0;
+    };
+    list.drain(ENDS_KEPT..ENDS_KEPT + between);
+    between as u32
+}
+
 /// One `X-Forwarded-For` header line. Kept for the whole run: boxed, no spare capacity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct XffHeader {
     /// The header value, escaped.
     pub raw: Box<str>,
-    /// Its comma-separated elements, in order (the left-most is the claimed client).
+    /// Its comma-separated elements, in order (the left-most is the claimed client): the
+    /// first and last [`ENDS_KEPT`].
     pub entries: Box<[ForwardedAddr]>,
+    /// Elements between those, not listed.
+    pub entries_not_listed: u32,
+    /// One of them was not valid (the `xff.invalid-entry` check reads it).
+    #[serde(skip)]
+    pub invalid_not_listed: bool,
 }
 
 /// One element (one hop) of an RFC 7239 `Forwarded` header.
@@ -70,15 +91,22 @@ enum Grammar {
 
 /// Parses one `X-Forwarded-For` header value.
 pub(super) fn parse_xff(value: &[u8]) -> XffHeader {
-    let entries = value
+    let mut entries: Vec<ForwardedAddr> = value
         .split(|&b| b == b',')
         .map(trim_ows)
         .filter(|element| !element.is_empty())
         .map(|element| parse_node(element, Grammar::Xff))
         .collect();
+    let between = ENDS_KEPT..entries.len().saturating_sub(ENDS_KEPT);
+    let invalid_not_listed = entries
+        .get(between)
+        .is_some_and(|b| b.iter().any(|e| !e.valid));
+    let entries_not_listed = keep_ends(&mut entries);
     XffHeader {
         raw: escape_bytes(trim_ows(value), MAX_HEADER_CHARS).into(),
-        entries,
+        entries: entries.into(),
+        entries_not_listed,
+        invalid_not_listed,
     }
 }
 

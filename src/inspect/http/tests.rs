@@ -1,6 +1,7 @@
 //! HTTP tests: real request and response shapes from the shared captures, and the client-address
 //! headers in every form the field sends them.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::*;
@@ -331,8 +332,9 @@ fn xff_sent_by_client_and_second_line_added_by_lb_are_kept_apart_in_order() {
 #[test]
 fn xff_every_address_form_the_field_sends() {
     let request = one_request(
+        // Two lines: one line lists at most 8 elements (`ENDS_KEPT`).
         b"GET / HTTP/1.1\r\nX-Forwarded-For: [2001:db8::1]:443, 2001:db8::2, 192.0.2.1:5678,\
-          unknown, ::ffff:192.0.2.9 , not-an-ip, _hidden, 1.2.3.4:99999, [1.2.3.4],, \r\n\r\n",
+          unknown, ::ffff:192.0.2.9 \r\nX-Forwarded-For: not-an-ip, _hidden, 1.2.3.4:99999, [1.2.3.4],, \r\n\r\n",
     );
     let e = xff_entries(&request);
     assert_eq!(e.len(), 9);
@@ -732,12 +734,14 @@ fn request_json_field_names_are_stable() {
             "cf_connecting_ip",
             "complete",
             "forwarded",
+            "forwarded_not_listed",
             "host",
             "method",
             "true_client_ip",
             "uri",
             "version",
             "x_forwarded_for",
+            "x_forwarded_for_not_listed",
             "x_real_ip"
         ]
     );
@@ -811,4 +815,51 @@ fn no_prefix_or_single_byte_corruption_of_real_responses_panics() {
             written_as_serde_writes(bytes);
         });
     }
+}
+
+/// Long address lists keep their ends and count the rest: 430 elements in one line took 40 KB
+/// of every such flow's summary. An invalid element between the ends is still known.
+#[test]
+fn long_address_lists_keep_their_ends() {
+    let mut xff: Vec<String> = (1..=20).map(|i| format!("192.0.2.{i}")).collect();
+    xff[10] = "010.0.0.1".into();
+    let mut head = format!("GET / HTTP/1.1\r\nX-Forwarded-For: {}\r\n", xff.join(", "));
+    for i in 1..=11 {
+        let _ = write!(head, "X-Forwarded-For: 198.51.100.{i}\r\n");
+    }
+    let forwarded: Vec<String> = (1..=9).map(|i| format!("for=203.0.113.{i}")).collect();
+    let _ = write!(head, "Forwarded: {}\r\n\r\n", forwarded.join(", "));
+    let r = &parse_requests(head.as_bytes())[0];
+    assert_eq!(
+        r.x_forwarded_for.len(),
+        2 * ENDS_KEPT,
+        "12 lines: the first and last 4"
+    );
+    assert_eq!(r.x_forwarded_for_not_listed(), 4);
+    let first = &r.x_forwarded_for[0];
+    let kept: Vec<&str> = first.entries.iter().map(|e| &*e.raw).collect();
+    assert_eq!(
+        kept[..4],
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]
+    );
+    assert_eq!(
+        kept[4..],
+        ["192.0.2.17", "192.0.2.18", "192.0.2.19", "192.0.2.20"]
+    );
+    assert_eq!(first.entries_not_listed, 12);
+    assert!(
+        first.invalid_not_listed,
+        "010.0.0.1 went, but it was invalid"
+    );
+    assert!(!r.x_forwarded_for[1].invalid_not_listed);
+    assert_eq!(
+        &*r.x_forwarded_for.last().unwrap().raw,
+        "198.51.100.11",
+        "the last line stays"
+    );
+    assert_eq!(r.forwarded.len(), 2 * ENDS_KEPT);
+    assert_eq!(r.forwarded_not_listed(), 1);
+    let last_for = r.forwarded.last().and_then(|f| f.for_.as_ref()).unwrap();
+    assert_eq!(&*last_for.raw, "203.0.113.9");
+    written_as_serde_writes(head.as_bytes());
 }

@@ -57,15 +57,26 @@ fn request(out: &mut Vec<u8>, r: &HttpRequest) {
     opt_str(out, r.cf_connecting_ip());
     key!(out, "complete");
     boolean(out, *complete);
+    key!(out, "x_forwarded_for_not_listed");
+    push_int(out, r.x_forwarded_for_not_listed());
+    key!(out, "forwarded_not_listed");
+    push_int(out, r.forwarded_not_listed());
     out.push(b'}');
 }
 
 fn xff_header(out: &mut Vec<u8>, h: &XffHeader) {
-    let XffHeader { raw, entries } = h;
+    let XffHeader {
+        raw,
+        entries,
+        entries_not_listed,
+        invalid_not_listed: _, // not in the JSON: the finding says it
+    } = h;
     out.extend_from_slice(b"{\"raw\":");
     push_escaped(out, raw);
     key!(out, "entries");
     list(out, entries, forwarded_addr);
+    key!(out, "entries_not_listed");
+    push_int(out, *entries_not_listed);
     out.push(b'}');
 }
 
