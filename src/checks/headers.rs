@@ -288,15 +288,19 @@ fn header_faults<'a>(flows: &[&'a FlowReport], out: &mut Vec<Finding>) {
                 "PROXY v1 from an address in the Alibaba/Tencent CLB range, whose layer-4 listeners only send v2: another proxy is in the path".into(),
             );
         }
-        for w in &h.warnings {
-            if w.code != crate::inspect::proxy::code::V2_CRC32C_MISMATCH {
-                add(
-                    "proxy.header-warning",
-                    Severity::Info,
-                    f,
-                    format!("PROXY header: {} [{}]", w.message, w.code),
-                );
-            }
+        // Once per flow (the first warning speaks for the rest): per warning, a header of
+        // 1,300 tiny TLVs listed its flow 2,600 times.
+        if let Some(w) = h
+            .warnings
+            .iter()
+            .find(|w| w.code != crate::inspect::proxy::code::V2_CRC32C_MISMATCH)
+        {
+            add(
+                "proxy.header-warning",
+                Severity::Info,
+                f,
+                format!("PROXY header: {} [{}]", w.message, w.code),
+            );
         }
     }
     for ((code, sev), (fl, packets, text)) in by_code {

@@ -207,6 +207,7 @@ fn tcp_bytes(streams: &[Stream; 2]) -> TcpBytes {
     };
     let (mut requests, mut responses) = (requests, responses);
     let requests_not_listed = not_listed(&mut requests);
+    http::thin_later_requests(&mut requests);
     let responses_not_listed = not_listed(&mut responses);
     TcpBytes {
         proxy: header.map(Box::new),

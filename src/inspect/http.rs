@@ -279,6 +279,35 @@ pub fn looks_like_response(bytes: &[u8]) -> bool {
     bytes.starts_with(RESPONSE_PREFIX)
 }
 
+/// Of the requests after the first, keeps only what vouches for each one's client: the last
+/// X-Forwarded-For line with its last element, and the last Forwarded element. The checks
+/// read the first request; the later ones show what a reused connection carries. 16
+/// requests of 8 lines of 8 elements each took 113 KB of a flow's summary.
+pub fn thin_later_requests(requests: &mut [HttpRequest]) {
+    for r in requests.iter_mut().skip(1) {
+        let (mut lines, mut forwarded) = (
+            std::mem::take(&mut r.x_forwarded_for).into_vec(),
+            std::mem::take(&mut r.forwarded).into_vec(),
+        );
+        let (lines_gone, forwarded_gone) =
+            (addr::keep_last(&mut lines), addr::keep_last(&mut forwarded));
+        for line in &mut lines {
+            let mut entries = std::mem::take(&mut line.entries).into_vec();
+            let before_last = &entries[..entries.len().saturating_sub(1)];
+            line.invalid_not_listed |= before_last.iter().any(|e| !e.valid);
+            line.entries_not_listed += addr::keep_last(&mut entries);
+            line.entries = entries.into();
+        }
+        r.x_forwarded_for = lines.into();
+        r.forwarded = forwarded.into();
+        if lines_gone + forwarded_gone > 0 {
+            let other = r.other_client_ip.get_or_insert_with(Box::default);
+            other.x_forwarded_for_not_listed += lines_gone;
+            other.forwarded_not_listed += forwarded_gone;
+        }
+    }
+}
+
 /// Every request in one direction of a connection, in order. See the module doc for where the
 /// listing stops.
 pub fn parse_requests(bytes: &[u8]) -> Vec<HttpRequest> {

@@ -92,8 +92,10 @@ pub struct ClientHello {
     pub legacy_version: Cow<'static, str>,
     /// First host name of the `server_name` extension, escaped.
     pub sni: Option<Box<str>>,
-    /// ALPN protocols in client order, escaped.
+    /// ALPN protocols in client order, escaped: the first [`MAX_ALPN`].
     pub alpn: Box<[Cow<'static, str>]>,
+    /// Protocols past those, counted.
+    pub alpn_not_listed: u32,
     /// `supported_versions` in client order (`TLS1.3`, `GREASE`, `0x7f1c`…).
     pub supported_versions: Box<[Cow<'static, str>]>,
     /// Whether it carries `encrypted_client_hello` (RFC 9849): the `sni` is then the public
@@ -266,6 +268,7 @@ fn parse_hello_body(body: &[u8]) -> Result<ClientHello, String> {
         legacy_version: version_name(read_u16(legacy_version)),
         sni: None,
         alpn: Box::default(),
+        alpn_not_listed: 0,
         supported_versions: Box::default(),
         encrypted_client_hello: false,
         records: 0,
@@ -287,7 +290,9 @@ fn parse_hello_body(body: &[u8]) -> Result<ClientHello, String> {
         let data = extensions.vec_u16("extension data")?;
         match kind {
             extension::SERVER_NAME if hello.sni.is_none() => hello.sni = parse_sni(data)?,
-            extension::ALPN if hello.alpn.is_empty() => hello.alpn = parse_alpn(data)?,
+            extension::ALPN if hello.alpn.is_empty() => {
+                (hello.alpn, hello.alpn_not_listed) = parse_alpn(data)?;
+            }
             extension::SUPPORTED_VERSIONS if hello.supported_versions.is_empty() => {
                 hello.supported_versions = parse_supported_versions(data)?;
             }
@@ -312,16 +317,27 @@ fn parse_sni(data: &[u8]) -> Result<Option<Box<str>>, String> {
     Ok(None)
 }
 
-/// RFC 7301 §3.1 `ProtocolNameList`.
-fn parse_alpn(data: &[u8]) -> Result<Box<[Cow<'static, str>]>, String> {
+/// A list of escaped names, most of them borrowed.
+type Names = Box<[Cow<'static, str>]>;
+
+/// ALPN protocols kept: a hello of 1,969 one-byte names took 110 KB of its flow's summary.
+pub const MAX_ALPN: usize = 8;
+
+/// RFC 7301 §3.1 `ProtocolNameList`: the first [`MAX_ALPN`], and how many more.
+fn parse_alpn(data: &[u8]) -> Result<(Names, u32), String> {
     let mut outer = Reader::new(data);
     let mut list = Reader::new(outer.vec_u16("ALPN list")?);
     let mut protocols = Vec::new();
+    let mut more = 0u32;
     while list.remaining() > 0 {
         let protocol = list.vec_u8("ALPN protocol")?;
-        protocols.push(escape_common(protocol, MAX_NAME_CHARS, COMMON_ALPN));
+        if protocols.len() < MAX_ALPN {
+            protocols.push(escape_common(protocol, MAX_NAME_CHARS, COMMON_ALPN));
+        } else {
+            more += 1;
+        }
     }
-    Ok(protocols.into())
+    Ok((protocols.into(), more))
 }
 
 /// RFC 8446 §4.2.1, `ClientHello` form: a u8-prefixed list of versions.

@@ -241,6 +241,7 @@ pub(crate) fn write_proxy(out: &mut Vec<u8>, h: &ProxyHeader) -> Result {
         status,
         error,
         warnings,
+        warnings_not_listed,
         stacked,
         local_layout,
     } = h;
@@ -274,6 +275,8 @@ pub(crate) fn write_proxy(out: &mut Vec<u8>, h: &ProxyHeader) -> Result {
     compact::write(out, error)?;
     key!(out, "warnings");
     compact::write(out, warnings)?;
+    key!(out, "warnings_not_listed");
+    push_int(out, *warnings_not_listed);
     key!(out, "stacked");
     boolean(out, *stacked);
     key!(out, "local_layout");

@@ -507,6 +507,13 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
                     warn.code, warn.offset, warn.message
                 )?;
             }
+            if h.warnings_not_listed > 0 {
+                writeln!(
+                    w,
+                    "    … {} more warnings, not listed",
+                    h.warnings_not_listed
+                )?;
+            }
         }
         if let Some(t) = &ins.toa {
             writeln!(
@@ -592,11 +599,14 @@ fn details(report: &Report, w: &mut dyn Write) -> std::io::Result<()> {
             }
         }
         if let Some(t) = &ins.tls {
+            let mut alpn = t.alpn.join(",");
+            if t.alpn_not_listed > 0 {
+                alpn = format!("{alpn},… {} more", t.alpn_not_listed);
+            }
             writeln!(
                 w,
-                "  TLS ClientHello SNI={} ALPN={} versions={}",
+                "  TLS ClientHello SNI={} ALPN={alpn} versions={}",
                 t.sni.as_deref().unwrap_or("-"),
-                t.alpn.join(","),
                 t.supported_versions.join(",")
             )?;
         }

@@ -51,6 +51,13 @@ pub fn keep_ends<T>(list: &mut Vec<T>) -> u32 {
     between as u32
 }
 
+/// Keeps the last element of `list` only; returns how many went.
+pub fn keep_last<T>(list: &mut Vec<T>) -> u32 {
+    let gone = list.len().saturating_sub(1);
+    list.drain(..gone);
+    gone as u32
+}
+
 /// One `X-Forwarded-For` header line. Kept for the whole run: boxed, no spare capacity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct XffHeader {

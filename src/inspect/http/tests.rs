@@ -863,3 +863,41 @@ fn long_address_lists_keep_their_ends() {
     assert_eq!(&*last_for.raw, "203.0.113.9");
     written_as_serde_writes(head.as_bytes());
 }
+
+/// Requests after the first keep what vouches for each one's client: the last
+/// X-Forwarded-For line's last element and the last Forwarded element.
+#[test]
+fn later_requests_keep_the_last_address_only() {
+    let one = "GET / HTTP/1.1\r\nX-Forwarded-For: 010.0.0.1, 192.0.2.1\r\n\
+               X-Forwarded-For: 192.0.2.2, 192.0.2.3\r\nForwarded: for=192.0.2.4, for=192.0.2.5\r\n\r\n";
+    let mut requests = parse_requests(one.repeat(3).as_bytes());
+    thin_later_requests(&mut requests);
+    let first = &requests[0];
+    assert_eq!(
+        (first.x_forwarded_for.len(), first.forwarded.len()),
+        (2, 2),
+        "untouched"
+    );
+    for later in &requests[1..] {
+        assert_eq!(later.x_forwarded_for.len(), 1);
+        let line = &later.x_forwarded_for[0];
+        assert_eq!(
+            (&*line.raw, line.entries.len()),
+            ("192.0.2.2, 192.0.2.3", 1)
+        );
+        assert_eq!(
+            (&*line.entries[0].raw, line.entries_not_listed),
+            ("192.0.2.3", 1)
+        );
+        assert_eq!(later.x_forwarded_for_not_listed(), 1);
+        assert!(
+            !line.invalid_not_listed,
+            "the invalid 010.0.0.1 was on the line that went"
+        );
+        let last_for = later.forwarded[0].for_.as_ref().unwrap();
+        assert_eq!(
+            (&*last_for.raw, later.forwarded_not_listed()),
+            ("192.0.2.5", 1)
+        );
+    }
+}

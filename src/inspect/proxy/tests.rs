@@ -2095,3 +2095,18 @@ fn der_walker_never_panics_on_mutated_certificates() {
         let _ = der::cert_names(&mutated);
     }
 }
+
+/// 4 KiB of tiny faulty TLVs made a warning each (~400 KB a flow, held until the checks end):
+/// the first [`super::MAX_WARNINGS`] are kept, the rest counted.
+#[test]
+fn v2_warnings_past_the_first_few_are_counted() {
+    let mut parts = vec![ipv4_block([192, 0, 2, 1], [198, 51, 100, 2], 51234, 80)];
+    parts.extend((0..100).map(|_| tlv(kind::ALPN, b"")));
+    let h = ok(&v2(PROXY_CMD, 0x11, &parts));
+    assert_eq!(h.status, Status::Complete);
+    assert_eq!(h.warnings.len(), super::MAX_WARNINGS);
+    assert!(h.warnings_not_listed > 0);
+    let all = h.warnings.len() + h.warnings_not_listed as usize;
+    assert!(all >= 100, "one per TLV at least: {all}");
+    assert_eq!(h.warnings[0].offset, 28, "the first TLV's");
+}

@@ -62,6 +62,7 @@ fn openssl3_client_hello_with_sni_alpn_and_tls13() {
             supported_versions: ["TLS1.3".into(), "TLS1.2".into()].into(),
             encrypted_client_hello: false,
             records: 1,
+            alpn_not_listed: 0,
         }
     );
 }
@@ -273,4 +274,31 @@ fn no_prefix_or_single_byte_corruption_of_real_client_hellos_panics() {
             let _ = looks_like_tls(bytes);
         });
     }
+}
+
+/// A hello of 1,969 one-byte ALPN names took 110 KB of its flow's summary: the first
+/// [`super::MAX_ALPN`] are kept, the rest counted.
+#[test]
+fn alpn_names_past_the_first_few_are_counted() {
+    let names: Vec<u8> = (0..20u8).flat_map(|i| [1, b'a' + i]).collect();
+    let len16 = |n: usize| u16::try_from(n).unwrap().to_be_bytes();
+    let mut alpn = vec![0x00, 0x10];
+    alpn.extend_from_slice(&len16(names.len() + 2));
+    alpn.extend_from_slice(&len16(names.len()));
+    alpn.extend_from_slice(&names);
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[7; 32]); // random
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]); // session id, suites, compression
+    body.extend_from_slice(&len16(alpn.len()));
+    body.extend_from_slice(&alpn);
+    let mut handshake = vec![1];
+    handshake.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes()[1..]);
+    handshake.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&len16(handshake.len()));
+    record.extend_from_slice(&handshake);
+    let hello = hello(&record);
+    assert_eq!(hello.alpn.len(), super::MAX_ALPN);
+    assert_eq!(&*hello.alpn[0], "a");
+    assert_eq!(hello.alpn_not_listed, 20 - super::MAX_ALPN as u32);
 }
