@@ -1024,6 +1024,26 @@ fn proxy_v2_full_tlvs() -> Result<Vec<u8>> {
     lb_http_flow(&cat(&[&header, HTTP_REQUEST])).pcap(linktype::EN10MB)
 }
 
+/// Two connections whose PROXY v2 header carries 20 empty ALPN TLVs (a warning each).
+fn proxy_v2_many_faulty_tlvs() -> Result<Vec<u8>> {
+    let mut cap = Capture::ether();
+    for (i, port) in [(0u32, 51000u16), (1, 51001)] {
+        let header = proxy_v2(
+            PP2_CMD_PROXY,
+            PP2_FAM_TCP4,
+            &ipv4_address_block(ep("192.0.2.10", port), ep("198.51.100.10", 80)),
+            &vec![tlv(PP2_TYPE_ALPN, b""); 20],
+            false,
+        );
+        cap.exchange(
+            &mut tcp(ep("100.64.0.2", 40060 + i as u16), backend_http(), 10 + i),
+            &cat(&[&header, HTTP_REQUEST]),
+            HTTP_RESPONSE,
+        );
+    }
+    cap.pcap(linktype::EN10MB)
+}
+
 fn proxy_v2_local_health_check() -> Result<Vec<u8>> {
     let header = proxy_v2(
         PP2_CMD_LOCAL,
@@ -2111,6 +2131,15 @@ fn scenarios() -> Vec<Scenario> {
             expect: "one UDP flow; client_ip spp = 192.0.2.31:53001; snat yes, with a tshark command that \
                      lists the SPP datagrams",
             build: udp_cloudflare_spp,
+        },
+        Scenario {
+            section: CONTENT,
+            file: "proxy_v2_many_faulty_tlvs_http.pcap",
+            made: "two connections LB 100.64.0.2:40060/40061 → 203.0.113.10:80, each a PROXY v2 header (TCP4, \
+                   client 192.0.2.10:51000/51001) with 20 empty ALPN TLVs, then HTTP",
+            expect: "8 warnings listed per header and 12 counted (warnings_not_listed); finding \
+                     proxy.header-warning lists the 2 flows once each",
+            build: proxy_v2_many_faulty_tlvs,
         },
         Scenario {
             section: CONTENT,

@@ -19,6 +19,7 @@ const ROWS: &[(&str, &[&str], &[&str])] = &[
     ("proxy.crc32c-mismatch", &["testdata/proxy_v2_bad_crc32c_http.pcap"], &[]),
     ("proxy.destination-not-vip", &["testdata/proxy_v1_tcp4_http.pcap"], &["--vip", "198.51.100.99"]),
     ("proxy.expected-but-missing", &["testdata/lab/proxy-expected-missing/backend.pcap"], &[]),
+    ("proxy.header-warning", &["testdata/proxy_v2_many_faulty_tlvs_http.pcap"], &[]),
     ("proxy.malformed", &["testdata/proxy_v1_malformed_leading_zero_port.pcap"], &[]),
     ("proxy.sent-to-plain-backend", &["testdata/lab/proxy-to-plain-backend/backend.pcap"], &[]),
     ("proxy.split", &["testdata/proxy_v2_split_across_two_segments_http.pcap"], &[]),
@@ -52,10 +53,6 @@ const ELSEWHERE: &[(&str, &str)] = &[
     (
         "capture.flows-not-kept",
         "tests/bounded_memory.rs (50,000 kept summaries by default)",
-    ),
-    (
-        "proxy.header-warning",
-        "the parser's warnings, one unit test each in src/inspect/proxy/tests.rs",
     ),
     (
         "return-path.syn-unanswered-once",
