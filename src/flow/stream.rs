@@ -433,9 +433,8 @@ impl Stream {
         if self.trimmed || self.sealed || self.cut || have >= FIRST_BYTES_CAP {
             // Nothing more is kept, but a copy of bytes that are (the typical retransmission,
             // one timeout after the first copy) is still compared with them.
-            if !self.sealed && (off as usize) < have {
-                let overlap = &captured[..captured.len().min(have - off as usize)];
-                self.compare(off as usize, overlap, packet, conflicts);
+            if !self.sealed {
+                self.compare_overlap(off, captured, packet, conflicts);
             }
             return;
         }
@@ -468,11 +467,10 @@ impl Stream {
         packet: u64,
         conflicts: &mut Vec<Conflict>,
     ) {
+        // Bytes we already have: they stay, a disagreement is reported.
+        self.compare_overlap(off, captured, packet, conflicts);
         let have = self.len();
         let skip = have - off as usize;
-        // Bytes we already have: they stay, a disagreement is reported.
-        let overlap = &captured[..skip.min(captured.len())];
-        self.compare(off as usize, overlap, packet, conflicts);
         if skip >= captured.len() {
             if cut_here && off as usize + captured.len() == have {
                 self.cut = true;
@@ -500,10 +498,21 @@ impl Stream {
         }
     }
 
-    /// Reports `bytes` (a copy from `packet`, at stream offset `off`, within the bytes) if
-    /// they differ from the bytes kept there.
-    fn compare(&self, off: usize, bytes: &[u8], packet: u64, conflicts: &mut Vec<Conflict>) {
-        if let Some((first, last)) = self.differences(off, bytes) {
+    /// Reports the part of `captured` (a copy from `packet`, at stream offset `off`) that
+    /// overlaps the bytes held, if it differs from them.
+    fn compare_overlap(
+        &self,
+        off: u32,
+        captured: &[u8],
+        packet: u64,
+        conflicts: &mut Vec<Conflict>,
+    ) {
+        let (off, have) = (off as usize, self.len());
+        if off >= have {
+            return;
+        }
+        let overlap = &captured[..captured.len().min(have - off)];
+        if let Some((first, last)) = self.differences(off, overlap) {
             conflicts.push(Conflict {
                 first: first as u32,
                 last: last as u32,
