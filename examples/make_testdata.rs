@@ -1280,23 +1280,35 @@ fn udp_dns() -> Result<Vec<u8>> {
     cap.pcap(linktype::EN10MB)
 }
 
+/// A DNS query per id from `proxy` to `backend`, each datagram starting with `header`, and
+/// its answer (without one).
+fn dns_behind_header(
+    cap: &mut Capture,
+    proxy: Endpoint,
+    backend: Endpoint,
+    header: &[u8],
+    ids: [u16; 2],
+) {
+    for id in ids {
+        cap.push(&udp_packet(
+            proxy,
+            backend,
+            &cat(&[header, &dns_query(id, "www.example.com")]),
+        ));
+        cap.push(&udp_packet(
+            backend,
+            proxy,
+            &dns_answer(id, "www.example.com", [198, 51, 100, 10]),
+        ));
+    }
+}
+
 fn udp_proxy_v2() -> Result<Vec<u8>> {
     let mut cap = Capture::ether();
     let (lb, backend) = (ep("100.64.0.2", 40030), ep("203.0.113.53", 53));
     let addresses = ipv4_address_block(ep("192.0.2.30", 53000), ep("198.51.100.53", 53));
     let header = proxy_v2(PP2_CMD_PROXY, PP2_FAM_UDP4, &addresses, &[], false);
-    for id in [0x3001, 0x3002] {
-        cap.push(&udp_packet(
-            lb,
-            backend,
-            &cat(&[&header, &dns_query(id, "www.example.com")]),
-        ));
-        cap.push(&udp_packet(
-            backend,
-            lb,
-            &dns_answer(id, "www.example.com", [198, 51, 100, 10]),
-        ));
-    }
+    dns_behind_header(&mut cap, lb, backend, &header, [0x3001, 0x3002]);
     cap.pcap(linktype::EN10MB)
 }
 
@@ -1319,18 +1331,7 @@ fn udp_cloudflare_spp() -> Result<Vec<u8>> {
         &53u16.to_be_bytes(),
     ]);
     assert_eq!(header.len(), 38);
-    for id in [0x3101, 0x3102] {
-        cap.push(&udp_packet(
-            edge,
-            backend,
-            &cat(&[&header, &dns_query(id, "www.example.com")]),
-        ));
-        cap.push(&udp_packet(
-            backend,
-            edge,
-            &dns_answer(id, "www.example.com", [198, 51, 100, 10]),
-        ));
-    }
+    dns_behind_header(&mut cap, edge, backend, &header, [0x3101, 0x3102]);
     cap.pcap(linktype::EN10MB)
 }
 
